@@ -1,0 +1,3 @@
+from zerokara.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,11 @@
+"""Layers: each one small class with a hand-written forward and backward."""
+
+from zerokara.layers.base import Module, Sequential
+from zerokara.layers.core import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh
+from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, softmax
+
+__all__ = [
+    "Module", "Sequential",
+    "Affine", "ReLU", "Sigmoid", "Tanh", "Dropout", "BatchNorm",
+    "SoftmaxWithLoss", "SigmoidWithLoss", "softmax",
+]

@@ -1,0 +1,220 @@
+"""Core layers of book 1, chapters 5-6: Affine, ReLU, Sigmoid, Tanh, Dropout, BatchNorm.
+
+Each ``backward`` returns a new array and never writes into ``dout`` or into
+what ``forward`` cached, so calling it twice gives the same answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from zerokara import init as initlib
+from zerokara.errors import InputError, check_input, shape_str
+from zerokara.layers.base import Array, Module
+
+
+def _same_dtype(layer: str, arg: str, x: Array, want: np.dtype) -> None:
+    if x.dtype != want:
+        raise InputError(
+            f"{layer}: {arg} expected dtype {want} (the layer's dtype), got {x.dtype}; "
+            f"convert the input with .astype(np.{want}) or the model with .astype(np.{x.dtype})")
+
+
+class Affine(Module):
+    """Fully connected layer ``out = x @ W + b``.
+
+    Shapes:
+        W: (D, H), b: (H,)
+        forward:  x (N, D) -> out (N, H)
+        backward: dout (N, H) -> dx (N, D); dW (D, H); db (H,)
+
+    Why ``db = dout.sum(axis=0)``: forward adds the one bias vector to every
+    row of the batch, i.e. it broadcasts b from (H,) to (N, H) (a "Repeat"
+    node). Each of the N copies passes its own gradient back to the same b, and
+    a value used N times receives the sum of the N gradients.
+    """
+
+    def __init__(self, W: Array, b: Array) -> None:
+        super().__init__()
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise InputError(f"Affine: expected W (D, H) and b (H,), got W {shape_str(W.shape)}, "
+                             f"b {shape_str(b.shape)}")
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.x: Array | None = None
+
+    @classmethod
+    def create(cls, in_size: int, out_size: int, rng: np.random.Generator, *,
+               init: str | float = "std", std: float = 0.01,
+               dtype: DTypeLike = np.float32) -> Affine:
+        """A new layer with W drawn by :func:`zerokara.init.weight` and b = 0."""
+        W = initlib.weight((in_size, out_size), rng, init, std=std, dtype=dtype)
+        return cls(W, np.zeros(out_size, dtype=dtype))
+
+    def forward(self, x: Array) -> Array:
+        W, b = self.params["W"], self.params["b"]
+        check_input("Affine", "x", x, ndim=2, last=W.shape[0], expected=f"(N, {W.shape[0]})")
+        _same_dtype("Affine", "x", x, W.dtype)
+        self.x = x
+        out = x @ W
+        out += b  # broadcast (H,) -> (N, H)
+        return out
+
+    def backward(self, dout: Array) -> Array:
+        W, x = self.params["W"], self.x
+        dx = dout @ W.T
+        np.matmul(x.T, dout, out=self.grads["W"])
+        np.sum(dout, axis=0, out=self.grads["b"])  # undo the broadcast of b over the batch
+        return dx
+
+
+class ReLU(Module):
+    """``out = max(x, 0)``. Shapes: x (*) -> out (*), dout (*) -> dx (*).
+
+    Gradient 1 where x > 0, else 0: the mask from forward gates dout.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mask: np.ndarray | None = None
+
+    def forward(self, x: Array) -> Array:
+        self.mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, dout: Array) -> Array:
+        # a new array: book 1's ReLU wrote zeros into dout itself (seed 002)
+        return dout * self.mask
+
+
+class Sigmoid(Module):
+    """``y = 1 / (1 + exp(-x))``. Shapes: x (*) -> y (*).
+
+    dy/dx = y (1 - y): backward needs only forward's *output* y, not dout.
+    (Seed 001's bug was ``dout * (1 - dout)``.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        # 0.5 (1 + tanh(x/2)) is the same function, without exp(-x) overflowing for x << 0
+        out = np.tanh(0.5 * x)
+        out += 1
+        out *= 0.5
+        self.out = out
+        return out
+
+    def backward(self, dout: Array) -> Array:
+        y = self.out
+        return dout * (1 - y) * y
+
+
+class Tanh(Module):
+    """``y = tanh(x)``; dy/dx = 1 - y**2. Shapes: x (*) -> y (*)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, dout: Array) -> Array:
+        return dout * (1 - self.out**2)
+
+
+class Dropout(Module):
+    """Inverted dropout: in training keep each unit with probability 1 - p and
+    scale the kept ones by 1/(1 - p); in eval mode pass x through unchanged.
+
+    The scaling in training keeps the expected activation equal in both modes,
+    so nothing needs rescaling at test time (book 1 scaled at test time instead).
+
+    Shapes: x (*) -> out (*).
+    """
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise InputError(f"Dropout: p expected in [0, 1), got {p}")
+        self.p = p
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.mask: Array | None = None
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+    def forward(self, x: Array) -> Array:
+        if not self.training or self.p == 0:
+            self.mask = None
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
+        self.mask = (keep >= self.p).astype(x.dtype)
+        self.mask *= 1.0 / (1.0 - self.p)
+        return x * self.mask
+
+    def backward(self, dout: Array) -> Array:
+        return dout if self.mask is None else dout * self.mask
+
+
+class BatchNorm(Module):
+    """Batch normalisation over the batch axis (Ioffe & Szegedy, 2015).
+
+    Shapes: gamma, beta (D,); forward x (N, D) -> out (N, D).
+
+    Training normalises with the batch mean and (biased) variance and updates
+    running statistics as PyTorch does: ``running = (1 - momentum) * running +
+    momentum * batch``, the running variance with the unbiased N/(N-1) factor.
+    Eval mode normalises with the running statistics.
+    """
+
+    def __init__(self, size: int, *, momentum: float = 0.1, eps: float = 1e-5,
+                 dtype: DTypeLike = np.float32) -> None:
+        super().__init__()
+        self.params = {"gamma": np.ones(size, dtype=dtype), "beta": np.zeros(size, dtype=dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.running_mean = np.zeros(size, dtype=dtype)
+        self.running_var = np.ones(size, dtype=dtype)
+        self.momentum, self.eps = momentum, eps
+        self.xn: Array | None = None
+        self.inv_std: Array | None = None
+
+    def _astype_extra(self, dtype: DTypeLike) -> None:
+        self.running_mean = self.running_mean.astype(dtype)
+        self.running_var = self.running_var.astype(dtype)
+
+    def forward(self, x: Array) -> Array:
+        D = self.params["gamma"].shape[0]
+        check_input("BatchNorm", "x", x, ndim=2, last=D, expected=f"(N, {D})")
+        if self.training:
+            N = x.shape[0]
+            if N < 2:
+                raise InputError(f"BatchNorm: training needs a batch of at least 2 rows, got {N}")
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = np.mean(xc * xc, axis=0)
+            m = self.momentum
+            self.running_mean = (1 - m) * self.running_mean + m * mu
+            self.running_var = (1 - m) * self.running_var + m * var * (N / (N - 1))
+        else:
+            xc = x - self.running_mean
+            var = self.running_var
+        self.inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
+        self.xn = xc * self.inv_std
+        return self.params["gamma"] * self.xn + self.params["beta"]
+
+    def backward(self, dout: Array) -> Array:
+        xn, inv_std, gamma = self.xn, self.inv_std, self.params["gamma"]
+        # gamma and beta were broadcast over the batch: their gradients sum over axis 0
+        np.sum(dout, axis=0, out=self.grads["beta"])
+        np.sum(xn * dout, axis=0, out=self.grads["gamma"])
+        dxn = dout * gamma
+        if not self.training:  # running statistics are constants
+            return dxn * inv_std
+        # mean and variance depend on every row, so each row's gradient has two
+        # correction terms: dx = (dxn - mean(dxn) - xn * mean(dxn * xn)) / std
+        return (dxn - dxn.mean(axis=0) - xn * np.mean(dxn * xn, axis=0)) * inv_std

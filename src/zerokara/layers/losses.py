@@ -1,0 +1,111 @@
+"""Loss layers: SoftmaxWithLoss and SigmoidWithLoss.
+
+A loss layer's ``forward(x, t)`` returns the mean loss (a Python float) and
+``backward(dout=1.0)`` returns dL/dx. Both fold the activation into the loss,
+which makes the gradient the famously simple ``(y - t) / N``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zerokara.errors import InputError, check_input, shape_str
+from zerokara.layers.base import Array, Module
+
+
+def softmax(x: Array) -> Array:
+    """Softmax over the last axis; subtracting the row max keeps exp from overflowing."""
+    z = x - x.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+def check_labels(layer: str, t: np.ndarray, n: int, classes: int) -> np.ndarray:
+    """Class-id labels (N,) in [0, classes); returns them as intp."""
+    if not isinstance(t, np.ndarray) or t.dtype.kind not in "iu":
+        got = t.dtype if isinstance(t, np.ndarray) else type(t).__name__
+        raise InputError(f"{layer}: t expected integer class ids or one-hot floats, got {got}")
+    if t.shape != (n,):
+        raise InputError(f"{layer}: t expected shape ({n},) to match x, got {shape_str(t.shape)}")
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0 or hi >= classes:
+        bad = lo if lo < 0 else hi
+        raise InputError(f"{layer}: label {bad} out of range; expected class ids in [0, {classes - 1}]")
+    return t.astype(np.intp, copy=False)
+
+
+class SoftmaxWithLoss(Module):
+    """Softmax followed by mean cross-entropy.
+
+    Shapes:
+        forward: x (N, C) scores; t (N,) integer class ids or (N, C) one-hot -> loss ()
+        backward: dout () -> dx (N, C) = (softmax(x) - t) * dout / N
+
+    The loss is computed from log-softmax (x - max - log sum exp), so it never
+    takes log(0) (book 1 added 1e-7 inside the log instead).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.y: Array | None = None
+        self.t: np.ndarray | None = None
+
+    def forward(self, x: Array, t: np.ndarray) -> float:
+        check_input("SoftmaxWithLoss", "x", x, ndim=2, expected="(N, C)")
+        N, C = x.shape
+        z = x - x.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        self.y = e / s
+        log_s = np.log(s)
+        if isinstance(t, np.ndarray) and t.dtype.kind == "f":
+            if t.shape != x.shape:
+                raise InputError(f"SoftmaxWithLoss: one-hot t expected shape {shape_str(x.shape)}, "
+                                 f"got {shape_str(t.shape)}")
+            self.t = t
+            return float(-np.sum(t * (z - log_s)) / N)
+        self.t = check_labels("SoftmaxWithLoss", t, N, C)
+        return float(-np.mean(z[np.arange(N), self.t] - log_s[:, 0]))
+
+    def backward(self, dout: float = 1.0) -> Array:
+        y, t = self.y, self.t
+        N = y.shape[0]
+        if t.ndim == 2:
+            dx = y - t
+        else:
+            dx = y.copy()
+            dx[np.arange(N), t] -= 1
+        dx *= dout / N
+        return dx
+
+
+class SigmoidWithLoss(Module):
+    """Sigmoid followed by mean binary cross-entropy (over every element).
+
+    Shapes:
+        forward: x (*) logits; t (*) 0/1 targets (same shape) -> loss ()
+        backward: dout () -> dx (*) = (sigmoid(x) - t) * dout / x.size
+
+    loss = log(1 + exp(x)) - t x, computed with logaddexp so large |x| is exact.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.y: Array | None = None
+        self.t: np.ndarray | None = None
+
+    def forward(self, x: Array, t: np.ndarray) -> float:
+        check_input("SigmoidWithLoss", "x", x, expected="(N, ...)")
+        if not isinstance(t, np.ndarray) or t.shape != x.shape:
+            got = shape_str(t.shape) if isinstance(t, np.ndarray) else type(t).__name__
+            raise InputError(f"SigmoidWithLoss: t expected shape {shape_str(x.shape)}, got {got}")
+        if t.size and (t.min() < 0 or t.max() > 1):
+            raise InputError(f"SigmoidWithLoss: t expected targets in [0, 1], got values in "
+                             f"[{t.min()}, {t.max()}]")
+        self.t = t.astype(x.dtype, copy=False)
+        self.y = 0.5 * (1 + np.tanh(0.5 * x))
+        return float(np.mean(np.logaddexp(0, x) - self.t * x))
+
+    def backward(self, dout: float = 1.0) -> Array:
+        return (self.y - self.t) * (dout / self.y.size)

@@ -1,0 +1,195 @@
+"""Optimizers and gradient clipping.
+
+Every optimizer updates parameters in place from gradients keyed by the same
+dotted names (``model.parameters()``, ``model.gradients()``), the way book 1
+calls ``optimizer.update(params, grads)``. State (velocities, moments) is kept
+per name, so it can be saved in a checkpoint and reloaded by name.
+
+Update rules are the standard ones (as torch.optim writes them), which equal
+the books' for a constant learning rate; where they differ it is said below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zerokara.errors import InputError
+from zerokara.layers.base import Array
+
+
+class Optimizer:
+    """Base class. ``update(params, grads)`` changes ``params`` in place."""
+
+    #: names of per-parameter state buffers, e.g. ("v",) for Momentum
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, lr: float) -> None:
+        if not lr > 0:
+            raise InputError(f"{type(self).__name__}: lr expected > 0, got {lr}")
+        self.lr = float(lr)
+        self.t = 0  # number of updates done
+        self.state: dict[str, dict[str, Array]] = {s: {} for s in self.slots}
+
+    def _buf(self, slot: str, name: str, like: Array) -> Array:
+        buf = self.state[slot].get(name)
+        if buf is None:
+            buf = self.state[slot][name] = np.zeros_like(like)
+        return buf
+
+    def update(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        self.t += 1
+        for name, p in params.items():
+            self._update_one(name, p, grads[name])
+
+    def _update_one(self, name: str, p: Array, g: Array) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Flat arrays for a checkpoint: ``"<slot>.<param name>"`` and ``"t"``."""
+        out: dict[str, np.ndarray] = {"t": np.array([self.t], dtype=np.int64)}
+        for slot, bufs in self.state.items():
+            for name, buf in bufs.items():
+                out[f"{slot}.{name}"] = buf
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.t = int(state["t"][0]) if "t" in state else 0
+        self.state = {s: {} for s in self.slots}
+        for key, arr in state.items():
+            if key == "t":
+                continue
+            slot, _, name = key.partition(".")
+            if slot not in self.state:
+                raise InputError(f"{type(self).__name__}: unknown state {key!r} in checkpoint")
+            self.state[slot][name] = np.array(arr)
+
+    def __repr__(self) -> str:
+        hyper = {k: v for k, v in vars(self).items() if k not in ("state", "t")}
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in hyper.items())})"
+
+
+class SGD(Optimizer):
+    """``p -= lr * g``."""
+
+    def _update_one(self, name: str, p: Array, g: Array) -> None:
+        p -= self.lr * g
+
+
+class Momentum(Optimizer):
+    """``v = momentum * v + g; p -= lr * v`` (torch's form).
+
+    book 1 writes ``v = momentum * v - lr * g; p += v``: the same steps while
+    lr is constant; with a decaying lr this form applies the new lr to the
+    whole velocity at once.
+    """
+
+    slots = ("v",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(lr)
+        self.momentum = momentum
+
+    def _update_one(self, name: str, p: Array, g: Array) -> None:
+        v = self._buf("v", name, p)
+        v *= self.momentum
+        v += g
+        p -= self.lr * v
+
+
+class Nesterov(Momentum):
+    """Nesterov momentum as torch.optim.SGD(nesterov=True) and Sutskever et al.
+    (2013) write it for the current parameters:
+    ``v = momentum * v + g; p -= lr * (g + momentum * v)``.
+    """
+
+    def _update_one(self, name: str, p: Array, g: Array) -> None:
+        v = self._buf("v", name, p)
+        v *= self.momentum
+        v += g
+        p -= self.lr * (g + self.momentum * v)
+
+
+class AdaGrad(Optimizer):
+    """``h += g * g; p -= lr * g / (sqrt(h) + eps)`` (eps as book 1: 1e-7)."""
+
+    slots = ("h",)
+
+    def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:
+        super().__init__(lr)
+        self.eps = eps
+
+    def _update_one(self, name: str, p: Array, g: Array) -> None:
+        h = self._buf("h", name, p)
+        h += g * g
+        p -= self.lr * g / (np.sqrt(h) + self.eps)
+
+
+class RMSprop(Optimizer):
+    """``h = alpha * h + (1 - alpha) * g * g; p -= lr * g / (sqrt(h) + eps)``."""
+
+    slots = ("h",)
+
+    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-7) -> None:
+        super().__init__(lr)
+        self.alpha, self.eps = alpha, eps
+
+    def _update_one(self, name: str, p: Array, g: Array) -> None:
+        h = self._buf("h", name, p)
+        h *= self.alpha
+        h += (1 - self.alpha) * g * g
+        p -= self.lr * g / (np.sqrt(h) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), eps outside the square root of the bias-corrected
+    second moment, as the paper and torch write it:
+    ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+    p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)``.
+    (book 1 folds both corrections into lr and adds eps to sqrt(v) unscaled.)
+    """
+
+    slots = ("m", "v")
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def _update_one(self, name: str, p: Array, g: Array) -> None:
+        m, v = self._buf("m", name, p), self._buf("v", name, p)
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        step = self.lr / (1 - b1**self.t)
+        denom = np.sqrt(v / (1 - b2**self.t))
+        denom += self.eps
+        p -= step * m / denom
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov,
+    "adagrad": AdaGrad, "rmsprop": RMSprop, "adam": Adam,
+}
+
+
+def make_optimizer(name: str, lr: float) -> Optimizer:
+    try:
+        cls = OPTIMIZERS[name.lower()]
+    except KeyError:
+        raise InputError(f"optimizer: unknown name {name!r}; expected one of {sorted(OPTIMIZERS)}") from None
+    return cls(lr=lr)
+
+
+def clip_grads(grads: dict[str, Array], max_norm: float) -> float:
+    """Scale all gradients in place so their global L2 norm is at most max_norm.
+
+    Returns the norm before clipping (as torch.nn.utils.clip_grad_norm_ does).
+    """
+    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+    rate = max_norm / (total + 1e-6)
+    if rate < 1:
+        for g in grads.values():
+            g *= rate
+    return total

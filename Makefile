@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Each creates (or reuses) .venv and installs what it needs; a stamp file per
+# extra keeps a second run from reinstalling unless pyproject.toml changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# pytest workers: the test machines have 2 cores
+JOBS ?= 2
+
+.PHONY: demo test bench install clean-venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.stamp-base: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.stamp-test: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+$(VENV)/.stamp-bench: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[bench,test]'
+	@touch $@
+
+install: $(VENV)/.stamp-base
+
+demo: $(VENV)/.stamp-base
+	$(VENV)/bin/zerokara train spiral
+
+test: $(VENV)/.stamp-test
+	$(PY) -m pytest -q -n $(JOBS)
+
+bench: $(VENV)/.stamp-bench
+	$(PY) -m bench all
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,82 @@
+"""Small example instances of every built-in layer and model, for the
+``gradcheck`` (and later ``explain``) commands.
+
+Each factory takes the sizes (N batch, D input, H hidden, C classes) and a
+generator and returns ``(module, inputs)`` in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from zerokara.errors import InputError
+from zerokara.layers import (Affine, BatchNorm, Dropout, Module, ReLU, Sigmoid, SigmoidWithLoss,
+                             SoftmaxWithLoss, Tanh)
+from zerokara.models import MultiLayerNet, TwoLayerNet
+
+Sizes = dict[str, int]
+Factory = Callable[[Sizes, np.random.Generator], tuple[Module, tuple]]
+DEFAULT_SIZES: Sizes = {"N": 3, "D": 4, "H": 5, "C": 3}
+F64 = np.float64
+
+
+def _x(s: Sizes, rng: np.random.Generator, last: str = "D") -> np.ndarray:
+    return rng.standard_normal((s["N"], s[last]))
+
+
+def _labels(s: Sizes, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, s["C"], size=s["N"])
+
+
+def _batchnorm_eval(s: Sizes, rng: np.random.Generator) -> tuple[Module, tuple]:
+    bn = BatchNorm(s["D"], dtype=F64)
+    bn.running_mean = rng.standard_normal(s["D"])
+    bn.running_var = rng.uniform(0.5, 2.0, s["D"])
+    bn.params["gamma"][...] = rng.uniform(0.5, 1.5, s["D"])
+    return bn.eval(), (_x(s, rng),)
+
+
+EXAMPLES: dict[str, tuple[str, Factory]] = {
+    "affine": ("x (N, D) @ W (D, H) + b (H,)",
+               lambda s, r: (Affine.create(s["D"], s["H"], r, init="xavier", dtype=F64), (_x(s, r),))),
+    "relu": ("max(x, 0)", lambda s, r: (ReLU(), (_x(s, r),))),
+    "sigmoid": ("1 / (1 + exp(-x))", lambda s, r: (Sigmoid(), (_x(s, r),))),
+    "tanh": ("tanh(x)", lambda s, r: (Tanh(), (_x(s, r),))),
+    "dropout": ("inverted dropout, p=0.5, training mode",
+                lambda s, r: (Dropout(0.5, rng=np.random.default_rng(r.integers(2**32))), (_x(s, r),))),
+    "batchnorm": ("batch normalisation, training mode",
+                  lambda s, r: (BatchNorm(s["D"], dtype=F64), (_x(s, r),))),
+    "batchnorm-eval": ("batch normalisation, eval mode (running statistics)", _batchnorm_eval),
+    "softmax-with-loss": ("softmax + cross-entropy, class-id labels",
+                          lambda s, r: (SoftmaxWithLoss(), (_x(s, r, "C"), _labels(s, r)))),
+    "sigmoid-with-loss": ("sigmoid + binary cross-entropy",
+                          lambda s, r: (SigmoidWithLoss(), (_x(s, r), r.integers(0, 2, (s["N"], s["D"])).astype(F64)))),
+    "two-layer-net": ("book 1's TwoLayerNet (sigmoid) with SoftmaxWithLoss",
+                      lambda s, r: (TwoLayerNet(s["D"], s["H"], s["C"], weight_init_std=1.0, rng=r, dtype=F64),
+                                    (_x(s, r), _labels(s, r)))),
+    "multi-layer-net": ("MultiLayerNet: 2 hidden ReLU layers, BatchNorm, Dropout",
+                        lambda s, r: (MultiLayerNet(s["D"], (s["H"], s["H"]), s["C"], batchnorm=True,
+                                                    dropout=0.3, rng=r, dtype=F64),
+                                      (_x(s, r), _labels(s, r)))),
+}
+
+
+def parse_sizes(text: str | None) -> Sizes:
+    """``"N=3,D=2,H=4"`` -> sizes (others keep their defaults)."""
+    sizes = dict(DEFAULT_SIZES)
+    for part in filter(None, (text or "").split(",")):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in sizes or not value.strip().isdigit() or int(value) < 1:
+            raise InputError(f"--sizes: expected KEY=positive integer with KEY in "
+                             f"{sorted(sizes)}, got {part!r}")
+        sizes[key] = int(value)
+    return sizes
+
+
+def make_example(name: str, sizes: Sizes, seed: int = 0) -> tuple[Module, tuple]:
+    if name not in EXAMPLES:
+        raise InputError(f"unknown layer {name!r}; known: {', '.join(EXAMPLES)}")
+    return EXAMPLES[name][1](sizes, np.random.default_rng(seed))

@@ -27,7 +27,8 @@ def init_std(kind: str | float, fan_in: int, std: float = 0.01) -> float:
         return float(np.sqrt(1.0 / fan_in))
     if name in ("he", "relu"):
         return float(np.sqrt(2.0 / fan_in))
-    raise InputError(f"init: unknown kind {kind!r}; expected one of {INITS} or a number")
+    raise InputError(f"init: unknown kind {kind!r}; expected one of {INITS[:3]} or a number "
+                     "(uniform has a range, not a std)")
 
 
 def weight(
@@ -44,7 +45,7 @@ def weight(
     kind: "std" (normal * std), "xavier", "he", "uniform" (U(-scale, scale),
     Zaremba et al.'s init) or a float std.
     """
-    if kind == "uniform":
+    if isinstance(kind, str) and kind.lower() == "uniform":
         return rng.uniform(-scale, scale, size=shape).astype(dtype)
     s = init_std(kind, shape[0], std)
     return (s * rng.standard_normal(shape)).astype(dtype)

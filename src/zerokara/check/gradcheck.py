@@ -194,7 +194,7 @@ def gradcheck(
         if max_elements is not None and arr.size > max_elements:
             flat_idx = np.sort(rng.choice(arr.size, max_elements, replace=False))
         g = np.zeros(len(flat_idx))
-        view = arr.reshape(-1)  # arrays here are contiguous float64 copies: a view
+        view = arr.flat  # writes go into arr whatever its memory order (a transposed weight)
         for j, i in enumerate(flat_idx):
             v = view[i]
             view[i] = v + eps

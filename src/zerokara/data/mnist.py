@@ -100,7 +100,8 @@ def read_idx(path: str | Path, magic: int) -> np.ndarray:
                         f"delete it so it is downloaded again") from err
 
     def bad(what: str) -> DataError:
-        return DataError(f"{path}: not a valid IDX file: {what}; delete it so it is downloaded again")
+        return DataError(f"{path}: not a valid IDX file: {what}; "
+                         f"delete it so it is downloaded again")
 
     if len(raw) < 4:
         raise bad(f"only {len(raw)} bytes")
@@ -113,8 +114,9 @@ def read_idx(path: str | Path, magic: int) -> np.ndarray:
         raise bad(f"header truncated ({len(raw)} bytes)")
     shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     expected = math.prod(shape)  # Python ints: a corrupt header cannot overflow this
-    if len(raw) - offset != expected:
-        raise bad(f"header declares shape {shape} = {expected} bytes, payload has {len(raw) - offset}")
+    payload = len(raw) - offset
+    if payload != expected:
+        raise bad(f"header declares shape {shape} = {expected} bytes, payload has {payload}")
     # frombuffer views the bytes without copying or looping; callers copy via astype.
     return np.frombuffer(raw, np.uint8, offset=offset).reshape(shape)
 

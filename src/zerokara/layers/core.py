@@ -182,6 +182,7 @@ class BatchNorm(Module):
         self.momentum, self.eps = momentum, eps
         self.xn: Array | None = None
         self.inv_std: Array | None = None
+        self.batch_stats = True  # whether the last forward normalised with batch statistics
 
     def _astype_extra(self, dtype: DTypeLike) -> None:
         self.running_mean = self.running_mean.astype(dtype)
@@ -190,10 +191,13 @@ class BatchNorm(Module):
     def forward(self, x: Array) -> Array:
         D = self.params["gamma"].shape[0]
         check_input("BatchNorm", "x", x, ndim=2, last=D, expected=f"(N, {D})")
+        _same_dtype("BatchNorm", "x", x, self.params["gamma"].dtype)
+        self.batch_stats = self.training
         if self.training:
             N = x.shape[0]
             if N < 2:
-                raise InputError(f"BatchNorm: training needs a batch of at least 2 rows, got {N}")
+                raise InputError(f"BatchNorm: x in training mode expected a batch of at least 2 rows "
+                                 f"(N >= 2), got shape {shape_str(x.shape)}")
             mu = x.mean(axis=0)
             xc = x - mu
             var = np.mean(xc * xc, axis=0)
@@ -213,7 +217,7 @@ class BatchNorm(Module):
         np.sum(dout, axis=0, out=self.grads["beta"])
         np.sum(xn * dout, axis=0, out=self.grads["gamma"])
         dxn = dout * gamma
-        if not self.training:  # running statistics are constants
+        if not self.batch_stats:  # running statistics are constants
             return dxn * inv_std
         # mean and variance depend on every row, so each row's gradient has two
         # correction terms: dx = (dxn - mean(dxn) - xn * mean(dxn * xn)) / std

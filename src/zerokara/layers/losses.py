@@ -31,7 +31,7 @@ def check_labels(layer: str, t: np.ndarray, n: int, classes: int) -> np.ndarray:
     lo, hi = int(t.min()), int(t.max())
     if lo < 0 or hi >= classes:
         bad = lo if lo < 0 else hi
-        raise InputError(f"{layer}: label {bad} out of range; expected class ids in [0, {classes - 1}]")
+        raise InputError(f"{layer}: t has label {bad} out of range; expected class ids in [0, {classes - 1}]")
     return t.astype(np.intp, copy=False)
 
 
@@ -63,6 +63,10 @@ class SoftmaxWithLoss(Module):
             if t.shape != x.shape:
                 raise InputError(f"SoftmaxWithLoss: one-hot t expected shape {shape_str(x.shape)}, "
                                  f"got {shape_str(t.shape)}")
+            # backward's (y - t) is the gradient only when each row of t is a distribution
+            if not np.allclose(t.sum(axis=1), 1.0, atol=1e-4) or t.min() < 0:
+                raise InputError("SoftmaxWithLoss: one-hot/probability t expected non-negative rows "
+                                 "summing to 1")
             self.t = t
             return float(-np.sum(t * (z - log_s)) / N)
         self.t = check_labels("SoftmaxWithLoss", t, N, C)

@@ -9,7 +9,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn, TimeElapse
                            TimeRemainingColumn)
 from rich.progress import Progress as RichProgress
 
-console = Console(stderr=True)
+# results and summaries go to stdout; the live bar to stderr, so piping stdout keeps just the results
+console = Console(soft_wrap=True)
+_bar_console = Console(stderr=True, soft_wrap=True)
 
 
 class Progress:
@@ -24,7 +26,7 @@ class Progress:
         self._bar = RichProgress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
-            TimeRemainingColumn(), console=console, disable=not enabled, transient=False)
+            TimeRemainingColumn(), console=_bar_console, disable=not enabled, transient=False)
         self._task = self._bar.add_task(what, total=total, completed=done, info="")
 
     def __enter__(self) -> Progress:

@@ -92,10 +92,10 @@ class Trainer:
                     self.pos, self.perm = 0, None
                     self.epoch += 1
                     self.seconds += time.perf_counter() - start
-                    start = time.perf_counter()
                     row = self._end_epoch(epoch_losses, x, t, x_test, t_test, eval_train)
                     bar.log(_epoch_line(row, epochs))
                     epoch_losses = []
+                    start = time.perf_counter()  # evaluation and checkpoint are not training time
         self.seconds += time.perf_counter() - start
         if self.pos:  # stopped inside an epoch (max_iters): checkpoint there too
             self.save()

@@ -1,0 +1,7 @@
+"""Data sets: MNIST, Fashion-MNIST (downloaded once, hash-checked) and the spiral toy set."""
+
+from zerokara.data.fetch import data_dir, fetch
+from zerokara.data.mnist import load_fashion_mnist, load_mnist
+from zerokara.data.spiral import load_spiral
+
+__all__ = ["data_dir", "fetch", "load_mnist", "load_fashion_mnist", "load_spiral"]

@@ -1,0 +1,112 @@
+"""The benchmark harness: alternating runs, medians, the JSON line; and the
+``mlp`` workload on a tiny slice of data. No assertion is made on any time:
+the machines are noisy and shared."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from bench import WORKLOADS  # noqa: E402
+from bench import mlp as mlp_workload  # noqa: E402
+from bench.__main__ import main  # noqa: E402
+from bench.harness import Pair, Workload, configure_threads, measure, run_all  # noqa: E402
+
+KEYS = {"workload", "zerokara_s", "peer", "peer_s", "ratio", "repeats", "threads"}
+
+
+def tiny_workload(calls: list[str]) -> Workload:
+    def setup(scale: float) -> Pair:
+        n = max(1, int(1000 * scale))
+        a = np.arange(n, dtype=np.float64)
+
+        def z() -> float:
+            calls.append("z")
+            return float(np.sum(a * a))
+
+        def p() -> float:
+            calls.append("p")
+            return float(a @ a)
+
+        return Pair(z, p, {"n": n})
+
+    return Workload("tiny", "sum of squares", "numpy", setup)
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def check_line(d: dict, name: str, peer: str, repeats: int) -> None:
+    assert KEYS <= set(d)
+    assert d["workload"] == name and d["peer"] == peer and d["repeats"] == repeats
+    assert d["zerokara_s"] > 0 and d["peer_s"] > 0
+    assert d["ratio"] == pytest.approx(d["zerokara_s"] / d["peer_s"], rel=1e-12)
+    assert d["zerokara_s"] == pytest.approx(float(np.median(d["zerokara_runs"])), rel=1e-12)
+    assert d["peer_s"] == pytest.approx(float(np.median(d["peer_runs"])), rel=1e-12)
+    assert d["threads"] >= 1
+
+
+def test_harness_alternates_after_one_warmup_each():
+    calls: list[str] = []
+    result = measure(tiny_workload(calls), repeats=4)
+    assert calls == ["z", "p"] + ["z", "p"] * 4
+    assert len(result.zerokara_runs) == len(result.peer_runs) == 4
+    assert result.ratio == result.zerokara_s / result.peer_s
+
+
+def test_run_all_prints_table_then_one_json_line_per_workload():
+    calls: list[str] = []
+    workloads = {"tiny": tiny_workload(calls)}
+    out, err = io.StringIO(), io.StringIO()
+    results = run_all(["tiny"], workloads, repeats=3, scale=0.5, out=out, err=err)
+    assert len(results) == 1
+    text = out.getvalue()
+    lines = json_lines(text)
+    assert len(lines) == 1
+    check_line(lines[0], "tiny", "numpy", 3)
+    assert lines[0]["n"] == 500 and lines[0]["scale"] == 0.5
+    assert "tiny" in text.split("{", 1)[0]  # the table comes first
+    assert text.rstrip().splitlines()[-1].startswith("{")
+
+
+def test_json_only_and_failing_workload_reported():
+    def broken(scale: float) -> Pair:
+        raise ImportError("no peer here")
+
+    workloads = {"tiny": tiny_workload([]), "broken": Workload("broken", "", "none", broken)}
+    out, err = io.StringIO(), io.StringIO()
+    results = run_all(["broken", "tiny"], workloads, repeats=1, json_only=True, out=out, err=err)
+    assert [r.workload for r in results] == ["tiny"]
+    assert "broken: FAILED" in err.getvalue()
+    assert [d["workload"] for d in json_lines(out.getvalue())] == ["tiny"]
+    assert out.getvalue().startswith("{")  # nothing but JSON lines
+
+
+def test_thread_count_reported():
+    info = configure_threads()
+    assert info.threads >= 1 and info.source
+
+
+def test_mlp_sides_do_the_same_work():
+    """Same initial weights, same batches: the two epochs' mean losses agree,
+    and a second run (weights restored) repeats the first exactly."""
+    pair = mlp_workload.setup(scale=0.005, data="random")  # 300 images, 3 updates
+    assert pair.notes == {"data": "random", "updates": 3}
+    z1, p1 = pair.zerokara(), pair.peer()
+    assert z1 == pytest.approx(p1, rel=1e-4)
+    assert pair.zerokara() == z1 and pair.peer() == p1
+
+
+def test_mlp_workload_through_the_cli(capsys):
+    assert "mlp" in WORKLOADS
+    assert main(["mlp", "--repeats", "2", "--scale", "0.005", "--json-only"]) == 0
+    lines = json_lines(capsys.readouterr().out)
+    assert len(lines) == 1
+    check_line(lines[0], "mlp", "torch", 2)
+    assert lines[0]["updates"] == 3 and lines[0]["data"]

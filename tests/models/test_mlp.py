@@ -98,3 +98,13 @@ def test_two_layer_sigmoid_net_reaches_chapter4_accuracy(real_mnist):
     net = TwoLayerNet(784, 50, 10, activation_name="sigmoid", rng=np.random.default_rng(0))
     m = train_mnist(net, SGD(0.1), iters=10_000)
     assert m["test_accuracy"] >= 0.94, m
+
+
+@pytest.mark.slow
+def test_multi_layer_net_reaches_98_percent(real_mnist):
+    """MultiLayerNet 784-256-256-10, ReLU, He init, dropout 0.2, Adam lr 0.001,
+    batch 100, 12 epochs (the CLI's multi-layer defaults)."""
+    net = MultiLayerNet(784, (256, 256), 10, activation_name="relu", init="he", dropout=0.2,
+                        rng=np.random.default_rng(0))
+    m = train_mnist(net, Adam(0.001), epochs=12)
+    assert m["test_accuracy"] >= 0.98, m

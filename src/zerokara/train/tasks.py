@@ -24,12 +24,13 @@ from zerokara.train.trainer import CHECKPOINT, Trainer
 # book 1's settings (chapters 4-6) and book 2's (chapter 1), used when an option is not given
 MLP_DEFAULTS = {
     "two-layer": {"hidden": "50", "activation": "sigmoid", "init": "0.01", "optimizer": "sgd",
-                  "lr": 0.1, "batch_size": 100, "iters": 10_000},
-    "multi-layer": {"hidden": "100,100", "activation": "relu", "init": "he", "optimizer": "adam",
-                    "lr": 0.001, "batch_size": 100, "epochs": 10},
+                  "lr": 0.1, "batch_size": 100, "iters": 10_000, "dropout": 0.0},
+    # measured: test accuracy 0.9836 in 12 epochs (README); 100-100 without dropout stops near 0.978
+    "multi-layer": {"hidden": "256,256", "activation": "relu", "init": "he", "optimizer": "adam",
+                    "lr": 0.001, "batch_size": 100, "epochs": 12, "dropout": 0.2},
 }
 SPIRAL_DEFAULTS = {"hidden": "10", "activation": "sigmoid", "init": "0.01", "optimizer": "sgd",
-                   "lr": 1.0, "batch_size": 30, "epochs": 300}
+                   "lr": 1.0, "batch_size": 30, "epochs": 300, "dropout": 0.0}
 # options that shape the model: a resumed run must use the same ones
 MODEL_KEYS = ("task", "model", "hidden", "activation", "init", "batchnorm", "dropout", "optimizer")
 
@@ -73,6 +74,8 @@ def prepare_out(args: Namespace, task: str) -> Path:
 def _build(args: Namespace, d_in: int, classes: int, rng: np.random.Generator) -> Classifier:
     hidden = _hidden(args.hidden)
     if args.model == "two-layer":
+        if args.batchnorm or args.dropout:
+            raise InputError("--batchnorm and --dropout apply to --model multi-layer, not two-layer")
         if len(hidden) != 1:
             raise InputError(f"--hidden: two-layer takes one size, got {args.hidden!r} "
                              "(use --model multi-layer for more)")

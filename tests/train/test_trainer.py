@@ -67,6 +67,7 @@ def test_resume_is_bitwise_identical(tmp_path, first):
     assert ha["loss"] == hb["loss"]
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point of the test
 def test_nan_loss_is_a_clear_error_and_keeps_the_last_checkpoint(tmp_path):
     x, t = blobs()
     model = TwoLayerNet(4, 8, 3, activation_name="relu", weight_init_std=1.0, rng=np.random.default_rng(0))

@@ -1,0 +1,29 @@
+"""The sub-commands of ``zerokara``, one module per family.
+
+Each module has ``register(commands, train_tasks)``: it adds its parsers to
+the top-level sub-parsers and/or to ``zerokara train``'s tasks and sets
+``func`` on each to the function that runs it (``func(args) -> exit status``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+#: modules under zerokara.commands, in the order their commands are listed
+MODULES = ("mlp", "gradcheck")
+
+
+def add_train_options(p: argparse.ArgumentParser, epochs_help: str) -> argparse._ArgumentGroup:
+    """Options every ``zerokara train TASK`` shares."""
+    g = p.add_argument_group("training")
+    g.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+    g.add_argument("--lr", type=float, help="learning rate")
+    g.add_argument("--epochs", type=int, help=epochs_help)
+    g.add_argument("--batch-size", type=int, help="examples per update")
+    g.add_argument("--max-grad", type=float, help="clip gradients to this global L2 norm")
+    g.add_argument("--seed", type=int, default=0, help="seed of the run's random generator (default 0)")
+    g.add_argument("--out", help="run folder for checkpoint, metrics.json, history and plots "
+                                 "(default runs/<task>-<time>)")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
+    return g

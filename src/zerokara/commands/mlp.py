@@ -1,0 +1,43 @@
+"""``zerokara train mlp`` (MNIST, book 1) and ``zerokara train spiral`` (book 2, chapter 1)."""
+
+from __future__ import annotations
+
+import argparse
+
+from zerokara.commands import add_train_options
+
+
+def _model_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--hidden", help="hidden size(s), comma-separated, e.g. 50 or 100,100")
+    g.add_argument("--activation", choices=["sigmoid", "relu", "tanh"], help="hidden activation")
+    g.add_argument("--init", help="weight init: he, xavier, or a number (fixed std)")
+
+
+def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
+    mlp = train_tasks.add_parser(
+        "mlp", help="an MLP on MNIST (book 1)",
+        description="Train an MLP on MNIST. Defaults follow book 1: two-layer is 784-50-10 sigmoid, "
+        "SGD lr 0.1, batch 100, 10,000 iterations; multi-layer is 784-256-256-10 ReLU, He init, "
+        "dropout 0.2, Adam lr 0.001, 12 epochs.")
+    mlp.add_argument("--model", choices=["two-layer", "multi-layer"], default="two-layer")
+    mlp.add_argument("--iters", type=int, help="stop after this many updates (book 1 counts iterations)")
+    mlp.add_argument("--batchnorm", action="store_true", help="BatchNorm after each hidden Affine (multi-layer)")
+    mlp.add_argument("--dropout", type=float, help="dropout probability (multi-layer; default 0.2)")
+    _model_options(add_train_options(mlp, "passes over the 60,000 training images"))
+    mlp.set_defaults(func=_run("run_mlp"))
+
+    spiral = train_tasks.add_parser(
+        "spiral", help="the 3-class spiral (book 2, chapter 1); no download",
+        description="Train book 2's TwoLayerNet on the spiral data: hidden 10, sigmoid, SGD lr 1.0, "
+        "batch 30, 300 epochs; draws the decision boundary.")
+    spiral.set_defaults(batchnorm=False, dropout=None, iters=None, func=_run("run_spiral"))
+    _model_options(add_train_options(spiral, "passes over the 300 points"))
+
+
+def _run(name: str):
+    def run(args: argparse.Namespace) -> int:
+        from zerokara.train import tasks
+
+        getattr(tasks, name)(args)
+        return 0
+    return run

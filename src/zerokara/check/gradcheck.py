@@ -8,9 +8,13 @@ analytic gradients are exactly what ``backward(dout)`` returns. Every element
 of every float input and every parameter is nudged by +-eps (central
 differences, error O(eps**2)).
 
-Randomness is replayed: before each forward every ``numpy.random.Generator``
-in the module is reset to the state it had before the first forward, so
-Dropout draws the same mask for each evaluation.
+Randomness and state are replayed: before each forward every
+``numpy.random.Generator`` in the module is reset to the state it had before
+the first forward (Dropout draws the same mask each time), and so is every
+other array attribute (a stateful TimeLSTM starts from the same carried h).
+
+A layer with several outputs (LSTM: h and c) returns a tuple; each output gets
+its own ``dout`` and ``backward`` is called with them in the same order.
 """
 
 from __future__ import annotations
@@ -163,26 +167,33 @@ def gradcheck(
     names = _input_names(module, len(xs))
     gens = m.generators()
     states = {k: copy.deepcopy(g.bit_generator.state) for k, g in gens.items()}
+    saved = _snapshot(m)
     rng = np.random.default_rng(seed)
 
     def run() -> Any:
         for k, g in gens.items():
             g.bit_generator.state = copy.deepcopy(states[k])
+        _restore(saved)
         return m.forward(*xs)
 
     out = run()
-    scalar = np.ndim(out) == 0
+    multi = isinstance(out, tuple)
+    outs = out if multi else (out,)
+    scalar = not multi and np.ndim(out) == 0
     if scalar:
-        up: Any = 1.0
+        ups: tuple = (1.0,)
+    elif dout is None:
+        ups = tuple(rng.standard_normal(np.shape(o)) for o in outs)
     else:
-        up = (rng.standard_normal(np.shape(out)) if dout is None
-              else np.asarray(dout, dtype=np.float64))
+        ups = tuple(np.asarray(d, dtype=np.float64) for d in (dout if multi else (dout,)))
 
     def loss() -> float:
         o = run()
-        return float(o) if scalar else float(np.sum(o * up))
+        if scalar:
+            return float(o)
+        return float(sum(np.sum(a * u) for a, u in zip(o if multi else (o,), ups)))
 
-    back = m.backward(up)
+    back = m.backward(*ups)
     in_grads = list(back) if isinstance(back, (tuple, list)) else [back]
     p_grads = {k: np.array(v, dtype=np.float64) for k, v in m.gradients().items()}
     batch = next((x.shape[0] for x in xs if isinstance(x, np.ndarray) and x.ndim >= 1), None)
@@ -227,6 +238,21 @@ def gradcheck(
     for name, p in m.parameters().items():
         add(name, "param", p, p_grads.get(name))
     return report
+
+
+def _snapshot(m: Module) -> list[tuple[Module, str, Any]]:
+    """Every non-parameter array (or unset) attribute in the tree, copied."""
+    out = []
+    for _, mod in m.named_modules():
+        for k, v in vars(mod).items():
+            if k not in ("params", "grads") and (v is None or isinstance(v, np.ndarray)):
+                out.append((mod, k, None if v is None else v.copy()))
+    return out
+
+
+def _restore(saved: list[tuple[Module, str, Any]]) -> None:
+    for mod, k, v in saved:
+        setattr(mod, k, None if v is None else v.copy())
 
 
 def _shape_entry(name: str, kind: str, arr: np.ndarray, a: np.ndarray,

@@ -3,9 +3,12 @@
 from zerokara.layers.base import Module, Sequential
 from zerokara.layers.core import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh
 from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, softmax
+from zerokara.layers.recurrent import GRU, LSTM, RNN
+from zerokara.layers.time import Bidirectional, TimeDropout, TimeGRU, TimeLSTM, TimeRNN
 
 __all__ = [
     "Module", "Sequential",
     "Affine", "ReLU", "Sigmoid", "Tanh", "Dropout", "BatchNorm",
     "SoftmaxWithLoss", "SigmoidWithLoss", "softmax",
+    "RNN", "LSTM", "GRU", "TimeRNN", "TimeLSTM", "TimeGRU", "Bidirectional", "TimeDropout",
 ]

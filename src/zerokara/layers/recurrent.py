@@ -1,0 +1,263 @@
+"""Recurrent cells for one time step: RNN, LSTM, GRU (book 2, chapters 5-6 and
+appendix C; 深層学習 Day 3, sections 1-3).
+
+Each cell computes one step for a batch; the Time versions in
+:mod:`zerokara.layers.time` run them over a sequence. The step arithmetic lives
+in small functions shared by both, so the cell you read here is exactly what
+TimeLSTM computes at every step.
+
+Weight layout, chosen so that torch's weights map by a transpose only:
+    RNN:  Wx (D, H),  Wh (H, H),  b (H,)
+    LSTM: Wx (D, 4H), Wh (H, 4H), b (4H,); gate blocks in the order i, f, g, o
+          (input, forget, candidate, output) as torch.nn.LSTM. book 2 orders
+          them f, g, i, o; only the slicing differs.
+    GRU:  Wx (D, 3H), Wh (H, 3H), bx (3H,), bh (3H,); blocks r, z, n as
+          torch.nn.GRU, and torch's formulation (see :class:`GRU`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from zerokara import init as initlib
+from zerokara.errors import InputError, check_input, shape_str
+from zerokara.layers.base import Array, Module
+
+
+def sigmoid(x: Array) -> Array:
+    # the tanh form cannot overflow for large negative x (exp(-x) would)
+    out = np.tanh(0.5 * x)
+    out += 1
+    out *= 0.5
+    return out
+
+
+# -- RNN ---------------------------------------------------------------------------
+ACTIVATIONS = ("tanh", "sigmoid", "relu")
+
+
+def rnn_act(a: Array, kind: str) -> Array:
+    if kind == "tanh":
+        return np.tanh(a)
+    if kind == "sigmoid":
+        return sigmoid(a)
+    return np.maximum(a, 0)
+
+
+def rnn_act_grad(h: Array, dh: Array, kind: str) -> Array:
+    """dL/da from dL/dh, written with the activation's *output* h = f(a)."""
+    if kind == "tanh":
+        return dh * (1 - h * h)
+    if kind == "sigmoid":
+        return dh * h * (1 - h)
+    return dh * (h > 0)
+
+
+def check_activation(layer: str, kind: str) -> str:
+    if kind not in ACTIVATIONS:
+        raise InputError(f"{layer}: activation expected one of {ACTIVATIONS}, got {kind!r}")
+    return kind
+
+
+def _weights(D: int, H: int, gates: int, rng: np.random.Generator, init: str | float,
+             dtype: DTypeLike) -> tuple[Array, Array]:
+    """Wx (D, gates*H), Wh (H, gates*H); "xavier" by default as book 2 does for RNNs."""
+    Wx = initlib.weight((D, gates * H), rng, init, dtype=dtype)
+    Wh = initlib.weight((H, gates * H), rng, init, dtype=dtype)
+    return Wx, Wh
+
+
+class RNN(Module):
+    """Simple RNN step ``h_next = f(x @ Wx + h_prev @ Wh + b)``, f = tanh (default),
+    sigmoid or relu.
+
+    Shapes:
+        forward:  x (N, D), h_prev (N, H) -> h_next (N, H)
+        backward: dh_next (N, H) -> (dx (N, D), dh_prev (N, H)); dWx, dWh, db
+
+    ``db = da.sum(axis=0)``: forward adds b to every row of the batch (a broadcast
+    from (H,) to (N, H)), so backward sums the rows' gradients (seed 000).
+    """
+
+    gates = 1
+
+    def __init__(self, Wx: Array, Wh: Array, b: Array, activation: str = "tanh") -> None:
+        super().__init__()
+        self.activation = check_activation(type(self).__name__, activation)
+        self.params = {"Wx": Wx, "Wh": Wh, "b": b}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.cache: tuple | None = None
+
+    @classmethod
+    def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
+               dtype: DTypeLike = np.float32, **kw) -> RNN:
+        Wx, Wh = _weights(D, H, cls.gates, rng, init, dtype)
+        return cls(Wx, Wh, np.zeros(cls.gates * H, dtype=dtype), **kw)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", activation={self.activation}"
+
+    def _check(self, x: Array, h_prev: Array) -> None:
+        name = type(self).__name__
+        D, H = self.params["Wx"].shape[0], self.params["Wh"].shape[0]
+        check_input(name, "x", x, ndim=2, last=D, expected=f"(N, {D})")
+        if h_prev.shape != (x.shape[0], H):
+            raise InputError(f"{name}: h_prev expected shape {shape_str((x.shape[0], H))}, "
+                             f"got {shape_str(h_prev.shape)}")
+
+    def forward(self, x: Array, h_prev: Array) -> Array:
+        self._check(x, h_prev)
+        p = self.params
+        h_next = rnn_act(x @ p["Wx"] + h_prev @ p["Wh"] + p["b"], self.activation)
+        self.cache = (x, h_prev, h_next)
+        return h_next
+
+    def backward(self, dh_next: Array) -> tuple[Array, Array]:
+        x, h_prev, h_next = self.cache
+        da = rnn_act_grad(h_next, dh_next, self.activation)
+        self.grads["Wx"][...] = x.T @ da
+        self.grads["Wh"][...] = h_prev.T @ da
+        self.grads["b"][...] = da.sum(axis=0)  # b was broadcast over the batch
+        return da @ self.params["Wx"].T, da @ self.params["Wh"].T
+
+
+# -- LSTM --------------------------------------------------------------------------
+def lstm_gates(A: Array, H: int) -> Array:
+    """Pre-activations A (N, 4H) -> gate values [i, f, g, o], in place."""
+    A[:, :2 * H] = sigmoid(A[:, :2 * H])
+    A[:, 2 * H:3 * H] = np.tanh(A[:, 2 * H:3 * H])
+    A[:, 3 * H:] = sigmoid(A[:, 3 * H:])
+    return A
+
+
+def lstm_cell(G: Array, c_prev: Array, H: int) -> tuple[Array, Array, Array]:
+    """Gates G (N, 4H), c_prev (N, H) -> (c_next, tanh(c_next), h_next)."""
+    i, f, g, o = G[:, :H], G[:, H:2 * H], G[:, 2 * H:3 * H], G[:, 3 * H:]
+    c_next = f * c_prev + i * g
+    tc = np.tanh(c_next)
+    return c_next, tc, o * tc
+
+
+def lstm_cell_backward(G: Array, c_prev: Array, tc: Array, dh: Array, dc: Array,
+                       dA: Array, H: int) -> Array:
+    """Fill dA (N, 4H) with dL/d(pre-activations); return dL/dc_prev.
+
+    c_next = f c_prev + i g and h = o tanh(c_next), so the cell state's gradient
+    ds collects both the path through h and the path from the next step.
+    """
+    i, f, g, o = G[:, :H], G[:, H:2 * H], G[:, 2 * H:3 * H], G[:, 3 * H:]
+    ds = dc + dh * o * (1 - tc * tc)
+    dA[:, :H] = ds * g * i * (1 - i)
+    dA[:, H:2 * H] = ds * c_prev * f * (1 - f)
+    dA[:, 2 * H:3 * H] = ds * i * (1 - g * g)
+    dA[:, 3 * H:] = dh * tc * o * (1 - o)
+    return ds * f
+
+
+class LSTM(RNN):
+    """LSTM step (gate order i, f, g, o):
+
+        i, f, o = sigmoid(.), g = tanh(.)  of  x @ Wx + h_prev @ Wh + b (split in 4)
+        c_next = f * c_prev + i * g;  h_next = o * tanh(c_next)
+
+    Shapes:
+        forward:  x (N, D), h_prev (N, H), c_prev (N, H) -> (h_next (N, H), c_next (N, H))
+        backward: dh_next, dc_next (N, H) -> (dx (N, D), dh_prev (N, H), dc_prev (N, H))
+    """
+
+    gates = 4
+
+    def __init__(self, Wx: Array, Wh: Array, b: Array) -> None:
+        super().__init__(Wx, Wh, b)
+
+    def extra_repr(self) -> str:
+        return Module.extra_repr(self)
+
+    def forward(self, x: Array, h_prev: Array, c_prev: Array) -> tuple[Array, Array]:
+        self._check(x, h_prev)
+        p, H = self.params, h_prev.shape[1]
+        G = lstm_gates(x @ p["Wx"] + h_prev @ p["Wh"] + p["b"], H)
+        c_next, tc, h_next = lstm_cell(G, c_prev, H)
+        self.cache = (x, h_prev, c_prev, G, tc)
+        return h_next, c_next
+
+    def backward(self, dh_next: Array, dc_next: Array) -> tuple[Array, Array, Array]:
+        x, h_prev, c_prev, G, tc = self.cache
+        dA = np.empty_like(G)
+        dc_prev = lstm_cell_backward(G, c_prev, tc, dh_next, dc_next, dA, h_prev.shape[1])
+        self.grads["Wx"][...] = x.T @ dA
+        self.grads["Wh"][...] = h_prev.T @ dA
+        self.grads["b"][...] = dA.sum(axis=0)
+        return dA @ self.params["Wx"].T, dA @ self.params["Wh"].T, dc_prev
+
+
+# -- GRU ---------------------------------------------------------------------------
+def gru_cell(Ax: Array, Ah: Array, h_prev: Array, H: int) -> tuple[Array, Array, Array, Array]:
+    """Ax = x Wx + bx, Ah = h_prev Wh + bh (N, 3H) -> (h_next, r, z, n)."""
+    rz = sigmoid(Ax[:, :2 * H] + Ah[:, :2 * H])
+    r, z = rz[:, :H], rz[:, H:]
+    n = np.tanh(Ax[:, 2 * H:] + r * Ah[:, 2 * H:])
+    return n + z * (h_prev - n), r, z, n
+
+
+def gru_cell_backward(Ah: Array, h_prev: Array, r: Array, z: Array, n: Array, dh: Array,
+                      dAx: Array, dAh: Array, H: int) -> Array:
+    """Fill dAx, dAh (N, 3H); return the direct part of dL/dh_prev (dh * z)."""
+    dn = dh * (1 - z) * (1 - n * n)
+    dz = dh * (h_prev - n) * z * (1 - z)
+    dr = dn * Ah[:, 2 * H:] * r * (1 - r)
+    dAx[:, :H] = dr
+    dAx[:, H:2 * H] = dz
+    dAx[:, 2 * H:] = dn
+    dAh[:, :2 * H] = dAx[:, :2 * H]
+    dAh[:, 2 * H:] = dn * r  # the reset gate scales h_prev @ Whn (+ bhn), after the product
+    return dh * z
+
+
+class GRU(RNN):
+    """GRU step in torch.nn.GRU's formulation (blocks r, z, n):
+
+        r = sigmoid(x Wxr + bxr + h Whr + bhr),  z = sigmoid(x Wxz + bxz + h Whz + bhz)
+        n = tanh(x Wxn + bxn + r * (h Whn + bhn))
+        h_next = (1 - z) * n + z * h_prev
+
+    book 2 (appendix C) applies the reset gate *before* the product,
+    tanh(x Wx + (r * h) Wh + b), and swaps the roles of z and 1 - z; the two
+    are different functions, so we follow torch to be able to prove parity.
+
+    Shapes:
+        forward:  x (N, D), h_prev (N, H) -> h_next (N, H)
+        backward: dh_next (N, H) -> (dx (N, D), dh_prev (N, H))
+    """
+
+    gates = 3
+
+    def __init__(self, Wx: Array, Wh: Array, bx: Array, bh: Array | None = None) -> None:
+        Module.__init__(self)
+        bh = np.zeros_like(bx) if bh is None else bh
+        self.params = {"Wx": Wx, "Wh": Wh, "bx": bx, "bh": bh}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.cache = None
+
+    def extra_repr(self) -> str:
+        return Module.extra_repr(self)
+
+    def forward(self, x: Array, h_prev: Array) -> Array:
+        self._check(x, h_prev)
+        p, H = self.params, h_prev.shape[1]
+        Ah = h_prev @ p["Wh"] + p["bh"]
+        h_next, r, z, n = gru_cell(x @ p["Wx"] + p["bx"], Ah, h_prev, H)
+        self.cache = (x, h_prev, Ah, r, z, n)
+        return h_next
+
+    def backward(self, dh_next: Array) -> tuple[Array, Array]:
+        x, h_prev, Ah, r, z, n = self.cache
+        dAx, dAh = np.empty_like(Ah), np.empty_like(Ah)
+        dh_prev = gru_cell_backward(Ah, h_prev, r, z, n, dh_next, dAx, dAh, h_prev.shape[1])
+        g, p = self.grads, self.params
+        g["Wx"][...] = x.T @ dAx
+        g["Wh"][...] = h_prev.T @ dAh
+        g["bx"][...] = dAx.sum(axis=0)
+        g["bh"][...] = dAh.sum(axis=0)
+        return dAx @ p["Wx"].T, dh_prev + dAh @ p["Wh"].T

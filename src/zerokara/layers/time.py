@@ -1,0 +1,283 @@
+"""Recurrent layers over whole sequences: TimeRNN, TimeLSTM, TimeGRU (book 2's
+Time* layers), Bidirectional and TimeDropout.
+
+Sequences are batch-first, ``xs (N, T, D) -> hs (N, T, H)``. Each layer runs
+the cell of :mod:`zerokara.layers.recurrent` step by step, but does the work
+that does not depend on the recurrence at once over all N*T rows: ``xs @ Wx``
+before the loop, and dWx, dWh, db and dxs after it as single matrix products.
+Only ``h @ Wh`` (forward) and ``dA @ Wh.T`` (backward) stay inside the loop.
+
+State: with ``stateful=True`` the last hidden (and cell) state of one call is
+the first state of the next, as truncated BPTT needs; ``reset_state()`` starts
+again from zeros. The gradient never flows across that boundary (that is what
+"truncated" means). An initial state can also be passed explicitly
+(``forward(xs, h0)``); then ``backward`` also returns its gradient, which is
+always kept in ``self.dh`` (and ``self.dc``) for an encoder-decoder.
+
+BPTT: the gradient reaching ``h_t`` is the sum of what the output at step t
+sends (``dhs[:, t]``) and what step t+1 sends back through ``Wh``; db and dWh
+are sums over the batch *and* over time, because the same b and Wh are used at
+every step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from zerokara.errors import InputError, check_input, shape_str
+from zerokara.layers.base import Array, Module
+from zerokara.layers.core import Dropout
+from zerokara.layers.recurrent import (GRU, LSTM, RNN, check_activation, gru_cell,
+                                       gru_cell_backward, lstm_cell, lstm_cell_backward, lstm_gates,
+                                       rnn_act, rnn_act_grad)
+
+
+class _TimeRecurrent(Module):
+    """Shared state handling and checks; subclasses implement _run and _run_backward."""
+
+    cell: type[RNN] = RNN
+    state_names: tuple[str, ...] = ("h",)
+
+    def __init__(self, params: dict[str, Array], stateful: bool) -> None:
+        super().__init__()
+        self.params = params
+        self.grads = {k: np.zeros_like(v) for k, v in params.items()}
+        self.stateful = stateful
+        self.h: Array | None = None
+        self.dh: Array | None = None
+        self.explicit_state = False
+        self.cache: tuple | None = None
+
+    @classmethod
+    def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
+               dtype: DTypeLike = np.float32, stateful: bool = False, **kw) -> _TimeRecurrent:
+        """A new layer with weights drawn as ``cell.create`` draws them (biases zero)."""
+        c = cls.cell.create(D, H, rng, init=init, dtype=dtype)
+        return cls(*c.params.values(), stateful=stateful, **kw)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", stateful" if self.stateful else "")
+
+    @property
+    def hidden_size(self) -> int:
+        return self.params["Wh"].shape[0]
+
+    def reset_state(self) -> None:
+        for name in self.state_names:
+            setattr(self, name, None)
+
+    def set_state(self, h: Array, c: Array | None = None) -> None:
+        self.h = h
+        if "c" in self.state_names:
+            self.c = c
+
+    def _initial(self, xs: Array, given: tuple[Array | None, ...]) -> list[Array]:
+        name, H = type(self).__name__, self.hidden_size
+        D = self.params["Wx"].shape[0]
+        check_input(name, "xs", xs, ndim=3, last=D, expected=f"(N, T, {D})")
+        if xs.dtype != self.params["Wx"].dtype:
+            raise InputError(f"{name}: xs expected dtype {self.params['Wx'].dtype} (the layer's "
+                             f"dtype), got {xs.dtype}")
+        N = xs.shape[0]
+        self.explicit_state = any(g is not None for g in given)
+        states = []
+        for sname, g in zip(self.state_names, given):
+            s = g if g is not None else (getattr(self, sname) if self.stateful else None)
+            if s is None:
+                s = np.zeros((N, H), dtype=xs.dtype)
+            elif s.shape != (N, H):
+                hint = ("" if g is not None else
+                        "; the stateful layer carries the previous batch's state: call reset_state() "
+                        "when the batch size changes")
+                raise InputError(f"{name}: initial {sname} expected shape {shape_str((N, H))}, "
+                                 f"got {shape_str(s.shape)}{hint}")
+            states.append(s)
+        return states
+
+    def _finish(self, dxs: Array, dstates: list[Array]) -> Array | tuple[Array, ...]:
+        for sname, d in zip(self.state_names, dstates):
+            setattr(self, "d" + sname, d)
+        return (dxs, *dstates) if self.explicit_state else dxs
+
+
+class TimeRNN(_TimeRecurrent):
+    """RNN over a sequence: ``h_t = f(x_t @ Wx + h_{t-1} @ Wh + b)``.
+
+    Shapes:
+        forward:  xs (N, T, D) [, h0 (N, H)] -> hs (N, T, H)
+        backward: dhs (N, T, H) -> dxs (N, T, D) [, dh0 (N, H) if h0 was given]
+    Parameters: Wx (D, H), Wh (H, H), b (H,).
+    """
+
+    def __init__(self, Wx: Array, Wh: Array, b: Array, *, stateful: bool = False,
+                 activation: str = "tanh") -> None:
+        super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful)
+        self.activation = check_activation("TimeRNN", activation)
+
+    def forward(self, xs: Array, h0: Array | None = None) -> Array:
+        (h,) = self._initial(xs, (h0,))
+        N, T, _ = xs.shape
+        p = self.params
+        A = (xs.reshape(N * T, -1) @ p["Wx"] + p["b"]).reshape(N, T, -1)
+        hs = np.empty((N, T + 1, h.shape[1]), dtype=xs.dtype)  # hs[:, 0] is h0
+        hs[:, 0] = h
+        for t in range(T):
+            hs[:, t + 1] = rnn_act(A[:, t] + hs[:, t] @ p["Wh"], self.activation)
+        if self.stateful:
+            self.h = hs[:, -1].copy()
+        self.cache = (xs, hs)
+        return hs[:, 1:]
+
+    def backward(self, dhs: Array) -> Array | tuple[Array, ...]:
+        xs, hs = self.cache
+        N, T, _ = xs.shape
+        p, g = self.params, self.grads
+        dA = np.empty(dhs.shape, dtype=dhs.dtype)
+        dh = np.zeros_like(dhs[:, 0])
+        for t in reversed(range(T)):
+            dA[:, t] = rnn_act_grad(hs[:, t + 1], dhs[:, t] + dh, self.activation)
+            dh = dA[:, t] @ p["Wh"].T
+        dA2 = dA.reshape(N * T, -1)
+        np.matmul(xs.reshape(N * T, -1).T, dA2, out=g["Wx"])
+        np.matmul(hs[:, :-1].reshape(N * T, -1).T, dA2, out=g["Wh"])
+        np.sum(dA2, axis=0, out=g["b"])  # b was repeated over batch and time
+        return self._finish((dA2 @ p["Wx"].T).reshape(xs.shape), [dh])
+
+
+class TimeLSTM(_TimeRecurrent):
+    """LSTM over a sequence (gate order i, f, g, o; see :class:`~zerokara.layers.recurrent.LSTM`).
+
+    Shapes:
+        forward:  xs (N, T, D) [, h0 (N, H), c0 (N, H)] -> hs (N, T, H)
+        backward: dhs (N, T, H) -> dxs (N, T, D) [, dh0, dc0 (N, H) if h0/c0 were given]
+    Parameters: Wx (D, 4H), Wh (H, 4H), b (4H,).
+    """
+
+    cell = LSTM
+    state_names = ("h", "c")
+
+    def __init__(self, Wx: Array, Wh: Array, b: Array, *, stateful: bool = False) -> None:
+        super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful)
+        self.c: Array | None = None
+        self.dc: Array | None = None
+
+    def forward(self, xs: Array, h0: Array | None = None, c0: Array | None = None) -> Array:
+        h, c = self._initial(xs, (h0, c0))
+        N, T, _ = xs.shape
+        H, p = h.shape[1], self.params
+        G = (xs.reshape(N * T, -1) @ p["Wx"] + p["b"]).reshape(N, T, 4 * H)  # gates, filled in place
+        hs = np.empty((N, T + 1, H), dtype=xs.dtype)
+        cs = np.empty((N, T + 1, H), dtype=xs.dtype)
+        tcs = np.empty((N, T, H), dtype=xs.dtype)
+        hs[:, 0], cs[:, 0] = h, c
+        for t in range(T):
+            Gt = G[:, t]
+            Gt += hs[:, t] @ p["Wh"]
+            lstm_gates(Gt, H)
+            cs[:, t + 1], tcs[:, t], hs[:, t + 1] = lstm_cell(Gt, cs[:, t], H)
+        if self.stateful:
+            self.h, self.c = hs[:, -1].copy(), cs[:, -1].copy()
+        self.cache = (xs, hs, cs, tcs, G)
+        return hs[:, 1:]
+
+    def backward(self, dhs: Array) -> Array | tuple[Array, ...]:
+        xs, hs, cs, tcs, G = self.cache
+        N, T, _ = xs.shape
+        H, p, g = hs.shape[2], self.params, self.grads
+        dA = np.empty_like(G)
+        dh = np.zeros_like(dhs[:, 0])
+        dc = np.zeros_like(dh)
+        for t in reversed(range(T)):
+            dc = lstm_cell_backward(G[:, t], cs[:, t], tcs[:, t], dhs[:, t] + dh, dc, dA[:, t], H)
+            dh = dA[:, t] @ p["Wh"].T
+        dA2 = dA.reshape(N * T, -1)
+        np.matmul(xs.reshape(N * T, -1).T, dA2, out=g["Wx"])
+        np.matmul(hs[:, :-1].reshape(N * T, -1).T, dA2, out=g["Wh"])
+        np.sum(dA2, axis=0, out=g["b"])  # b was repeated over batch and time
+        return self._finish((dA2 @ p["Wx"].T).reshape(xs.shape), [dh, dc])
+
+
+class TimeGRU(_TimeRecurrent):
+    """GRU over a sequence, torch's formulation (see :class:`~zerokara.layers.recurrent.GRU`).
+
+    Shapes:
+        forward:  xs (N, T, D) [, h0 (N, H)] -> hs (N, T, H)
+        backward: dhs (N, T, H) -> dxs (N, T, D) [, dh0 (N, H) if h0 was given]
+    Parameters: Wx (D, 3H), Wh (H, 3H), bx (3H,), bh (3H,).
+    """
+
+    cell = GRU
+
+    def __init__(self, Wx: Array, Wh: Array, bx: Array, bh: Array | None = None, *,
+                 stateful: bool = False) -> None:
+        bh = np.zeros_like(bx) if bh is None else bh
+        super().__init__({"Wx": Wx, "Wh": Wh, "bx": bx, "bh": bh}, stateful)
+
+    def forward(self, xs: Array, h0: Array | None = None) -> Array:
+        (h,) = self._initial(xs, (h0,))
+        N, T, _ = xs.shape
+        H, p = h.shape[1], self.params
+        Ax = (xs.reshape(N * T, -1) @ p["Wx"] + p["bx"]).reshape(N, T, 3 * H)
+        Ah = np.empty_like(Ax)
+        hs = np.empty((N, T + 1, H), dtype=xs.dtype)
+        gates = np.empty((3, N, T, H), dtype=xs.dtype)  # r, z, n per step
+        hs[:, 0] = h
+        for t in range(T):
+            Ah[:, t] = hs[:, t] @ p["Wh"] + p["bh"]
+            hs[:, t + 1], gates[0, :, t], gates[1, :, t], gates[2, :, t] = gru_cell(
+                Ax[:, t], Ah[:, t], hs[:, t], H)
+        if self.stateful:
+            self.h = hs[:, -1].copy()
+        self.cache = (xs, hs, Ah, gates)
+        return hs[:, 1:]
+
+    def backward(self, dhs: Array) -> Array | tuple[Array, ...]:
+        xs, hs, Ah, (r, z, n) = self.cache
+        N, T, _ = xs.shape
+        H, p, g = hs.shape[2], self.params, self.grads
+        dAx, dAh = np.empty_like(Ah), np.empty_like(Ah)
+        dh = np.zeros_like(dhs[:, 0])
+        for t in reversed(range(T)):
+            direct = gru_cell_backward(Ah[:, t], hs[:, t], r[:, t], z[:, t], n[:, t],
+                                       dhs[:, t] + dh, dAx[:, t], dAh[:, t], H)
+            dh = direct + dAh[:, t] @ p["Wh"].T
+        dAx2, dAh2 = dAx.reshape(N * T, -1), dAh.reshape(N * T, -1)
+        np.matmul(xs.reshape(N * T, -1).T, dAx2, out=g["Wx"])
+        np.matmul(hs[:, :-1].reshape(N * T, -1).T, dAh2, out=g["Wh"])
+        np.sum(dAx2, axis=0, out=g["bx"])
+        np.sum(dAh2, axis=0, out=g["bh"])
+        return self._finish((dAx2 @ p["Wx"].T).reshape(xs.shape), [dh])
+
+
+class Bidirectional(Module):
+    """Run one layer forward in time and another over the reversed sequence;
+    concatenate their outputs: ``hs = [fw(xs), reverse(bw(reverse(xs)))]``.
+
+    Shapes: xs (N, T, D) -> hs (N, T, 2H); dhs (N, T, 2H) -> dxs (N, T, D).
+    The input feeds both directions, so dxs is the sum of both gradients.
+    """
+
+    def __init__(self, fw: _TimeRecurrent, bw: _TimeRecurrent) -> None:
+        super().__init__()
+        self.fw, self.bw = fw, bw
+
+    def forward(self, xs: Array) -> Array:
+        hf = self.fw.forward(xs)
+        hb = self.bw.forward(xs[:, ::-1])
+        return np.concatenate([hf, hb[:, ::-1]], axis=2)
+
+    def backward(self, dhs: Array) -> Array:
+        H = self.fw.hidden_size
+        dxf = self.fw.backward(dhs[:, :, :H])
+        dxb = self.bw.backward(np.ascontiguousarray(dhs[:, ::-1, H:]))
+        return dxf + dxb[:, ::-1]
+
+    def reset_state(self) -> None:
+        self.fw.reset_state()
+        self.bw.reset_state()
+
+
+class TimeDropout(Dropout):
+    """Dropout over a sequence (book 2's name): an independent inverted-dropout
+    mask for every element of xs (N, T, H); identity in eval mode."""

@@ -186,6 +186,14 @@ def thread_count() -> int:
 # ---------------------------------------------------------------------------
 
 
+def _load() -> float | None:
+    """The 1-minute load average (other processes' demand for the cores), if known."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def _timed(run: Run) -> float:
     gc.collect()  # garbage from setup or the other side is not this run's cost
     start = time.perf_counter()
@@ -199,13 +207,27 @@ def measure(workload: Workload, *, repeats: int = 5, scale: float = 1.0,
     if repeats < 1:
         raise ValueError(f"repeats expected >= 1, got {repeats}")
     threads = thread_count()
+    info = _THREADS
     pair = workload.setup(scale)
     notes = dict(pair.notes) if isinstance(pair, Pair) else {}
     z_run, p_run = pair
+    if info is not None:
+        notes.setdefault("blas", info.blas)
+        if info.openblas_env:
+            notes.setdefault("openblas_env", info.openblas_env)
+    load = _load()
+    if load is not None:
+        notes["load_avg"] = round(load, 2)
     if log:
         extra = "".join(f", {k} {v}" for k, v in notes.items())
         log(f"{workload.name}: warm-up, then {repeats} alternating runs "
             f"(threads {threads}{extra})")
+        # the 1-minute average lags and counts this process's own recent work too,
+        # so warn only when it is clearly above what one benchmark makes
+        if load is not None and threads > 1 and load >= (os.cpu_count() or 1):
+            log(f"WARNING: the machine is busy (1-minute load {load:.1f} on {os.cpu_count()} "
+                f"cores): {threads}-thread BLAS/OpenMP runs wait on descheduled threads and can "
+                f"be 10-50x slower and erratic; compare with --threads 1")
     z_run()
     p_run()
     z_times: list[float] = []
@@ -255,7 +277,7 @@ def print_table(results: Sequence[Result], workloads: dict[str, Workload],
         table.add_column(h, justify="right" if h not in ("workload", "peer", "what") else "left")
     for row in rows:
         table.add_row(*row)
-    Console(file=out, width=max(120, Console(file=out).width), soft_wrap=False).print(table)
+    Console(file=out, width=max(140, Console(file=out).width), soft_wrap=False).print(table)
 
 
 def json_line(result: Result) -> str:

@@ -102,7 +102,7 @@ def setup(scale: float = 1.0, data: str = "auto") -> Pair:
             loss = model.forward(x[idx], t[idx])
             if not math.isfinite(loss):
                 raise FloatingPointError(f"zerokara loss became {loss}")
-            model.backward()
+            model.backward(input_grad=False)
             grads = model.gradients()
             optimizer.update(model.parameters(), grads)
             losses.append(loss)

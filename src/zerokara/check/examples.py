@@ -12,13 +12,14 @@ from collections.abc import Callable
 import numpy as np
 
 from zerokara.errors import InputError
-from zerokara.layers import (Affine, BatchNorm, Dropout, Module, ReLU, Sigmoid, SigmoidWithLoss,
-                             SoftmaxWithLoss, Tanh)
+from zerokara.layers import (GRU, LSTM, RNN, Affine, BatchNorm, Bidirectional, Dropout, Module,
+                             ReLU, Sigmoid, SigmoidWithLoss, SoftmaxWithLoss, Tanh, TimeDropout,
+                             TimeGRU, TimeLSTM, TimeRNN)
 from zerokara.models import MultiLayerNet, TwoLayerNet
 
 Sizes = dict[str, int]
 Factory = Callable[[Sizes, np.random.Generator], tuple[Module, tuple]]
-DEFAULT_SIZES: Sizes = {"N": 3, "D": 4, "H": 5, "C": 3}
+DEFAULT_SIZES: Sizes = {"N": 3, "T": 3, "D": 4, "H": 5, "C": 3}
 F64 = np.float64
 
 
@@ -38,6 +39,28 @@ def _batchnorm_eval(s: Sizes, rng: np.random.Generator) -> tuple[Module, tuple]:
     return bn.eval(), (_x(s, rng),)
 
 
+def _seq(s: Sizes, rng: np.random.Generator) -> np.ndarray:
+    return rng.standard_normal((s["N"], s["T"], s["D"]))
+
+
+def _h(s: Sizes, rng: np.random.Generator) -> np.ndarray:
+    return rng.standard_normal((s["N"], s["H"]))
+
+
+def _cell(cls: type, s: Sizes, r: np.random.Generator, **kw) -> tuple[Module, tuple]:
+    layer = cls.create(s["D"], s["H"], r, dtype=F64, **kw)
+    states = (_h(s, r), _h(s, r)) if cls is LSTM else (_h(s, r),)
+    return layer, (_x(s, r), *states)
+
+
+def _time(cls: type, s: Sizes, r: np.random.Generator, **kw) -> tuple[Module, tuple]:
+    """A stateful layer with a carried state, and an explicit h0 so its gradient is checked too."""
+    layer = cls.create(s["D"], s["H"], r, dtype=F64, stateful=True, **kw)
+    layer.forward(_seq(s, r))  # carry a state in (replaced by h0 below, but exercised)
+    states = (_h(s, r), _h(s, r)) if cls is TimeLSTM else (_h(s, r),)
+    return layer, (_seq(s, r), *states)
+
+
 EXAMPLES: dict[str, tuple[str, Factory]] = {
     "affine": ("x (N, D) @ W (D, H) + b (H,)",
                lambda s, r: (Affine.create(s["D"], s["H"], r, init="xavier", dtype=F64), (_x(s, r),))),
@@ -53,6 +76,21 @@ EXAMPLES: dict[str, tuple[str, Factory]] = {
                           lambda s, r: (SoftmaxWithLoss(), (_x(s, r, "C"), _labels(s, r)))),
     "sigmoid-with-loss": ("sigmoid + binary cross-entropy",
                           lambda s, r: (SigmoidWithLoss(), (_x(s, r), r.integers(0, 2, (s["N"], s["D"])).astype(F64)))),
+    "rnn": ("one RNN step, tanh: h = tanh(x Wx + h_prev Wh + b)", lambda s, r: _cell(RNN, s, r)),
+    "lstm": ("one LSTM step (gates i, f, g, o)", lambda s, r: _cell(LSTM, s, r)),
+    "gru": ("one GRU step (torch's formulation)", lambda s, r: _cell(GRU, s, r)),
+    "time-rnn": ("TimeRNN over T steps, with initial state h0",
+                 lambda s, r: _time(TimeRNN, s, r)),
+    "time-lstm": ("TimeLSTM over T steps, with initial states h0, c0",
+                  lambda s, r: _time(TimeLSTM, s, r)),
+    "time-gru": ("TimeGRU over T steps, with initial state h0", lambda s, r: _time(TimeGRU, s, r)),
+    "bidirectional": ("Bidirectional(TimeLSTM, TimeLSTM): outputs concatenated",
+                      lambda s, r: (Bidirectional(TimeLSTM.create(s["D"], s["H"], r, dtype=F64),
+                                                  TimeLSTM.create(s["D"], s["H"], r, dtype=F64)),
+                                    (_seq(s, r),))),
+    "time-dropout": ("TimeDropout, p=0.5, training mode",
+                     lambda s, r: (TimeDropout(0.5, rng=np.random.default_rng(r.integers(2**32))),
+                                   (_seq(s, r),))),
     "two-layer-net": ("book 1's TwoLayerNet (sigmoid) with SoftmaxWithLoss",
                       lambda s, r: (TwoLayerNet(s["D"], s["H"], s["C"], weight_init_std=1.0, rng=r, dtype=F64),
                                     (_x(s, r), _labels(s, r)))),

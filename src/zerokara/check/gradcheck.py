@@ -162,6 +162,8 @@ def gradcheck(
         A :class:`GradReport` with one entry per float input and per parameter.
     """
     m = copy.deepcopy(module).astype(np.float64)
+    for _, sub in m.named_modules():
+        sub.input_grad = True  # every input's gradient is checked
     xs = [x.astype(np.float64) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else x
           for x in inputs]
     names = _input_names(module, len(xs))

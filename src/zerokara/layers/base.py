@@ -34,6 +34,11 @@ class Module:
             or eval mode.
     """
 
+    #: whether backward computes the gradient with respect to the input. A
+    #: model turns it off on the layer that reads the data, whose gradient
+    #: nobody uses (and which is the largest matrix product of an MLP's step).
+    input_grad = True
+
     def __init__(self) -> None:
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}

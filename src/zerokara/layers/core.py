@@ -27,7 +27,7 @@ class Affine(Module):
     Shapes:
         W: (D, H), b: (H,)
         forward:  x (N, D) -> out (N, H)
-        backward: dout (N, H) -> dx (N, D); dW (D, H); db (H,)
+        backward: dout (N, H) -> dx (N, D) (None if ``input_grad`` is off); dW (D, H); db (H,)
 
     Why ``db = dout.sum(axis=0)``: forward adds the one bias vector to every
     row of the batch, i.e. it broadcasts b from (H,) to (N, H) (a "Repeat"
@@ -61,12 +61,11 @@ class Affine(Module):
         out += b  # broadcast (H,) -> (N, H)
         return out
 
-    def backward(self, dout: Array) -> Array:
+    def backward(self, dout: Array) -> Array | None:
         W, x = self.params["W"], self.x
-        dx = dout @ W.T
         np.matmul(x.T, dout, out=self.grads["W"])
         np.sum(dout, axis=0, out=self.grads["b"])  # undo the broadcast of b over the batch
-        return dx
+        return dout @ W.T if self.input_grad else None
 
 
 class ReLU(Module):

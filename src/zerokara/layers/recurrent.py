@@ -17,6 +17,8 @@ Weight layout, chosen so that torch's weights map by a transpose only:
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import DTypeLike
 
@@ -123,11 +125,30 @@ class RNN(Module):
 
 
 # -- LSTM --------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _gate_affine(H: int, dtype: str) -> tuple[Array, Array]:
+    """Per-column (scale, shift) for lstm_gates: 0.5 and 0.5 on the sigmoid
+    blocks i, f, o; 1 and 0 on the tanh block g."""
+    scale = np.full(4 * H, 0.5, dtype=dtype)
+    scale[2 * H:3 * H] = 1.0
+    shift = np.full(4 * H, 0.5, dtype=dtype)
+    shift[2 * H:3 * H] = 0.0
+    scale.flags.writeable = shift.flags.writeable = False
+    return scale, shift
+
+
 def lstm_gates(A: Array, H: int) -> Array:
-    """Pre-activations A (N, 4H) -> gate values [i, f, g, o], in place."""
-    A[:, :2 * H] = sigmoid(A[:, :2 * H])
-    A[:, 2 * H:3 * H] = np.tanh(A[:, 2 * H:3 * H])
-    A[:, 3 * H:] = sigmoid(A[:, 3 * H:])
+    """Pre-activations A (N, 4H) -> gate values [i, f, g, o], in place.
+
+    sigmoid(a) = 0.5 * tanh(a / 2) + 0.5, so all four blocks are one tanh of
+    the scaled block, scaled and shifted back: four whole-array operations
+    instead of one set per gate (the hot loop of TimeLSTM).
+    """
+    scale, shift = _gate_affine(H, A.dtype.str)
+    A *= scale
+    np.tanh(A, out=A)
+    A *= scale
+    A += shift
     return A
 
 

@@ -95,7 +95,10 @@ class _TimeRecurrent(Module):
             states.append(s)
         return states
 
-    def _finish(self, dxs: Array, dstates: list[Array]) -> Array | tuple[Array, ...]:
+    def _finish(self, dA2: Array, xs_shape: tuple[int, ...],
+                dstates: list[Array]) -> Array | tuple[Array, ...] | None:
+        """dxs from the stacked input-side gradients dA2 (N*T, kH), and the states' gradients."""
+        dxs = (dA2 @ self.params["Wx"].T).reshape(xs_shape) if self.input_grad else None
         for sname, d in zip(self.state_names, dstates):
             setattr(self, "d" + sname, d)
         return (dxs, *dstates) if self.explicit_state else dxs
@@ -142,7 +145,7 @@ class TimeRNN(_TimeRecurrent):
         np.matmul(xs.reshape(N * T, -1).T, dA2, out=g["Wx"])
         np.matmul(hs[:, :-1].reshape(N * T, -1).T, dA2, out=g["Wh"])
         np.sum(dA2, axis=0, out=g["b"])  # b was repeated over batch and time
-        return self._finish((dA2 @ p["Wx"].T).reshape(xs.shape), [dh])
+        return self._finish(dA2, xs.shape, [dh])
 
 
 class TimeLSTM(_TimeRecurrent):
@@ -195,7 +198,7 @@ class TimeLSTM(_TimeRecurrent):
         np.matmul(xs.reshape(N * T, -1).T, dA2, out=g["Wx"])
         np.matmul(hs[:, :-1].reshape(N * T, -1).T, dA2, out=g["Wh"])
         np.sum(dA2, axis=0, out=g["b"])  # b was repeated over batch and time
-        return self._finish((dA2 @ p["Wx"].T).reshape(xs.shape), [dh, dc])
+        return self._finish(dA2, xs.shape, [dh, dc])
 
 
 class TimeGRU(_TimeRecurrent):
@@ -247,7 +250,7 @@ class TimeGRU(_TimeRecurrent):
         np.matmul(hs[:, :-1].reshape(N * T, -1).T, dAh2, out=g["Wh"])
         np.sum(dAx2, axis=0, out=g["bx"])
         np.sum(dAh2, axis=0, out=g["bh"])
-        return self._finish((dAx2 @ p["Wx"].T).reshape(xs.shape), [dh])
+        return self._finish(dAx2, xs.shape, [dh])
 
 
 class Bidirectional(Module):

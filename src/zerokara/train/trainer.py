@@ -110,7 +110,7 @@ class Trainer:
                 f"loss became {loss} at iteration {self.iteration + 1} (epoch {self.epoch + 1}); "
                 f"lower the learning rate (now {self.optimizer.lr}) or clip gradients "
                 f"(--max-grad).{where}")
-        self.model.backward()
+        self.model.backward(input_grad=False)
         grads = self.model.gradients()
         if self.max_grad is not None:
             clip_grads(grads, self.max_grad)

@@ -7,9 +7,9 @@ workload is one module providing a :class:`bench.harness.Workload`; add it to
 
 from __future__ import annotations
 
-from bench import mlp
+from bench import lstm, mlp
 from bench.harness import Pair, Result, Workload, configure_threads, measure, run_all
 
-WORKLOADS: dict[str, Workload] = {w.name: w for w in (mlp.WORKLOAD,)}
+WORKLOADS: dict[str, Workload] = {w.name: w for w in (mlp.WORKLOAD, *lstm.WORKLOADS)}
 
 __all__ = ["WORKLOADS", "Pair", "Result", "Workload", "configure_threads", "measure", "run_all"]

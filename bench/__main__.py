@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         elif name in WORKLOADS:
             if name not in chosen:
                 chosen.append(name)
+        elif any(n.startswith(name + "-") for n in names):  # a group: lstm -> lstm-h100, lstm-h650
+            chosen += [n for n in names if n.startswith(name + "-") and n not in chosen]
         else:
             parser.error(f"unknown workload {name!r}; expected one of {', '.join(names)} or all")
     if args.repeats < 1:

@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZerokaraError as e:
         print(f"zerokara: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into head: stop quietly
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("zerokara: interrupted (the last checkpoint, if any, is intact)", file=sys.stderr)
         return 130

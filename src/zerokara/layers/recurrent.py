@@ -100,16 +100,17 @@ class RNN(Module):
     def extra_repr(self) -> str:
         return super().extra_repr() + f", activation={self.activation}"
 
-    def _check(self, x: Array, h_prev: Array) -> None:
+    def _check(self, x: Array, *states: tuple[str, Array]) -> None:
         name = type(self).__name__
         D, H = self.params["Wx"].shape[0], self.params["Wh"].shape[0]
         check_input(name, "x", x, ndim=2, last=D, expected=f"(N, {D})")
-        if h_prev.shape != (x.shape[0], H):
-            raise InputError(f"{name}: h_prev expected shape {shape_str((x.shape[0], H))}, "
-                             f"got {shape_str(h_prev.shape)}")
+        for arg, s in states:
+            if not isinstance(s, np.ndarray) or s.shape != (x.shape[0], H):
+                got = shape_str(s.shape) if isinstance(s, np.ndarray) else type(s).__name__
+                raise InputError(f"{name}: {arg} expected shape {shape_str((x.shape[0], H))}, got {got}")
 
     def forward(self, x: Array, h_prev: Array) -> Array:
-        self._check(x, h_prev)
+        self._check(x, ("h_prev", h_prev))
         p = self.params
         h_next = rnn_act(x @ p["Wx"] + h_prev @ p["Wh"] + p["b"], self.activation)
         self.cache = (x, h_prev, h_next)
@@ -126,53 +127,67 @@ class RNN(Module):
 
 # -- LSTM --------------------------------------------------------------------------
 @functools.lru_cache(maxsize=64)
-def _gate_affine(H: int, dtype: str) -> tuple[Array, Array]:
-    """Per-column (scale, shift) for lstm_gates: 0.5 and 0.5 on the sigmoid
-    blocks i, f, o; 1 and 0 on the tanh block g."""
+def _gate_affine(H: int, dtype: str) -> tuple[Array, Array, Array]:
+    """Per-column (scale, shift, scale**2) for lstm_gates: 0.5, 0.5 on the
+    sigmoid blocks i, f, o; 1, 0 on the tanh block g."""
     scale = np.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H:3 * H] = 1.0
     shift = np.full(4 * H, 0.5, dtype=dtype)
     shift[2 * H:3 * H] = 0.0
-    scale.flags.writeable = shift.flags.writeable = False
-    return scale, shift
+    out = (scale, shift, scale * scale)
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
-def lstm_gates(A: Array, H: int) -> Array:
-    """Pre-activations A (N, 4H) -> gate values [i, f, g, o], in place.
+def lstm_gates(A: Array, H: int, D: Array) -> None:
+    """Pre-activations A (N, 4H) -> gate values [i, f, g, o] in place, and their
+    derivatives d(gate)/d(pre-activation) into D (N, 4H).
 
-    sigmoid(a) = 0.5 * tanh(a / 2) + 0.5, so all four blocks are one tanh of
-    the scaled block, scaled and shifted back: four whole-array operations
-    instead of one set per gate (the hot loop of TimeLSTM).
+    sigmoid(a) = 0.5 tanh(a/2) + 0.5, so all four blocks are one tanh of the
+    scaled block, scaled and shifted back: a few whole-array operations instead
+    of a set per gate (this is the hot loop of TimeLSTM). With u = tanh(scale a)
+    the derivative is scale**2 (1 - u**2): y(1 - y) for a sigmoid, 1 - y**2 for tanh.
     """
-    scale, shift = _gate_affine(H, A.dtype.str)
+    scale, shift, scale2 = _gate_affine(H, A.dtype.str)
     A *= scale
     np.tanh(A, out=A)
+    np.multiply(A, A, out=D)
+    D *= scale2
+    np.subtract(scale2, D, out=D)
     A *= scale
     A += shift
-    return A
 
 
-def lstm_cell(G: Array, c_prev: Array, H: int) -> tuple[Array, Array, Array]:
-    """Gates G (N, 4H), c_prev (N, H) -> (c_next, tanh(c_next), h_next)."""
+def lstm_cell(G: Array, c_prev: Array, H: int, c_next: Array, tc: Array, h_next: Array) -> None:
+    """Gates G (N, 4H), c_prev (N, H) -> c_next, tanh(c_next), h_next (N, H), written into the
+    given arrays: c_next = f c_prev + i g, h_next = o tanh(c_next)."""
     i, f, g, o = G[:, :H], G[:, H:2 * H], G[:, 2 * H:3 * H], G[:, 3 * H:]
-    c_next = f * c_prev + i * g
-    tc = np.tanh(c_next)
-    return c_next, tc, o * tc
+    np.multiply(f, c_prev, out=c_next)
+    c_next += i * g
+    np.tanh(c_next, out=tc)
+    np.multiply(o, tc, out=h_next)
 
 
-def lstm_cell_backward(G: Array, c_prev: Array, tc: Array, dh: Array, dc: Array,
+def lstm_cell_backward(G: Array, D: Array, c_prev: Array, tc: Array, dh: Array, dc: Array,
                        dA: Array, H: int) -> Array:
     """Fill dA (N, 4H) with dL/d(pre-activations); return dL/dc_prev.
 
     c_next = f c_prev + i g and h = o tanh(c_next), so the cell state's gradient
-    ds collects both the path through h and the path from the next step.
+    ds collects both the path through h and the path from the next step. Each
+    gate's gradient is (what multiplied it) * ds, times its derivative D.
     """
     i, f, g, o = G[:, :H], G[:, H:2 * H], G[:, 2 * H:3 * H], G[:, 3 * H:]
-    ds = dc + dh * o * (1 - tc * tc)
-    dA[:, :H] = ds * g * i * (1 - i)
-    dA[:, H:2 * H] = ds * c_prev * f * (1 - f)
-    dA[:, 2 * H:3 * H] = ds * i * (1 - g * g)
-    dA[:, 3 * H:] = dh * tc * o * (1 - o)
+    ds = tc * tc
+    np.subtract(1, ds, out=ds)
+    ds *= o
+    ds *= dh
+    ds += dc
+    np.multiply(ds, g, out=dA[:, :H])
+    np.multiply(ds, c_prev, out=dA[:, H:2 * H])
+    np.multiply(ds, i, out=dA[:, 2 * H:3 * H])
+    np.multiply(dh, tc, out=dA[:, 3 * H:])
+    dA *= D
     return ds * f
 
 
@@ -196,17 +211,20 @@ class LSTM(RNN):
         return Module.extra_repr(self)
 
     def forward(self, x: Array, h_prev: Array, c_prev: Array) -> tuple[Array, Array]:
-        self._check(x, h_prev)
+        self._check(x, ("h_prev", h_prev), ("c_prev", c_prev))
         p, H = self.params, h_prev.shape[1]
-        G = lstm_gates(x @ p["Wx"] + h_prev @ p["Wh"] + p["b"], H)
-        c_next, tc, h_next = lstm_cell(G, c_prev, H)
-        self.cache = (x, h_prev, c_prev, G, tc)
+        G = x @ p["Wx"] + h_prev @ p["Wh"] + p["b"]
+        D = np.empty_like(G)
+        lstm_gates(G, H, D)
+        c_next, tc, h_next = (np.empty_like(h_prev) for _ in range(3))
+        lstm_cell(G, c_prev, H, c_next, tc, h_next)
+        self.cache = (x, h_prev, c_prev, G, D, tc)
         return h_next, c_next
 
     def backward(self, dh_next: Array, dc_next: Array) -> tuple[Array, Array, Array]:
-        x, h_prev, c_prev, G, tc = self.cache
+        x, h_prev, c_prev, G, D, tc = self.cache
         dA = np.empty_like(G)
-        dc_prev = lstm_cell_backward(G, c_prev, tc, dh_next, dc_next, dA, h_prev.shape[1])
+        dc_prev = lstm_cell_backward(G, D, c_prev, tc, dh_next, dc_next, dA, h_prev.shape[1])
         self.grads["Wx"][...] = x.T @ dA
         self.grads["Wh"][...] = h_prev.T @ dA
         self.grads["b"][...] = dA.sum(axis=0)
@@ -265,7 +283,7 @@ class GRU(RNN):
         return Module.extra_repr(self)
 
     def forward(self, x: Array, h_prev: Array) -> Array:
-        self._check(x, h_prev)
+        self._check(x, ("h_prev", h_prev))
         p, H = self.params, h_prev.shape[1]
         Ah = h_prev @ p["Wh"] + p["bh"]
         h_next, r, z, n = gru_cell(x @ p["Wx"] + p["bx"], Ah, h_prev, H)

@@ -97,11 +97,21 @@ class _TimeRecurrent(Module):
 
     def _finish(self, dA2: Array, xs_shape: tuple[int, ...],
                 dstates: list[Array]) -> Array | tuple[Array, ...] | None:
-        """dxs from the stacked input-side gradients dA2 (N*T, kH), and the states' gradients."""
-        dxs = (dA2 @ self.params["Wx"].T).reshape(xs_shape) if self.input_grad else None
+        """dxs from the time-major input-side gradients dA2 (T*N, kH), and the states' gradients."""
+        dxs = None
+        if self.input_grad:
+            N, T, D = xs_shape
+            dxs = (dA2 @ self.params["Wx"].T).reshape(T, N, D).transpose(1, 0, 2)
         for sname, d in zip(self.state_names, dstates):
             setattr(self, "d" + sname, d)
         return (dxs, *dstates) if self.explicit_state else dxs
+
+
+def _time_major(xs: Array) -> Array:
+    """(N, T, D) -> (T*N, D) rows ordered by time, so that each step's rows are
+    one contiguous block (the step loop reads and writes them T times)."""
+    N, T, D = xs.shape
+    return np.ascontiguousarray(xs.transpose(1, 0, 2)).reshape(T * N, D)
 
 
 class TimeRNN(_TimeRecurrent):
@@ -121,31 +131,33 @@ class TimeRNN(_TimeRecurrent):
     def forward(self, xs: Array, h0: Array | None = None) -> Array:
         (h,) = self._initial(xs, (h0,))
         N, T, _ = xs.shape
-        p = self.params
-        A = (xs.reshape(N * T, -1) @ p["Wx"] + p["b"]).reshape(N, T, -1)
-        hs = np.empty((N, T + 1, h.shape[1]), dtype=xs.dtype)  # hs[:, 0] is h0
-        hs[:, 0] = h
+        p, X = self.params, _time_major(xs)
+        A = (X @ p["Wx"] + p["b"]).reshape(T, N, -1)
+        hs = np.empty((T + 1, N, h.shape[1]), dtype=xs.dtype)  # hs[0] is h0; time-major inside
+        hs[0] = h
         for t in range(T):
-            hs[:, t + 1] = rnn_act(A[:, t] + hs[:, t] @ p["Wh"], self.activation)
+            A[t] += hs[t] @ p["Wh"]
+            hs[t + 1] = rnn_act(A[t], self.activation)
         if self.stateful:
-            self.h = hs[:, -1].copy()
-        self.cache = (xs, hs)
-        return hs[:, 1:]
+            self.h = hs[-1].copy()
+        self.cache = (X, xs.shape, hs)
+        return hs[1:].transpose(1, 0, 2)
 
-    def backward(self, dhs: Array) -> Array | tuple[Array, ...]:
-        xs, hs = self.cache
-        N, T, _ = xs.shape
+    def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
+        X, shape, hs = self.cache
+        N, T, _ = shape
         p, g = self.params, self.grads
-        dA = np.empty(dhs.shape, dtype=dhs.dtype)
-        dh = np.zeros_like(dhs[:, 0])
+        dA = np.empty_like(hs[1:])
+        dh = np.zeros_like(hs[0])
+        WhT = np.ascontiguousarray(p["Wh"].T)  # see TimeLSTM.backward
         for t in reversed(range(T)):
-            dA[:, t] = rnn_act_grad(hs[:, t + 1], dhs[:, t] + dh, self.activation)
-            dh = dA[:, t] @ p["Wh"].T
-        dA2 = dA.reshape(N * T, -1)
-        np.matmul(xs.reshape(N * T, -1).T, dA2, out=g["Wx"])
-        np.matmul(hs[:, :-1].reshape(N * T, -1).T, dA2, out=g["Wh"])
+            dA[t] = rnn_act_grad(hs[t + 1], dhs[:, t] + dh, self.activation)
+            dh = dA[t] @ WhT
+        dA2 = dA.reshape(T * N, -1)
+        np.matmul(X.T, dA2, out=g["Wx"])
+        np.matmul(hs[:-1].reshape(T * N, -1).T, dA2, out=g["Wh"])
         np.sum(dA2, axis=0, out=g["b"])  # b was repeated over batch and time
-        return self._finish(dA2, xs.shape, [dh])
+        return self._finish(dA2, shape, [dh])
 
 
 class TimeLSTM(_TimeRecurrent):
@@ -168,37 +180,43 @@ class TimeLSTM(_TimeRecurrent):
     def forward(self, xs: Array, h0: Array | None = None, c0: Array | None = None) -> Array:
         h, c = self._initial(xs, (h0, c0))
         N, T, _ = xs.shape
-        H, p = h.shape[1], self.params
-        G = (xs.reshape(N * T, -1) @ p["Wx"] + p["b"]).reshape(N, T, 4 * H)  # gates, filled in place
-        hs = np.empty((N, T + 1, H), dtype=xs.dtype)
-        cs = np.empty((N, T + 1, H), dtype=xs.dtype)
-        tcs = np.empty((N, T, H), dtype=xs.dtype)
-        hs[:, 0], cs[:, 0] = h, c
+        H, p, X = h.shape[1], self.params, _time_major(xs)
+        G = (X @ p["Wx"]).reshape(T, N, 4 * H)  # pre-activations, turned into gates in place
+        G += p["b"]
+        D = np.empty_like(G)  # the gates' derivatives, for backward
+        hs = np.empty((T + 1, N, H), dtype=xs.dtype)
+        cs = np.empty((T + 1, N, H), dtype=xs.dtype)
+        tcs = np.empty((T, N, H), dtype=xs.dtype)
+        hs[0], cs[0] = h, c
+        Wh = p["Wh"]
         for t in range(T):
-            Gt = G[:, t]
-            Gt += hs[:, t] @ p["Wh"]
-            lstm_gates(Gt, H)
-            cs[:, t + 1], tcs[:, t], hs[:, t + 1] = lstm_cell(Gt, cs[:, t], H)
+            G[t] += hs[t] @ Wh
+            lstm_gates(G[t], H, D[t])
+            lstm_cell(G[t], cs[t], H, cs[t + 1], tcs[t], hs[t + 1])
         if self.stateful:
-            self.h, self.c = hs[:, -1].copy(), cs[:, -1].copy()
-        self.cache = (xs, hs, cs, tcs, G)
-        return hs[:, 1:]
+            self.h, self.c = hs[-1].copy(), cs[-1].copy()
+        self.cache = (X, xs.shape, hs, cs, tcs, G, D)
+        return hs[1:].transpose(1, 0, 2)
 
-    def backward(self, dhs: Array) -> Array | tuple[Array, ...]:
-        xs, hs, cs, tcs, G = self.cache
-        N, T, _ = xs.shape
+    def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
+        X, shape, hs, cs, tcs, G, D = self.cache
+        N, T, _ = shape
         H, p, g = hs.shape[2], self.params, self.grads
         dA = np.empty_like(G)
-        dh = np.zeros_like(dhs[:, 0])
+        dh = np.zeros_like(hs[0])
         dc = np.zeros_like(dh)
+        # a contiguous copy: the step loop multiplies by Wh.T T times, and BLAS is
+        # markedly faster on a row-major operand than on a transposed view
+        WhT = np.ascontiguousarray(p["Wh"].T)
         for t in reversed(range(T)):
-            dc = lstm_cell_backward(G[:, t], cs[:, t], tcs[:, t], dhs[:, t] + dh, dc, dA[:, t], H)
-            dh = dA[:, t] @ p["Wh"].T
-        dA2 = dA.reshape(N * T, -1)
-        np.matmul(xs.reshape(N * T, -1).T, dA2, out=g["Wx"])
-        np.matmul(hs[:, :-1].reshape(N * T, -1).T, dA2, out=g["Wh"])
+            dh += dhs[:, t]
+            dc = lstm_cell_backward(G[t], D[t], cs[t], tcs[t], dh, dc, dA[t], H)
+            dh = dA[t] @ WhT
+        dA2 = dA.reshape(T * N, -1)
+        np.matmul(X.T, dA2, out=g["Wx"])
+        np.matmul(hs[:-1].reshape(T * N, H).T, dA2, out=g["Wh"])
         np.sum(dA2, axis=0, out=g["b"])  # b was repeated over batch and time
-        return self._finish(dA2, xs.shape, [dh, dc])
+        return self._finish(dA2, shape, [dh, dc])
 
 
 class TimeGRU(_TimeRecurrent):
@@ -220,37 +238,38 @@ class TimeGRU(_TimeRecurrent):
     def forward(self, xs: Array, h0: Array | None = None) -> Array:
         (h,) = self._initial(xs, (h0,))
         N, T, _ = xs.shape
-        H, p = h.shape[1], self.params
-        Ax = (xs.reshape(N * T, -1) @ p["Wx"] + p["bx"]).reshape(N, T, 3 * H)
+        H, p, X = h.shape[1], self.params, _time_major(xs)
+        Ax = (X @ p["Wx"] + p["bx"]).reshape(T, N, 3 * H)
         Ah = np.empty_like(Ax)
-        hs = np.empty((N, T + 1, H), dtype=xs.dtype)
-        gates = np.empty((3, N, T, H), dtype=xs.dtype)  # r, z, n per step
-        hs[:, 0] = h
+        hs = np.empty((T + 1, N, H), dtype=xs.dtype)
+        gates = np.empty((3, T, N, H), dtype=xs.dtype)  # r, z, n per step
+        hs[0] = h
         for t in range(T):
-            Ah[:, t] = hs[:, t] @ p["Wh"] + p["bh"]
-            hs[:, t + 1], gates[0, :, t], gates[1, :, t], gates[2, :, t] = gru_cell(
-                Ax[:, t], Ah[:, t], hs[:, t], H)
+            np.matmul(hs[t], p["Wh"], out=Ah[t])
+            Ah[t] += p["bh"]
+            hs[t + 1], gates[0, t], gates[1, t], gates[2, t] = gru_cell(Ax[t], Ah[t], hs[t], H)
         if self.stateful:
-            self.h = hs[:, -1].copy()
-        self.cache = (xs, hs, Ah, gates)
-        return hs[:, 1:]
+            self.h = hs[-1].copy()
+        self.cache = (X, xs.shape, hs, Ah, gates)
+        return hs[1:].transpose(1, 0, 2)
 
-    def backward(self, dhs: Array) -> Array | tuple[Array, ...]:
-        xs, hs, Ah, (r, z, n) = self.cache
-        N, T, _ = xs.shape
+    def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
+        X, shape, hs, Ah, (r, z, n) = self.cache
+        N, T, _ = shape
         H, p, g = hs.shape[2], self.params, self.grads
         dAx, dAh = np.empty_like(Ah), np.empty_like(Ah)
-        dh = np.zeros_like(dhs[:, 0])
+        dh = np.zeros_like(hs[0])
+        WhT = np.ascontiguousarray(p["Wh"].T)  # see TimeLSTM.backward
         for t in reversed(range(T)):
-            direct = gru_cell_backward(Ah[:, t], hs[:, t], r[:, t], z[:, t], n[:, t],
-                                       dhs[:, t] + dh, dAx[:, t], dAh[:, t], H)
-            dh = direct + dAh[:, t] @ p["Wh"].T
-        dAx2, dAh2 = dAx.reshape(N * T, -1), dAh.reshape(N * T, -1)
-        np.matmul(xs.reshape(N * T, -1).T, dAx2, out=g["Wx"])
-        np.matmul(hs[:, :-1].reshape(N * T, -1).T, dAh2, out=g["Wh"])
+            direct = gru_cell_backward(Ah[t], hs[t], r[t], z[t], n[t], dhs[:, t] + dh,
+                                       dAx[t], dAh[t], H)
+            dh = direct + dAh[t] @ WhT
+        dAx2, dAh2 = dAx.reshape(T * N, -1), dAh.reshape(T * N, -1)
+        np.matmul(X.T, dAx2, out=g["Wx"])
+        np.matmul(hs[:-1].reshape(T * N, H).T, dAh2, out=g["Wh"])
         np.sum(dAx2, axis=0, out=g["bx"])
         np.sum(dAh2, axis=0, out=g["bh"])
-        return self._finish(dAx2, xs.shape, [dh])
+        return self._finish(dAx2, shape, [dh])
 
 
 class Bidirectional(Module):

@@ -89,7 +89,9 @@ class BinaryAdditionRNN(Module):
     Shapes:
         predict:  x (N, T, 2) -> y (N, T), the probability of each output bit
         forward:  x (N, T, 2), d (N, T) 0/1 targets -> loss ()
-        backward: dout () -> dx (N, T, 2); fills the gradient of every parameter
+        backward: dout () -> dx (N, T, 2) (None if ``input_grad`` is off: the
+                  trainer never needs the gradient of the bits); fills every
+                  parameter's gradient
 
     T is 8 for the exercise, but any length works.
     """
@@ -183,7 +185,7 @@ class BinaryAdditionRNN(Module):
         return loss
 
     # -- backward (BPTT) ---------------------------------------------------------------
-    def backward(self, dout: float = 1.0) -> Array:
+    def backward(self, dout: float = 1.0) -> Array | None:
         """BPTT over the whole sequence.
 
         delta_out^t = dE/dv^t: (y - d) y (1 - y) for mse, y - d for bce (each / N, the batch mean).
@@ -218,7 +220,7 @@ class BinaryAdditionRNN(Module):
         np.matmul(x.reshape(N * T, 2).T, delta2, out=g["W_in"])
         np.matmul(z[:, :-1].reshape(N * T, H).T, delta2, out=g["W"])
         np.sum(delta2, axis=0, out=g["b"])
-        return (delta2 @ p["W_in"].T).reshape(x.shape)
+        return (delta2 @ p["W_in"].T).reshape(x.shape) if self.input_grad else None
 
 
 def evaluate(model: BinaryAdditionRNN, a: np.ndarray, b: np.ndarray,

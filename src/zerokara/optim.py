@@ -7,6 +7,13 @@ per name, so it can be saved in a checkpoint and reloaded by name.
 
 Update rules are the standard ones (as torch.optim writes them), which equal
 the books' for a constant learning rate; where they differ it is said below.
+
+Sparse gradients: an embedding's gradient is a :class:`RowGrad` (only the rows
+a batch looked up). Every optimizer then updates only those rows, and only
+those rows' state: the "lazy" semantics of torch.optim.SparseAdam. For SGD
+this is exactly the dense update; for the stateful ones a row's velocity or
+moments decay only on the steps in which the row is used (a dense update would
+also move rows whose gradient is zero, through their old momentum).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import numpy as np
 
 from zerokara.errors import InputError
 from zerokara.layers.base import Array
+from zerokara.layers.embedding import RowGrad
 
 
 class Optimizer:
@@ -41,7 +49,22 @@ class Optimizer:
         for name, p in params.items():
             self._update_one(name, p, grads[name])
 
-    def _update_one(self, name: str, p: Array, g: Array) -> None:
+    def _update_one(self, name: str, p: Array, g: Array | RowGrad) -> None:
+        bufs = [self._buf(slot, name, p) for slot in self.slots]
+        if not isinstance(g, RowGrad):
+            self._rule(p, g, *bufs)
+            return
+        # gather the touched rows, apply the same rule to them, scatter them back
+        idx = g.idx
+        rows = p[idx]
+        row_bufs = [b[idx] for b in bufs]
+        self._rule(rows, g.rows, *row_bufs)
+        p[idx] = rows
+        for b, rb in zip(bufs, row_bufs):
+            b[idx] = rb
+
+    def _rule(self, p: Array, g: Array, *bufs: Array) -> None:
+        """The update, in place on p and on the state buffers (same shapes as p)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -71,7 +94,7 @@ class Optimizer:
 class SGD(Optimizer):
     """``p -= lr * g``."""
 
-    def _update_one(self, name: str, p: Array, g: Array) -> None:
+    def _rule(self, p: Array, g: Array) -> None:
         p -= self.lr * g
 
 
@@ -89,8 +112,7 @@ class Momentum(Optimizer):
         super().__init__(lr)
         self.momentum = momentum
 
-    def _update_one(self, name: str, p: Array, g: Array) -> None:
-        v = self._buf("v", name, p)
+    def _rule(self, p: Array, g: Array, v: Array) -> None:
         v *= self.momentum
         v += g
         p -= self.lr * v
@@ -102,8 +124,7 @@ class Nesterov(Momentum):
     ``v = momentum * v + g; p -= lr * (g + momentum * v)``.
     """
 
-    def _update_one(self, name: str, p: Array, g: Array) -> None:
-        v = self._buf("v", name, p)
+    def _rule(self, p: Array, g: Array, v: Array) -> None:
         v *= self.momentum
         v += g
         p -= self.lr * (g + self.momentum * v)
@@ -118,8 +139,7 @@ class AdaGrad(Optimizer):
         super().__init__(lr)
         self.eps = eps
 
-    def _update_one(self, name: str, p: Array, g: Array) -> None:
-        h = self._buf("h", name, p)
+    def _rule(self, p: Array, g: Array, h: Array) -> None:
         h += g * g
         p -= self.lr * g / (np.sqrt(h) + self.eps)
 
@@ -133,8 +153,7 @@ class RMSprop(Optimizer):
         super().__init__(lr)
         self.alpha, self.eps = alpha, eps
 
-    def _update_one(self, name: str, p: Array, g: Array) -> None:
-        h = self._buf("h", name, p)
+    def _rule(self, p: Array, g: Array, h: Array) -> None:
         h *= self.alpha
         h += (1 - self.alpha) * g * g
         p -= self.lr * g / (np.sqrt(h) + self.eps)
@@ -155,8 +174,7 @@ class Adam(Optimizer):
         super().__init__(lr)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
-    def _update_one(self, name: str, p: Array, g: Array) -> None:
-        m, v = self._buf("m", name, p), self._buf("v", name, p)
+    def _rule(self, p: Array, g: Array, m: Array, v: Array) -> None:
         b1, b2 = self.beta1, self.beta2
         m *= b1
         m += (1 - b1) * g
@@ -187,7 +205,8 @@ def clip_grads(grads: dict[str, Array], max_norm: float) -> float:
 
     Returns the norm before clipping (as torch.nn.utils.clip_grad_norm_ does).
     """
-    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+    total = float(np.sqrt(sum(g.sq_norm() if isinstance(g, RowGrad) else float(np.vdot(g, g))
+                              for g in grads.values())))
     rate = max_norm / (total + 1e-6)
     if rate < 1:
         for g in grads.values():

@@ -1,7 +1,8 @@
-"""Data sets: MNIST, Fashion-MNIST (downloaded once, hash-checked) and the spiral toy set."""
+"""Data sets: MNIST, Fashion-MNIST, Penn Treebank (downloaded once, hash-checked) and the spiral toy set."""
 
 from zerokara.data.fetch import data_dir, fetch
 from zerokara.data.mnist import load_fashion_mnist, load_mnist
+from zerokara.data.ptb import Vocab, load_ptb
 from zerokara.data.spiral import load_spiral
 
-__all__ = ["data_dir", "fetch", "load_mnist", "load_fashion_mnist", "load_spiral"]
+__all__ = ["data_dir", "fetch", "load_mnist", "load_fashion_mnist", "load_spiral", "load_ptb", "Vocab"]

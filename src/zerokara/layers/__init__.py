@@ -2,13 +2,16 @@
 
 from zerokara.layers.base import Module, Sequential
 from zerokara.layers.core import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh
-from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, softmax
+from zerokara.layers.embedding import Embedding, RowGrad, TimeEmbedding
+from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, TimeSoftmaxWithLoss, softmax
 from zerokara.layers.recurrent import GRU, LSTM, RNN
-from zerokara.layers.time import Bidirectional, TimeDropout, TimeGRU, TimeLSTM, TimeRNN
+from zerokara.layers.time import (Bidirectional, TimeAffine, TimeDropout, TimeGRU, TimeLSTM,
+                                  TimeRNN)
 
 __all__ = [
     "Module", "Sequential",
     "Affine", "ReLU", "Sigmoid", "Tanh", "Dropout", "BatchNorm",
     "SoftmaxWithLoss", "SigmoidWithLoss", "softmax",
+    "Embedding", "TimeEmbedding", "RowGrad", "TimeAffine", "TimeSoftmaxWithLoss",
     "RNN", "LSTM", "GRU", "TimeRNN", "TimeLSTM", "TimeGRU", "Bidirectional", "TimeDropout",
 ]

@@ -113,3 +113,60 @@ class SigmoidWithLoss(Module):
 
     def backward(self, dout: float = 1.0) -> Array:
         return (self.y - self.t) * (dout / self.y.size)
+
+
+class TimeSoftmaxWithLoss(Module):
+    """Softmax + cross-entropy at every time step (book 2's TimeSoftmaxWithLoss),
+    averaged over the counted positions.
+
+    Shapes:
+        forward:  xs (N, T, V) scores; ts (N, T) integer ids -> loss ()
+        backward: dout () -> dxs (N, T, V) = (softmax(xs) - onehot(ts)) * dout / count
+
+    ``ignore_label``: positions whose target equals it (padding) add nothing to
+    the loss and get a zero gradient; ``count`` is the number of the others.
+    This is the language models' hot path (V = 10,000): one exp over the
+    scores, and the probabilities kept for backward without another copy.
+    """
+
+    def __init__(self, ignore_label: int | None = None) -> None:
+        super().__init__()
+        self.ignore_label = ignore_label
+        self.y: Array | None = None
+        self.ts: np.ndarray | None = None
+        self.mask: np.ndarray | None = None
+        self.shape: tuple[int, ...] = ()
+
+    def forward(self, xs: Array, ts: np.ndarray) -> float:
+        check_input("TimeSoftmaxWithLoss", "xs", xs, ndim=3, expected="(N, T, V)")
+        N, T, V = xs.shape
+        if not isinstance(ts, np.ndarray) or ts.shape != (N, T):
+            got = shape_str(ts.shape) if isinstance(ts, np.ndarray) else type(ts).__name__
+            raise InputError(f"TimeSoftmaxWithLoss: ts expected shape ({N}, {T}), got {got}")
+        t = ts.reshape(-1)
+        mask = None if self.ignore_label is None else t != self.ignore_label
+        valid = t if mask is None else t[mask]
+        if valid.size == 0:
+            raise InputError("TimeSoftmaxWithLoss: every target equals ignore_label; nothing to learn")
+        check_labels("TimeSoftmaxWithLoss", valid.astype(np.intp, copy=False), valid.size, V)
+        t = np.where(mask, t, 0) if mask is not None else t
+        z = xs.reshape(N * T, V) - xs.reshape(N * T, V).max(axis=1, keepdims=True)
+        picked = z[np.arange(N * T), t]  # log-softmax at the target, before z is overwritten
+        np.exp(z, out=z)
+        s = z.sum(axis=1)
+        z /= s[:, None]
+        self.y, self.ts, self.mask, self.shape = z, t, mask, xs.shape
+        nll = np.log(s) - picked
+        if mask is not None:
+            return float(nll[mask].mean())
+        return float(nll.mean())
+
+    def backward(self, dout: float = 1.0) -> Array:
+        y, t, mask = self.y, self.ts, self.mask
+        count = y.shape[0] if mask is None else int(mask.sum())
+        scale = dout / count
+        dx = y * scale  # a new array: the cached y stays valid for a second backward
+        dx[np.arange(len(t)), t] -= scale
+        if mask is not None:
+            dx[~mask] = 0
+        return dx.reshape(self.shape)

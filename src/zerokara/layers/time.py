@@ -303,3 +303,56 @@ class Bidirectional(Module):
 class TimeDropout(Dropout):
     """Dropout over a sequence (book 2's name): an independent inverted-dropout
     mask for every element of xs (N, T, H); identity in eval mode."""
+
+
+class TimeAffine(Module):
+    """Affine applied at every time step, as one matrix product over N*T rows
+    (book 2's TimeAffine).
+
+    Shapes:
+        W (D, H), b (H,); or, with ``transpose_W=True``, W (H, D) used as W.T --
+        weight tying with an Embedding whose (V, D) matrix is the same array.
+        forward:  xs (N, T, D) -> (N, T, H)
+        backward: dout (N, T, H) -> dxs (N, T, D); dW; db summed over batch and time
+    """
+
+    def __init__(self, W: Array, b: Array, *, transpose_W: bool = False) -> None:
+        super().__init__()
+        H = W.shape[0] if transpose_W else W.shape[1]
+        if W.ndim != 2 or b.shape != (H,):
+            raise InputError(f"TimeAffine: W {shape_str(W.shape)} and b {shape_str(b.shape)} do not fit "
+                             f"(transpose_W={transpose_W})")
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.transpose_W = transpose_W
+        self.x2: Array | None = None
+
+    @classmethod
+    def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
+               dtype: DTypeLike = np.float32) -> TimeAffine:
+        from zerokara import init as initlib
+
+        return cls(initlib.weight((D, H), rng, init, dtype=dtype), np.zeros(H, dtype=dtype))
+
+    def forward(self, xs: Array) -> Array:
+        W, b = self.params["W"], self.params["b"]
+        D = W.shape[1] if self.transpose_W else W.shape[0]
+        check_input("TimeAffine", "xs", xs, ndim=3, last=D, expected=f"(N, T, {D})")
+        N, T, _ = xs.shape
+        self.x2 = xs.reshape(N * T, D)
+        out = self.x2 @ (W.T if self.transpose_W else W)
+        out += b  # b is repeated over batch and time
+        return out.reshape(N, T, -1)
+
+    def backward(self, dout: Array) -> Array | None:
+        W, x2 = self.params["W"], self.x2
+        d2 = dout.reshape(x2.shape[0], -1)
+        if self.transpose_W:
+            np.matmul(d2.T, x2, out=self.grads["W"])
+        else:
+            np.matmul(x2.T, d2, out=self.grads["W"])
+        np.sum(d2, axis=0, out=self.grads["b"])
+        if not self.input_grad:
+            return None
+        dx = d2 @ W if self.transpose_W else d2 @ W.T
+        return dx.reshape(*dout.shape[:2], -1)

@@ -1,10 +1,11 @@
 """Recurrent cells for one time step: RNN, LSTM, GRU (book 2, chapters 5-6 and
 appendix C; 深層学習 Day 3, sections 1-3).
 
-Each cell computes one step for a batch; the Time versions in
-:mod:`zerokara.layers.time` run them over a sequence. The step arithmetic lives
-in small functions shared by both, so the cell you read here is exactly what
-TimeLSTM computes at every step.
+Each cell computes one step for a batch, written to be read; the Time versions
+in :mod:`zerokara.layers.time` compute the same functions over a sequence,
+sharing these step helpers where that costs nothing and rearranging the
+arithmetic where the step loop is hot (TimeLSTM). The gradient checks and
+PyTorch parity tests hold both to the same numbers.
 
 Weight layout, chosen so that torch's weights map by a transpose only:
     RNN:  Wx (D, H),  Wh (H, H),  b (H,)
@@ -127,7 +128,7 @@ class RNN(Module):
 
 # -- LSTM --------------------------------------------------------------------------
 @functools.lru_cache(maxsize=64)
-def _gate_affine(H: int, dtype: str) -> tuple[Array, Array, Array]:
+def lstm_gate_affine(H: int, dtype: str) -> tuple[Array, Array, Array]:
     """Per-column (scale, shift, scale**2) for lstm_gates: 0.5, 0.5 on the
     sigmoid blocks i, f, o; 1, 0 on the tanh block g."""
     scale = np.full(4 * H, 0.5, dtype=dtype)
@@ -149,7 +150,7 @@ def lstm_gates(A: Array, H: int, D: Array) -> None:
     of a set per gate (this is the hot loop of TimeLSTM). With u = tanh(scale a)
     the derivative is scale**2 (1 - u**2): y(1 - y) for a sigmoid, 1 - y**2 for tanh.
     """
-    scale, shift, scale2 = _gate_affine(H, A.dtype.str)
+    scale, shift, scale2 = lstm_gate_affine(H, A.dtype.str)
     A *= scale
     np.tanh(A, out=A)
     np.multiply(A, A, out=D)

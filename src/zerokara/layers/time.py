@@ -29,8 +29,8 @@ from zerokara.errors import InputError, check_input, shape_str
 from zerokara.layers.base import Array, Module
 from zerokara.layers.core import Dropout
 from zerokara.layers.recurrent import (GRU, LSTM, RNN, check_activation, gru_cell,
-                                       gru_cell_backward, lstm_cell, lstm_cell_backward, lstm_gates,
-                                       rnn_act, rnn_act_grad)
+                                       gru_cell_backward, lstm_cell, lstm_gate_affine, rnn_act,
+                                       rnn_act_grad)
 
 
 class _TimeRecurrent(Module):
@@ -181,27 +181,48 @@ class TimeLSTM(_TimeRecurrent):
         h, c = self._initial(xs, (h0, c0))
         N, T, _ = xs.shape
         H, p, X = h.shape[1], self.params, _time_major(xs)
+        # The step loop is the hot path, so the cell's arithmetic is arranged for
+        # as few whole-array operations per step as possible: sigmoid(a) =
+        # 0.5 tanh(a/2) + 0.5, so the pre-activations are scaled once (the x part
+        # for all steps at once, Wh once per call) and each step does one tanh.
+        scale, shift, _ = lstm_gate_affine(H, xs.dtype.str)
         G = (X @ p["Wx"]).reshape(T, N, 4 * H)  # pre-activations, turned into gates in place
         G += p["b"]
-        D = np.empty_like(G)  # the gates' derivatives, for backward
+        G *= scale
+        Whs = p["Wh"] * scale
         hs = np.empty((T + 1, N, H), dtype=xs.dtype)
         cs = np.empty((T + 1, N, H), dtype=xs.dtype)
         tcs = np.empty((T, N, H), dtype=xs.dtype)
         hs[0], cs[0] = h, c
-        Wh = p["Wh"]
         for t in range(T):
-            G[t] += hs[t] @ Wh
-            lstm_gates(G[t], H, D[t])
-            lstm_cell(G[t], cs[t], H, cs[t + 1], tcs[t], hs[t + 1])
+            Gt = G[t]
+            Gt += hs[t] @ Whs
+            np.tanh(Gt, out=Gt)
+            Gt *= scale
+            Gt += shift
+            lstm_cell(Gt, cs[t], H, cs[t + 1], tcs[t], hs[t + 1])
         if self.stateful:
             self.h, self.c = hs[-1].copy(), cs[-1].copy()
-        self.cache = (X, xs.shape, hs, cs, tcs, G, D)
+        self.cache = (X, xs.shape, hs, cs, tcs, G)
         return hs[1:].transpose(1, 0, 2)
 
     def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
-        X, shape, hs, cs, tcs, G, D = self.cache
+        X, shape, hs, cs, tcs, G = self.cache
         N, T, _ = shape
         H, p, g = hs.shape[2], self.params, self.grads
+        i, f, gg, o = (G[..., k * H:(k + 1) * H] for k in range(4))
+        # Everything that does not depend on the gradient flowing back is computed
+        # for all steps at once: K holds, per gate, d(gate)/d(pre-activation)
+        # times what the gate multiplies (g, c_prev, i for i, f, g; tanh c for o),
+        # and P = o (1 - tanh(c)^2), the path from h to c.
+        K = G * (1 - G)  # sigmoid' = y (1 - y) on i, f, o
+        K[..., 2 * H:3 * H] = 1 - gg * gg  # tanh' on g
+        K[..., :H] *= gg
+        K[..., H:2 * H] *= cs[:-1]
+        K[..., 2 * H:3 * H] *= i
+        K[..., 3 * H:] *= tcs
+        P = 1 - tcs * tcs
+        P *= o
         dA = np.empty_like(G)
         dh = np.zeros_like(hs[0])
         dc = np.zeros_like(dh)
@@ -210,7 +231,12 @@ class TimeLSTM(_TimeRecurrent):
         WhT = np.ascontiguousarray(p["Wh"].T)
         for t in reversed(range(T)):
             dh += dhs[:, t]
-            dc = lstm_cell_backward(G[t], D[t], cs[t], tcs[t], dh, dc, dA[t], H)
+            ds = dh * P[t]  # dL/dc_t: through h_t, plus what step t+1 sent back
+            ds += dc
+            dAt = dA[t].reshape(N, 4, H)
+            np.multiply(ds[:, None, :], K[t].reshape(N, 4, H)[:, :3], out=dAt[:, :3])
+            np.multiply(dh, K[t, :, 3 * H:], out=dAt[:, 3])
+            dc = ds * f[t]
             dh = dA[t] @ WhT
         dA2 = dA.reshape(T * N, -1)
         np.matmul(X.T, dA2, out=g["Wx"])

@@ -1,0 +1,87 @@
+"""``zerokara train binary-addition`` (深層学習 Day 3's simple RNN exercise) and
+``zerokara sweep`` (a hyper-parameter grid over seeds, on local processes or Ray)."""
+
+from __future__ import annotations
+
+import argparse
+
+from zerokara.commands import add_train_options
+
+# the course's settings, repeated here so that --help needs no numpy
+COURSE = "hidden 16, sigmoid, weight_init_std 1, SGD lr 0.1, one pair per step, 10,000 iterations"
+
+
+def _hide(p: argparse.ArgumentParser, option: str) -> None:
+    """Keep a shared option parseable (to give a clear error) but out of --help."""
+    for action in p._actions:
+        if option in action.option_strings:
+            action.help = argparse.SUPPRESS
+
+
+def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
+    p = train_tasks.add_parser(
+        "binary-addition", help="the course's simple RNN learning 8-bit binary addition; no download",
+        description="Train the simple RNN of 深層学習 Day 3 (section 1) to add two numbers in "
+        "[0, 128) bit by bit, least-significant bit first, with BPTT over the 8 bits. Each step "
+        f"draws new random pairs. Defaults are the course's: {COURSE}, squared-error loss. "
+        "Prints accuracy over all 128 x 128 pairs and over the pairs never drawn in training, "
+        "and a few sums as the course prints them.")
+    g = p.add_argument_group("model")
+    g.add_argument("--hidden", type=int, help="hidden size (default 16)")
+    g.add_argument("--activation", choices=["sigmoid", "tanh", "relu"],
+                   help="hidden activation f (default sigmoid)")
+    g.add_argument("--init", choices=["std", "xavier", "he"],
+                   help="weight init: std (normal x --weight-init-std), xavier (1/sqrt(n)) or "
+                        "he (sqrt(2/n)); n = the layer's inputs (default std)")
+    g.add_argument("--weight-init-std", type=float, help="std of the weights with --init std (default 1.0)")
+    g.add_argument("--loss", choices=["mse", "bce"],
+                   help="mse: sum over bits of 1/2 (y - d)^2, the course's (default); "
+                        "bce: binary cross-entropy")
+    t = add_train_options(p, "not used: every step draws new pairs (use --iters)")
+    _hide(p, "--epochs")
+    t.add_argument("--iters", type=int, help="updates in total (default 10000; with --resume, the new total)")
+    t.add_argument("--eval-every", type=int,
+                   help="evaluate on all pairs (and checkpoint) every this many updates (default iters/10)")
+    # None = not given: the course's value, or the checkpoint's with --resume
+    p.set_defaults(seed=None, func=_train)
+
+    s = commands.add_parser(
+        "sweep", help="run a hyper-parameter grid x seeds in parallel (local processes or Ray)",
+        description="Train every combination of the --grid values, once per seed, in parallel, "
+        "and write results.csv, results.json and one loss-curve plot per varied setting. Each "
+        "finished trial is saved at once in OUT/trials/; running the same command again skips "
+        "finished trials (ok or diverged) and re-runs crashed ones.")
+    tasks = s.add_subparsers(dest="task", metavar="TASK", required=True)
+    ba = tasks.add_parser(
+        "binary-addition", help="the course's binary-addition RNN",
+        description="Sweep the binary-addition RNN. Settings not in a --grid keep the course's "
+        f"values ({COURSE}). Keys: hidden, activation, init, weight_init_std, lr, iters, "
+        "batch_size, max_grad, loss, optimizer. Example: --grid weight_init_std=0.1,1,10 "
+        "--grid lr=0.1,1 --seeds 3.")
+    ba.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                    help="values of one setting (repeat for more; the grid is their cross product)")
+    ba.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per setting (default 3)")
+    ba.add_argument("--iters", type=int, help="updates per trial (default 10000; also a grid key)")
+    ba.add_argument("--out", help="sweep folder (default runs/sweep-binary-addition)")
+    ba.add_argument("--workers", type=int, default=2, help="trials run at once (default 2)")
+    ba.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="local: a process pool on this machine (default); ray: Ray tasks "
+                         "(pip install 'zerokara[ray]')")
+    ba.add_argument("--address", help="with --executor ray: connect to this Ray cluster "
+                                      "(HOST:PORT, or 'auto'); default: start a local Ray "
+                                      "with --workers CPUs")
+    ba.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ba.set_defaults(func=_sweep)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from zerokara.train.binary_addition import run_cli
+
+    run_cli(args)
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from zerokara.train.sweep import run_cli
+
+    return run_cli(args)

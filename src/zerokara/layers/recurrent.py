@@ -105,6 +105,9 @@ class RNN(Module):
         name = type(self).__name__
         D, H = self.params["Wx"].shape[0], self.params["Wh"].shape[0]
         check_input(name, "x", x, ndim=2, last=D, expected=f"(N, {D})")
+        if x.dtype != self.params["Wx"].dtype:
+            raise InputError(f"{name}: x expected dtype {self.params['Wx'].dtype} (the layer's dtype), "
+                             f"got {x.dtype}")
         for arg, s in states:
             if not isinstance(s, np.ndarray) or s.shape != (x.shape[0], H):
                 got = shape_str(s.shape) if isinstance(s, np.ndarray) else type(s).__name__

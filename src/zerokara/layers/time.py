@@ -79,10 +79,15 @@ class _TimeRecurrent(Module):
         if xs.dtype != self.params["Wx"].dtype:
             raise InputError(f"{name}: xs expected dtype {self.params['Wx'].dtype} (the layer's "
                              f"dtype), got {xs.dtype}")
-        N = xs.shape[0]
+        N, T = xs.shape[:2]
+        if T == 0:
+            raise InputError(f"{name}: xs is an empty sequence (T = 0, shape {shape_str(xs.shape)})")
         self.explicit_state = any(g is not None for g in given)
         states = []
         for sname, g in zip(self.state_names, given):
+            if g is not None and (not isinstance(g, np.ndarray) or g.dtype != xs.dtype):
+                got = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
+                raise InputError(f"{name}: {sname}0 expected a {xs.dtype} array (N, {H}), got {got}")
             s = g if g is not None else (getattr(self, sname) if self.stateful else None)
             if s is None:
                 s = np.zeros((N, H), dtype=xs.dtype)
@@ -128,6 +133,9 @@ class TimeRNN(_TimeRecurrent):
         super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful)
         self.activation = check_activation("TimeRNN", activation)
 
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", activation={self.activation}"
+
     def forward(self, xs: Array, h0: Array | None = None) -> Array:
         (h,) = self._initial(xs, (h0,))
         N, T, _ = xs.shape
@@ -141,7 +149,7 @@ class TimeRNN(_TimeRecurrent):
         if self.stateful:
             self.h = hs[-1].copy()
         self.cache = (X, xs.shape, hs)
-        return hs[1:].transpose(1, 0, 2)
+        return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))  # a copy: editing it cannot corrupt backward
 
     def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
         X, shape, hs = self.cache
@@ -204,7 +212,7 @@ class TimeLSTM(_TimeRecurrent):
         if self.stateful:
             self.h, self.c = hs[-1].copy(), cs[-1].copy()
         self.cache = (X, xs.shape, hs, cs, tcs, G)
-        return hs[1:].transpose(1, 0, 2)
+        return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))  # a copy: editing it cannot corrupt backward
 
     def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
         X, shape, hs, cs, tcs, G = self.cache
@@ -277,7 +285,7 @@ class TimeGRU(_TimeRecurrent):
         if self.stateful:
             self.h = hs[-1].copy()
         self.cache = (X, xs.shape, hs, Ah, gates)
-        return hs[1:].transpose(1, 0, 2)
+        return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))  # a copy: editing it cannot corrupt backward
 
     def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
         X, shape, hs, Ah, (r, z, n) = self.cache

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from rich.markup import escape
 
 from zerokara.errors import CheckpointError, InputError, NaNLossError
 from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, split_prefix
-from zerokara.models.binary_addition import (ACTIVATIONS, BITS, INITS, LARGEST, LOSSES,
+from zerokara.models.binary_addition import (BITS, INITS, LARGEST, LOSSES,
                                              BinaryAdditionRNN, all_pairs, course_bits, decode,
                                              encode, evaluate)
 from zerokara.optim import OPTIMIZERS, clip_grads, make_optimizer
@@ -42,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
 #: settings that shape the model or its training state: a resumed run must keep them
 MODEL_KEYS = ("hidden", "activation", "init", "weight_init_std", "loss", "optimizer", "seed")
 #: how each setting is read from text (CLI values, sweep grids) and checked
-CHOICES = {"activation": ACTIVATIONS, "init": INITS, "loss": LOSSES, "optimizer": tuple(OPTIMIZERS)}
+CHOICES = {"activation": ("sigmoid", "tanh", "relu"), "init": INITS, "loss": LOSSES, "optimizer": tuple(OPTIMIZERS)}
 POSITIVE_INT = ("hidden", "iters", "batch_size")
 POSITIVE_FLOAT = ("weight_init_std", "lr", "max_grad")
 
@@ -131,7 +132,10 @@ class AdditionTrainer:
         iters = self.config["iters"] if iters is None else iters
         every = self.eval_every or max(1, iters // 10)
         bar = Progress("train", total=iters, done=self.iteration, enabled=self.show_progress)
-        with bar:
+        if not self.evals:
+            self.evaluate_all()  # the starting point of the accuracy curve
+        # overflow on the way to a NaN loss is reported once, by step(), not as numpy warnings
+        with bar, np.errstate(over="ignore", invalid="ignore"):
             while self.iteration < iters:
                 stop = min(iters, (self.iteration // every + 1) * every)
                 start = time.perf_counter()
@@ -142,7 +146,7 @@ class AdditionTrainer:
                 self.seconds += time.perf_counter() - start
                 row = self.evaluate_all()
                 bar.update(self.iteration, loss=float(np.mean(self.losses[-100:])))
-                bar.log(self._eval_line(row, iters))
+                bar.log(escape(self._eval_line(row, iters)))
                 if on_eval is not None:
                     on_eval(row)
                 self.save()
@@ -152,7 +156,7 @@ class AdditionTrainer:
     def evaluate_all(self) -> dict[str, Any]:
         """Loss and accuracies over all 128 x 128 pairs; appended to the history."""
         row = {"iteration": self.iteration, **evaluate(self.model, self.x_all, self.d_all)}
-        row["train_loss"] = float(np.mean(self.losses[-100:])) if self.losses else None
+        row["train_loss"] = float(np.mean(self.losses[-100:])) if self.losses else None  # last 100 steps
         self.evals.append(row)
         return row
 
@@ -282,7 +286,7 @@ def plot_run(losses: list[float], evals: list[dict[str, Any]], config: dict[str,
         ax.plot(it, [r["exact_accuracy"] for r in evals], marker="o", ms=3, label="sums exactly right")
         ax.set(xlabel="iteration", ylabel="accuracy over all 128 × 128 pairs", ylim=(-0.02, 1.02),
                title=f"binary addition: {describe(config)}")
-        ax.legend()
+        ax.legend(loc="lower right")
         out.append(_save(fig, Path(out_dir) / "accuracy.png"))
     return out
 
@@ -353,7 +357,7 @@ def run_cli(args: Namespace) -> dict[str, Any]:
                   highlight=False)
     for s in tr.samples(4):  # as the course prints them, most significant bit first
         console.print(f"Pred:{course_bits(s['pred'])}\nTrue:{course_bits(s['true'])}\n"
-                      f"{s['a']} + {s['b']} = {s['pred']}\n------------", highlight=False)
+                      f"{s['a']} + {s['b']} = {s['pred']}\n------------", highlight=False, markup=False)
     console.print(f"loss plot: {out / 'loss.png'}", highlight=False)
     files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     console.print(f"wrote {out}/: {', '.join(files)}", highlight=False)

@@ -1,0 +1,402 @@
+"""Training language models with truncated BPTT (book 2's RnnlmTrainer, chapter 5-6).
+
+The corpus is read as ``batch_size`` parallel streams: stream i starts at
+offset ``i * (len // batch_size)`` and every iteration takes the next
+``time_size`` words of each stream, so consecutive batches continue each
+other's sentences and the LSTM state is carried from one to the next (the
+gradient is not: that is the "truncation"). An epoch is
+``len // (batch_size * time_size)`` iterations; the state is reset at the
+start of each epoch and around every evaluation, as book 2 does.
+
+After each epoch: perplexity on valid (eval mode, fresh state, many streams
+at once), learning-rate decay, the best-on-valid model saved, and a resumable
+checkpoint. At the end: test perplexity of the best model, metrics.json and
+the perplexity curve.
+
+Perplexity is ``exp(mean cross-entropy per word)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zerokara.errors import CheckpointError, InputError, NaNLossError
+from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, split_prefix
+from zerokara.models.rnnlm import LanguageModel
+from zerokara.optim import Optimizer, clip_grads
+from zerokara.train.progress import Progress
+
+CHECKPOINT = "checkpoint.safetensors"  # the latest state, to resume
+BEST = "best.safetensors"  # the model with the best valid perplexity so far
+DECAYS = ("plateau", "zaremba", "none")
+
+
+def check_corpus(corpus: np.ndarray, vocab_size: int, what: str) -> np.ndarray:
+    """A 1-d integer array of ids in [0, vocab_size); a clear error otherwise."""
+    if not isinstance(corpus, np.ndarray) or corpus.dtype.kind not in "iu" or corpus.ndim != 1:
+        got = (f"{corpus.dtype} array of shape {corpus.shape}" if isinstance(corpus, np.ndarray)
+               else type(corpus).__name__)
+        raise InputError(f"{what}: expected a 1-d integer array of word ids, got {got}")
+    if corpus.size:
+        bad = np.flatnonzero((corpus < 0) | (corpus >= vocab_size))
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(f"{what}: token id {int(corpus[i])} at position {i} is outside the "
+                             f"vocabulary (expected ids in [0, {vocab_size - 1}])")
+    return corpus
+
+
+def _check_length(corpus: np.ndarray, batch_size: int, time_size: int, what: str) -> None:
+    need = batch_size * time_size + 1
+    if len(corpus) < need:
+        raise InputError(f"{what}: the corpus has {len(corpus)} tokens, shorter than one batch "
+                         f"(batch_size {batch_size} x time_size {time_size} + 1 = {need}); "
+                         "use a smaller --batch-size or --time-size")
+
+
+def batch_indices(data_size: int, batch_size: int, time_size: int, k: int) -> np.ndarray:
+    """Positions (batch_size, time_size) of iteration k: stream i reads
+    ``i * (data_size // batch_size) + k * time_size + t``."""
+    jump = data_size // batch_size
+    return (np.arange(batch_size) * jump)[:, None] + (k * time_size + np.arange(time_size))[None, :]
+
+
+def perplexity(model: LanguageModel, corpus: np.ndarray, *, batch_size: int = 10,
+               time_size: int = 35) -> float:
+    """exp(mean loss per word) of predicting corpus[1:] from corpus[:-1].
+
+    As book 2's ``eval_perplexity``: ``batch_size`` streams read in steps of
+    ``time_size`` with the state carried, in eval mode from a fresh state;
+    unlike it, each stream's last partial chunk is read too, so every word
+    but the last ``(len - 1) % batch_size`` is scored. The model's mode is
+    restored and its state reset afterwards.
+    """
+    corpus = check_corpus(corpus, model.vocab_size, "perplexity")
+    n = len(corpus) - 1
+    if n < batch_size:
+        raise InputError(f"perplexity: the corpus has {len(corpus)} tokens, fewer than batch_size "
+                         f"{batch_size} + 1")
+    xs, ts = corpus[:-1], corpus[1:]
+    jump = n // batch_size
+    starts = np.arange(batch_size) * jump
+    was_training = model.training
+    model.eval()
+    model.reset_state()
+    total, count = 0.0, 0
+    try:
+        for s in range(0, jump, time_size):
+            idx = starts[:, None] + np.arange(s, min(s + time_size, jump))[None, :]
+            loss = model.forward(xs[idx], ts[idx])
+            total += loss * idx.size
+            count += idx.size
+    finally:
+        model.reset_state()
+        model.train(was_training)
+    return float(math.exp(total / count))
+
+
+@dataclass
+class LRSchedule:
+    """Learning-rate decay after each epoch.
+
+    "plateau": divide by ``factor`` (book 2: 4) when valid perplexity did not improve.
+    "zaremba": lr0 / ``factor`` ** max(epoch - start, 0) for the next epoch
+        (Zaremba et al.: factor 2 after the 4th epoch).
+    "none": constant.
+    """
+
+    kind: str = "plateau"
+    factor: float = 4.0
+    start: int = 4
+
+    def __post_init__(self) -> None:
+        if self.kind not in DECAYS:
+            raise InputError(f"lr decay: expected one of {DECAYS}, got {self.kind!r}")
+        if not self.factor >= 1:
+            raise InputError(f"lr decay: factor expected >= 1, got {self.factor}")
+
+    def next_lr(self, lr: float, lr0: float, epoch: int, improved: bool) -> float:
+        """The learning rate for epoch ``epoch + 1`` after ``epoch`` epochs are done."""
+        if self.kind == "plateau":
+            return lr if improved else lr / self.factor
+        if self.kind == "zaremba":
+            return lr0 / self.factor ** max(epoch + 1 - self.start, 0)
+        return lr
+
+
+class LMTrainer:
+    """Train a :class:`~zerokara.models.rnnlm.LanguageModel` with truncated BPTT.
+
+    Args:
+        model: Rnnlm / BetterRnnlm (forward(ids, ts) -> loss, backward(), reset_state()).
+        optimizer: updates ``model.parameters()`` from ``model.gradients()``.
+        out_dir: checkpoint.safetensors (resume), best.safetensors (best on
+            valid), history.json, metrics.json, perplexity.png (None: nothing written).
+        max_grad: clip the gradients' global L2 norm to this (None: no clipping).
+        schedule: learning-rate decay (see :class:`LRSchedule`).
+        config: JSON-able settings stored with every checkpoint (model sizes...).
+        vocab: id -> word, stored with the checkpoints so generation needs no data.
+        save_every: also checkpoint inside an epoch every this many seconds
+            (with the carried LSTM state, so a resume is exact); None: epoch ends only.
+        eval_batch_size, eval_time_size: how :func:`perplexity` reads valid/test.
+    """
+
+    def __init__(self, model: LanguageModel, optimizer: Optimizer, *,
+                 out_dir: Path | str | None = None, max_grad: float | None = None,
+                 schedule: LRSchedule | None = None, progress: bool = True,
+                 config: dict[str, Any] | None = None, vocab: list[str] | None = None,
+                 save_every: float | None = 300.0, eval_batch_size: int = 10,
+                 eval_time_size: int = 35, log_interval: int = 20) -> None:
+        self.model, self.optimizer = model, optimizer
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.max_grad = max_grad
+        self.schedule = schedule or LRSchedule()
+        self.show_progress = progress
+        self.config = dict(config or {})
+        self.vocab = vocab
+        self.save_every = save_every
+        self.eval_batch_size, self.eval_time_size = eval_batch_size, eval_time_size
+        self.log_interval = log_interval
+        self.lr0 = optimizer.lr
+        self.epoch = 0  # completed epochs
+        self.iteration = 0  # completed updates
+        self.pos = 0  # iterations of the current epoch already done
+        self.seconds = 0.0  # training time (no evaluation), summed across resumes
+        self.tokens = 0  # words trained on
+        self.best_ppl = math.inf
+        self.history: dict[str, list] = {"iteration": [], "perplexity": [], "epochs": []}
+        self._loss_sum, self._loss_n = 0.0, 0
+
+    # -- the loop --------------------------------------------------------------------
+    def fit(self, train: np.ndarray, valid: np.ndarray | None = None, test: np.ndarray | None = None,
+            *, epochs: int, batch_size: int = 20, time_size: int = 35,
+            max_iters: int | None = None) -> dict[str, Any]:
+        """Train until ``epochs`` epochs are complete (or ``max_iters`` updates
+        in total); returns the metrics (also written to metrics.json)."""
+        V = self.model.vocab_size
+        if batch_size < 1 or time_size < 1:
+            raise InputError(f"LMTrainer: batch_size and time_size expected >= 1, got "
+                             f"{batch_size} and {time_size}")
+        train = check_corpus(train, V, "train corpus")
+        _check_length(train, batch_size, time_size, "train corpus")
+        for name, c in (("valid corpus", valid), ("test corpus", test)):
+            if c is not None:
+                check_corpus(c, V, name)
+                _check_length(c, self.eval_batch_size, 1, name)
+        xs, ts = train[:-1], train[1:]
+        n = len(xs)
+        per_epoch = n // (batch_size * time_size)
+        total = epochs * per_epoch if max_iters is None else min(max_iters, epochs * per_epoch)
+        tokens_per_iter = batch_size * time_size
+        self.model.train()
+        bar = Progress("train", total=total, done=self.iteration, enabled=self.show_progress)
+        start = time.perf_counter()
+        last_save = time.monotonic()
+        with bar:
+            while self.iteration < total:
+                if self.pos == 0:
+                    self.model.reset_state()
+                idx = batch_indices(n, batch_size, time_size, self.pos)
+                loss = self.step(xs[idx], ts[idx])
+                self.pos += 1
+                self.tokens += tokens_per_iter
+                self._loss_sum += loss
+                self._loss_n += 1
+                if self._loss_n == self.log_interval or self.pos == per_epoch:
+                    ppl = math.exp(self._loss_sum / self._loss_n)
+                    self.history["iteration"].append(self.iteration)
+                    self.history["perplexity"].append(ppl)
+                    self._loss_sum, self._loss_n = 0.0, 0
+                    elapsed = self.seconds + time.perf_counter() - start
+                    bar.update(self.iteration, ppl=ppl, lr=self.optimizer.lr,
+                               **{"tok/s": self.tokens / max(elapsed, 1e-9)})
+                if self.pos == per_epoch:
+                    self.seconds += time.perf_counter() - start
+                    row = self._end_epoch(valid)
+                    bar.log(_epoch_line(row, epochs))
+                    start = time.perf_counter()  # evaluation and checkpoint are not training time
+                    last_save = time.monotonic()
+                elif self.save_every is not None and time.monotonic() - last_save > self.save_every:
+                    self.seconds += time.perf_counter() - start
+                    self.save()
+                    start, last_save = time.perf_counter(), time.monotonic()
+        self.seconds += time.perf_counter() - start
+        if self.pos:  # stopped inside an epoch (max_iters): checkpoint there too
+            self.save()
+        return self.finish(valid, test)
+
+    def step(self, x: np.ndarray, t: np.ndarray) -> float:
+        """One update: forward, backward, clipping, optimizer step. x, t: (N, T) ids."""
+        loss = self.model.forward(x, t)
+        if not math.isfinite(loss):
+            where = f" the last good checkpoint is {self.out_dir / CHECKPOINT}." if self.out_dir else ""
+            raise NaNLossError(
+                f"loss became {loss} at iteration {self.iteration + 1} (epoch {self.epoch + 1}); "
+                f"lower the learning rate (now {self.optimizer.lr:g}) or clip gradients "
+                f"(--max-grad).{where}")
+        self.model.backward()
+        grads = self.model.gradients()
+        if self.max_grad is not None:
+            clip_grads(grads, self.max_grad)
+        self.optimizer.update(self.model.parameters(), grads)
+        self.iteration += 1
+        return loss
+
+    def evaluate(self, corpus: np.ndarray) -> float:
+        return perplexity(self.model, corpus, batch_size=self.eval_batch_size,
+                          time_size=self.eval_time_size)
+
+    def _end_epoch(self, valid: np.ndarray | None) -> dict[str, Any]:
+        self.epoch += 1
+        self.pos = 0
+        self.model.reset_state()
+        row: dict[str, Any] = {"epoch": self.epoch, "iteration": self.iteration,
+                               "lr": self.optimizer.lr,
+                               "train_perplexity": self.history["perplexity"][-1]
+                               if self.history["perplexity"] else None}
+        improved = True
+        if valid is not None:
+            ppl = self.evaluate(valid)
+            row["valid_perplexity"] = ppl
+            improved = ppl < self.best_ppl
+            if improved:
+                self.best_ppl = ppl
+                self.save_model(BEST)
+        elif self.out_dir is not None:
+            self.save_model(BEST)  # nothing to select on: the latest model is the one kept
+        row["seconds"] = round(self.seconds, 3)
+        self.history["epochs"].append(row)
+        self.optimizer.lr = self.schedule.next_lr(self.optimizer.lr, self.lr0, self.epoch, improved)
+        self.save()
+        return row
+
+    def finish(self, valid: np.ndarray | None, test: np.ndarray | None) -> dict[str, Any]:
+        """Final metrics with the best-on-valid model; writes metrics.json and perplexity.png."""
+        metrics: dict[str, Any] = {
+            "epochs": self.epoch, "iterations": self.iteration,
+            "train_perplexity": self.history["perplexity"][-1] if self.history["perplexity"] else None,
+            "valid_perplexity": self.best_ppl if math.isfinite(self.best_ppl) else None,
+            "train_seconds": round(self.seconds, 3),
+            "tokens_per_second": round(self.tokens / self.seconds, 1) if self.seconds else None,
+        }
+        if test is not None:
+            best = self.out_dir / BEST if self.out_dir is not None else None
+            if best is not None and best.is_file():
+                current = {k: v.copy() for k, v in self.model.state_dict().items()}
+                tensors, _ = load_checkpoint(best)
+                self.model.load_state_dict(split_prefix(tensors, "model"), source=str(best))
+                metrics["test_perplexity"] = self.evaluate(test)
+                self.model.load_state_dict(current)  # the trainer's model stays the latest one
+            else:
+                metrics["test_perplexity"] = self.evaluate(test)
+        metrics["lr"] = self.optimizer.lr
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            plot_perplexity(self.history, self.out_dir / "perplexity.png")
+        return metrics
+
+    # -- checkpoints -------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        meta = {"config": self.config, "epoch": self.epoch, "iteration": self.iteration,
+                "pos": self.pos, "seconds": self.seconds, "tokens": self.tokens,
+                "lr": self.optimizer.lr, "lr0": self.lr0,
+                "best_ppl": self.best_ppl if math.isfinite(self.best_ppl) else None,
+                "optimizer": type(self.optimizer).__name__,
+                "model_rngs": {k: g.bit_generator.state for k, g in self.model.generators().items()}}
+        return meta
+
+    def save_model(self, name: str = BEST) -> None:
+        """The model alone (for evaluate/generate), with its config and vocabulary."""
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        meta = {"config": self.config, "epoch": self.epoch, "iteration": self.iteration,
+                "vocab": self.vocab}
+        save_checkpoint(self.out_dir / name, tensors, meta)
+
+    def save(self) -> None:
+        """Everything a resume needs: parameters, optimizer state, carried LSTM state,
+        random generators, counters, the schedule's state."""
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
+        if self.pos:
+            tensors.update({f"state/{k}": v for k, v in self.model.get_state().items()})
+        meta = {**self._meta(), "vocab": self.vocab,
+                "loss_acc": [self._loss_sum, self._loss_n]}
+        save_checkpoint(self.out_dir / CHECKPOINT, tensors, meta)
+        atomic_write_text(self.out_dir / "history.json", json.dumps(self.history) + "\n")
+
+    def resume(self, path: Path | str | None = None, *, check_keys: tuple[str, ...] = ()) -> None:
+        """Restore everything from a checkpoint (default: out_dir's)."""
+        path = Path(path) if path is not None else self.out_dir / CHECKPOINT
+        tensors, meta = load_checkpoint(path)
+        for key in check_keys:
+            old, new = meta.get("config", {}).get(key), self.config.get(key)
+            if old != new:
+                raise CheckpointError(f"{path}: cannot resume with {key}={new!r}; the checkpoint "
+                                      f"was trained with {key}={old!r}")
+        if meta.get("optimizer") != type(self.optimizer).__name__:
+            raise CheckpointError(f"{path}: checkpoint optimizer is {meta.get('optimizer')}, "
+                                  f"not {type(self.optimizer).__name__}")
+        if "pos" not in meta or "best_ppl" not in meta:
+            raise CheckpointError(f"{path} is not a language-model training checkpoint")
+        self.model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
+        self.optimizer.load_state_dict(split_prefix(tensors, "optim"))
+        self.model.set_state(split_prefix(tensors, "state"))
+        self.optimizer.lr, self.lr0 = meta["lr"], meta["lr0"]
+        for k, g in self.model.generators().items():
+            g.bit_generator.state = meta["model_rngs"][k]
+        self.epoch, self.iteration, self.pos = meta["epoch"], meta["iteration"], meta["pos"]
+        self.seconds, self.tokens = meta["seconds"], meta["tokens"]
+        self.best_ppl = meta["best_ppl"] if meta["best_ppl"] is not None else math.inf
+        self._loss_sum, self._loss_n = meta.get("loss_acc", [0.0, 0])
+        hist = path.parent / "history.json"
+        if hist.is_file():
+            h = json.loads(hist.read_text())
+            keep = sum(1 for i in h["iteration"] if i <= self.iteration)
+            self.history = {"iteration": h["iteration"][:keep], "perplexity": h["perplexity"][:keep],
+                            "epochs": [r for r in h["epochs"] if r["epoch"] <= self.epoch]}
+
+
+def plot_perplexity(history: dict[str, list], path: Path) -> Path | None:
+    """Training perplexity (per log interval) and valid perplexity (per epoch),
+    against the iteration, on a log scale; None if there is nothing to draw."""
+    from zerokara.train.plots import _save, plt
+
+    it, ppl = history["iteration"], history["perplexity"]
+    rows = [r for r in history["epochs"] if "valid_perplexity" in r]
+    if not it and not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if it:
+        ax.plot(it, ppl, lw=0.8, color="tab:blue", alpha=0.7, label="train (running)")
+    if rows:
+        ax.plot([r["iteration"] for r in rows], [r["valid_perplexity"] for r in rows], marker="o",
+                ms=4, color="tab:orange", label="valid (end of epoch)")
+    ax.set_yscale("log")
+    ax.set(xlabel="iteration", ylabel="perplexity", title="perplexity")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return _save(fig, Path(path))
+
+
+def _epoch_line(row: dict[str, Any], epochs: int) -> str:
+    parts = [f"epoch {row['epoch']}/{epochs}"]
+    if row.get("train_perplexity") is not None:
+        parts.append(f"train ppl {row['train_perplexity']:.2f}")
+    if "valid_perplexity" in row:
+        parts.append(f"valid ppl {row['valid_perplexity']:.2f}")
+    parts += [f"lr {row['lr']:g}", f"{row['seconds']:.1f} s"]
+    return "  ".join(parts)

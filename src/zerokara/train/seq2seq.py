@@ -1,0 +1,196 @@
+"""What ``zerokara train seq2seq``, ``translate`` and ``attention-map`` do.
+
+Training uses the shared :class:`~zerokara.train.trainer.Trainer` (shuffled
+batches, Adam, clipping, per-epoch evaluation, checkpoints, resume, plots):
+a seq2seq model has the trainer's interface, with ``accuracy`` = exact match
+of the greedy answer on held-out questions (book 2's measure).
+
+Defaults are book 2's scripts: ``ch07/train_seq2seq.py`` (addition: wordvec
+16, hidden 128, batch 128, 25 epochs, Adam lr 0.001, clip 5.0) and
+``ch08/train.py`` (date: hidden 256, 10 epochs; the book also reverses the
+input there, pass ``--reverse`` to do the same). The split is book 2's:
+shuffled with seed 1984, the last 10% held out.
+
+The checkpoint's config holds the vocabulary and the widths, so a checkpoint
+alone is enough to translate.
+"""
+
+from __future__ import annotations
+
+import json
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zerokara.data.sequence import START, CharVocab, SequenceData, load_sequence
+from zerokara.errors import CheckpointError, InputError
+from zerokara.io import atomic_write_text, load_checkpoint, split_prefix
+from zerokara.models.seq2seq import AttentionSeq2seq, Seq2seq, build_seq2seq
+from zerokara.optim import make_optimizer
+from zerokara.train.progress import console
+from zerokara.train.trainer import CHECKPOINT, Trainer
+
+#: book 2's settings by data set (ch07/train_seq2seq.py, ch08/train.py)
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "addition": {"wordvec": 16, "hidden": 128, "batch_size": 128, "epochs": 25,
+                 "optimizer": "adam", "lr": 0.001, "max_grad": 5.0},
+    "date": {"wordvec": 16, "hidden": 256, "batch_size": 128, "epochs": 10,
+             "optimizer": "adam", "lr": 0.001, "max_grad": 5.0},
+}
+#: settings that shape the model: a resumed run must keep them
+MODEL_KEYS = ("data", "model", "reverse", "bidirectional", "wordvec", "hidden", "vocab",
+              "question_width", "answer_width", "optimizer")
+
+
+def model_from_config(config: dict[str, Any], rng: np.random.Generator | None = None) -> Seq2seq:
+    return build_seq2seq(config["model"], len(config["vocab"]), config["wordvec"], config["hidden"],
+                         reverse=config["reverse"], bidirectional=config["bidirectional"],
+                         rng=rng if rng is not None else np.random.default_rng(config.get("seed", 0)))
+
+
+def make_config(args: Namespace, data: SequenceData) -> dict[str, Any]:
+    name = str(args.data)
+    base = DEFAULTS.get(name, DEFAULTS["date"] if args.model == "attention" else DEFAULTS["addition"])
+    c: dict[str, Any] = {"task": "seq2seq", "data": name, "model": args.model,
+                         "reverse": bool(args.reverse), "bidirectional": bool(args.bidirectional),
+                         "seed": args.seed}
+    for k, v in base.items():
+        given = getattr(args, k, None)
+        c[k] = v if given is None else given
+    for k in ("wordvec", "hidden", "batch_size", "epochs"):
+        if not isinstance(c[k], int) or c[k] < 1:
+            raise InputError(f"--{k.replace('_', '-')}: expected a positive integer, got {c[k]!r}")
+    c["vocab"] = "".join(data.vocab.chars)
+    c["question_width"], c["answer_width"] = int(data.x.shape[1]), int(data.t.shape[1])
+    return c
+
+
+def train(args: Namespace) -> dict[str, Any]:
+    """``zerokara train seq2seq``: train, evaluate each epoch, write the run folder."""
+    from zerokara.train.tasks import prepare_out
+
+    data = load_sequence(args.data)
+    config = make_config(args, data)
+    (x, t), (x_test, t_test) = data.split()
+    if config["batch_size"] > len(x):
+        raise InputError(f"--batch-size: {config['batch_size']} is more than the {len(x)} "
+                         "training pairs")
+    out = prepare_out(args, "seq2seq")
+    rng = np.random.default_rng(config["seed"])
+    model = model_from_config(config, rng)
+    trainer = Trainer(model, make_optimizer(config["optimizer"], config["lr"]), rng=rng,
+                      out_dir=out, max_grad=config["max_grad"], progress=not args.no_progress,
+                      config=config)
+    if args.resume:
+        trainer.resume(check_keys=MODEL_KEYS)
+        console.print(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}", highlight=False)
+    console.print(
+        f"[bold]seq2seq[/bold] {config['model']}{' reversed' if config['reverse'] else ''}"
+        f"{' bidirectional' if config['bidirectional'] else ''} on {data.source}: "
+        f"{len(x)} train / {len(x_test)} held-out pairs, vocab {len(data.vocab)}, wordvec "
+        f"{config['wordvec']}, hidden {config['hidden']}, {config['optimizer']} lr {config['lr']}, "
+        f"batch {config['batch_size']}, clip {config['max_grad']}, {config['epochs']} epochs -> {out}",
+        highlight=False)
+    metrics = trainer.fit(x, t, epochs=config["epochs"], batch_size=config["batch_size"],
+                          x_test=x_test, t_test=t_test, eval_train=min(len(x), 2000))
+    rows = trainer.history["epochs"]
+    metrics["seconds_per_epoch"] = round(metrics["train_seconds"] / max(1, trainer.epoch), 3)
+    metrics["test_accuracy_by_epoch"] = [r.get("test_accuracy") for r in rows]
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    vocab = data.vocab
+    for i in range(min(5, len(x_test))):
+        q = x_test[i:i + 1]
+        pred = model.generate(q, t_test[i:i + 1, 0], t_test.shape[1] - 1)[0]
+        ok = np.array_equal(pred, t_test[i, 1:])
+        console.print(f"  Q {vocab.decode(q[0])!r}  T {vocab.decode(t_test[i, 1:])!r}  "
+                      f"{'ok ' if ok else 'WRONG'} {vocab.decode(pred)!r}", highlight=False)
+    console.print(f"held-out exact match {metrics['test_accuracy']:.4f}  "
+                  f"({metrics['seconds_per_epoch']:.1f} s per epoch, {trainer.epoch} epochs)",
+                  highlight=False)
+    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    console.print(f"wrote {out}/: {', '.join(files)}", highlight=False)
+    return metrics
+
+
+# -- using a trained model -----------------------------------------------------------
+class Translator:
+    """A trained model with its vocabulary: text in, text out."""
+
+    def __init__(self, model: Seq2seq, vocab: CharVocab, question_width: int, answer_width: int) -> None:
+        self.model, self.vocab = model, vocab
+        self.question_width, self.answer_width = question_width, answer_width
+
+    @classmethod
+    def load(cls, path: str | Path) -> Translator:
+        """From a checkpoint file or a run folder holding one."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / CHECKPOINT
+        tensors, meta = load_checkpoint(path)
+        config = meta.get("config", {})
+        if config.get("task") != "seq2seq":
+            raise CheckpointError(f"{path}: not a seq2seq checkpoint (task {config.get('task')!r}); "
+                                  "train one with zerokara train seq2seq")
+        model = model_from_config(config)
+        model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
+        return cls(model, CharVocab(list(config["vocab"])), config["question_width"],
+                   config["answer_width"])
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.vocab.encode(s, self.question_width, what="question") for s in texts])
+
+    def _start(self, n: int) -> np.ndarray:
+        return np.full(n, self.vocab.char_to_id[START], dtype=np.int64)
+
+    def translate(self, texts: list[str]) -> list[str]:
+        xs = self.encode(texts)
+        ids = self.model.generate(xs, self._start(len(xs)), self.answer_width - 1)
+        return [self.vocab.decode(r).rstrip() for r in ids]
+
+    def attention(self, text: str) -> tuple[str, np.ndarray]:
+        """(answer as generated, padding kept; weights (answer_width-1, question_width))."""
+        if not isinstance(self.model, AttentionSeq2seq):
+            raise InputError(f"attention-map: the checkpoint holds a {self.model.kind!r} model; "
+                             "only --model attention has attention weights")
+        xs = self.encode([text])
+        ids, w = self.model.attention_map(xs, self._start(1), self.answer_width - 1)
+        return self.vocab.decode(ids[0]), w[0]
+
+
+def plot_attention(question: str, answer: str, weights: np.ndarray, path: str | Path,
+                   title: str = "") -> Path:
+    """Heatmap: rows = output characters, columns = input characters (padding shown as ·)."""
+    from zerokara.train.plots import _save, plt
+
+    rows, cols = weights.shape
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * cols + 1.5), max(3.0, 0.32 * rows + 1.2)))
+    im = ax.imshow(weights, cmap="gray", vmin=0.0, vmax=1.0, aspect="auto")
+    show = lambda c: "·" if c == " " else c  # noqa: E731
+    ax.set_xticks(range(cols), [show(c) for c in question.ljust(cols)], fontsize=9)
+    ax.set_yticks(range(rows), [show(c) for c in answer.ljust(rows)], fontsize=9)
+    ax.set_xlabel("input (question)")
+    ax.set_ylabel("output (answer)")
+    ax.set_title(title or f"attention: {question.strip()!r} -> {answer.strip()!r}", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    return _save(fig, Path(path))
+
+
+def translate_cli(args: Namespace) -> int:
+    tr = Translator.load(args.checkpoint)
+    for q, a in zip(args.text, tr.translate(args.text)):
+        console.print(a if len(args.text) == 1 else f"{q} -> {a}", highlight=False, markup=False)
+    return 0
+
+
+def attention_map_cli(args: Namespace) -> int:
+    tr = Translator.load(args.checkpoint)
+    answer, w = tr.attention(args.text)
+    png = plot_attention(args.text, answer, w, args.out)
+    console.print(f"{args.text} -> {answer.rstrip()}  (attention map: {png})", highlight=False,
+                  markup=False)
+    return 0
+
+
+__all__ = ["DEFAULTS", "MODEL_KEYS", "Translator", "train", "plot_attention", "model_from_config"]

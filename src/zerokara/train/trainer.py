@@ -17,17 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from zerokara.errors import CheckpointError, InputError, NaNLossError
-from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, split_prefix
+from zerokara.errors import InputError, NaNLossError
+from zerokara.io import atomic_write_text
 from zerokara.models.mlp import Classifier
 from zerokara.optim import Optimizer, clip_grads
 from zerokara.train.progress import Progress
-
-CHECKPOINT = "checkpoint.safetensors"
-
-
-def _gen_state(g: np.random.Generator) -> dict[str, Any]:
-    return g.bit_generator.state
+from zerokara.train.state import CHECKPOINT, load_run, save_run
 
 
 class Trainer:
@@ -154,46 +149,21 @@ class Trainer:
     def save(self) -> None:
         if self.out_dir is None:
             return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        tensors.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
-        if self.perm is not None:
-            tensors["trainer/perm"] = self.perm
-        meta = {
-            "config": self.config,
-            "epoch": self.epoch, "iteration": self.iteration, "pos": self.pos,
-            "seconds": self.seconds, "lr": self.optimizer.lr,
-            "optimizer": type(self.optimizer).__name__,
-            "rng": _gen_state(self.rng),
-            "model_rngs": {k: _gen_state(g) for k, g in self.model.generators().items()},
-        }
-        save_checkpoint(self.out_dir / CHECKPOINT, tensors, meta)
-        # the human-readable side: what the checkpoint holds, and the history so far
-        atomic_write_text(self.out_dir / "checkpoint.json", json.dumps(meta, indent=2) + "\n")
-        atomic_write_text(self.out_dir / "history.json", json.dumps(self.history) + "\n")
+        meta = {"config": self.config, "epoch": self.epoch, "iteration": self.iteration,
+                "pos": self.pos, "seconds": self.seconds}
+        extra = {"trainer/perm": self.perm} if self.perm is not None else {}
+        save_run(self.out_dir / CHECKPOINT, self.model, self.optimizer, rng=self.rng, meta=meta,
+                 tensors=extra, history=self.history)
 
     def resume(self, path: Path | str | None = None, *, check_keys: tuple[str, ...] = ()) -> None:
         """Restore everything from a checkpoint (default: out_dir's)."""
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
-        tensors, meta = load_checkpoint(path)
-        for key in check_keys:
-            old, new = meta.get("config", {}).get(key), self.config.get(key)
-            if old != new:
-                raise CheckpointError(f"{path}: cannot resume with {key}={new!r}; the checkpoint "
-                                      f"was trained with {key}={old!r}")
-        if meta.get("optimizer") != type(self.optimizer).__name__:
-            raise CheckpointError(f"{path}: checkpoint optimizer is {meta.get('optimizer')}, "
-                                  f"not {type(self.optimizer).__name__}")
-        self.model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
-        self.optimizer.load_state_dict(split_prefix(tensors, "optim"))
-        self.optimizer.lr = meta["lr"]
-        self.rng.bit_generator.state = meta["rng"]
-        for k, g in self.model.generators().items():
-            g.bit_generator.state = meta["model_rngs"][k]
+        meta, tensors = load_run(path, self.model, self.optimizer, rng=self.rng,
+                                 config=self.config, check_keys=check_keys)
         self.epoch, self.iteration, self.pos = meta["epoch"], meta["iteration"], meta["pos"]
         self.seconds = meta["seconds"]
         self.perm = tensors.get("trainer/perm")
-        hist = (path.parent / "history.json")
+        hist = path.parent / "history.json"
         if hist.is_file():
             h = json.loads(hist.read_text())
             keep = sum(1 for i in h["iteration"] if i <= self.iteration)

@@ -1,0 +1,81 @@
+"""Saving and restoring a training run: everything the next step depends on.
+
+Every trainer (MLP, binary addition, language model, word2vec, seq2seq)
+checkpoints the same things -- the model's parameters, the optimizer's state,
+every random generator (the trainer's and the model's, e.g. Dropout's) -- plus
+its own counters. These two functions do the shared part, so a resumed run of
+any of them continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zerokara.errors import CheckpointError
+from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, split_prefix
+from zerokara.layers.base import Module
+from zerokara.optim import Optimizer
+
+CHECKPOINT = "checkpoint.safetensors"
+
+
+def save_run(path: Path, model: Module, optimizer: Optimizer | None, *,
+             rng: np.random.Generator | None = None, meta: dict[str, Any] | None = None,
+             tensors: dict[str, np.ndarray] | None = None,
+             history: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``path`` (atomically) with ``model/*``, ``optim/*`` and the extra
+    ``tensors``; ``meta`` (counters, config) goes into the file with the random
+    states. Beside it: ``checkpoint.json`` (the meta, for people) and
+    ``history.json`` when given. Returns the meta written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+    meta = dict(meta or {})
+    if optimizer is not None:
+        arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
+        meta.update(optimizer=type(optimizer).__name__, lr=optimizer.lr)
+    arrays.update(tensors or {})
+    if rng is not None:
+        meta["rng"] = rng.bit_generator.state
+    meta["model_rngs"] = {k: g.bit_generator.state for k, g in model.generators().items()}
+    save_checkpoint(path, arrays, meta)
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    if history is not None:
+        atomic_write_text(path.parent / "history.json", json.dumps(history) + "\n")
+    return meta
+
+
+def load_run(path: Path, model: Module, optimizer: Optimizer | None = None, *,
+             rng: np.random.Generator | None = None, config: dict[str, Any] | None = None,
+             check_keys: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Restore model, optimizer and generators from ``path``; return ``(meta, tensors)``.
+
+    ``check_keys``: config entries that must equal the checkpoint's (the ones
+    that shape the model); a mismatch is a clear CheckpointError.
+    """
+    path = Path(path)
+    tensors, meta = load_checkpoint(path)
+    for key in check_keys:
+        old, new = meta.get("config", {}).get(key), (config or {}).get(key)
+        if old != new:
+            raise CheckpointError(f"{path}: cannot resume with {key}={new!r}; the checkpoint "
+                                  f"was trained with {key}={old!r}")
+    if optimizer is not None and meta.get("optimizer") != type(optimizer).__name__:
+        raise CheckpointError(f"{path}: checkpoint optimizer is {meta.get('optimizer')}, "
+                              f"not {type(optimizer).__name__}")
+    model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
+    if optimizer is not None:
+        optimizer.load_state_dict(split_prefix(tensors, "optim"))
+        optimizer.lr = meta["lr"]
+    if rng is not None and "rng" in meta:
+        rng.bit_generator.state = meta["rng"]
+    saved = meta.get("model_rngs", {})
+    for k, g in model.generators().items():
+        if k not in saved:
+            raise CheckpointError(f"{path}: no state saved for the model's generator {k!r}")
+        g.bit_generator.state = saved[k]
+    return meta, tensors

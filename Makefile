@@ -28,7 +28,7 @@ $(VENV)/.stamp-bench: pyproject.toml | $(PY)
 install: $(VENV)/.stamp-base
 
 demo: $(VENV)/.stamp-base
-	$(VENV)/bin/zerokara train spiral
+	$(VENV)/bin/zerokara train binary-addition
 
 test: $(VENV)/.stamp-test
 	$(PY) -m pytest -q -n $(JOBS)

@@ -15,7 +15,8 @@ from zerokara.errors import InputError
 from zerokara.layers import (GRU, LSTM, RNN, Affine, BatchNorm, Bidirectional, Dropout, Module,
                              ReLU, Sigmoid, SigmoidWithLoss, SoftmaxWithLoss, Tanh, TimeDropout,
                              TimeGRU, TimeLSTM, TimeRNN)
-from zerokara.models import MultiLayerNet, TwoLayerNet
+from zerokara.models import BinaryAdditionRNN, MultiLayerNet, TwoLayerNet
+from zerokara.models.binary_addition import encode
 
 Sizes = dict[str, int]
 Factory = Callable[[Sizes, np.random.Generator], tuple[Module, tuple]]
@@ -91,6 +92,10 @@ EXAMPLES: dict[str, tuple[str, Factory]] = {
     "time-dropout": ("TimeDropout, p=0.5, training mode",
                      lambda s, r: (TimeDropout(0.5, rng=np.random.default_rng(r.integers(2**32))),
                                    (_seq(s, r),))),
+    "binary-addition": ("the course's binary-addition RNN (sigmoid, squared error, BPTT over 8 bits)",
+                        lambda s, r: (BinaryAdditionRNN(s["H"], weight_init_std=0.7, rng=r, dtype=F64),
+                                      encode(r.integers(0, 128, s["N"]), r.integers(0, 128, s["N"]),
+                                             dtype=F64))),
     "two-layer-net": ("book 1's TwoLayerNet (sigmoid) with SoftmaxWithLoss",
                       lambda s, r: (TwoLayerNet(s["D"], s["H"], s["C"], weight_init_std=1.0, rng=r, dtype=F64),
                                     (_x(s, r), _labels(s, r)))),

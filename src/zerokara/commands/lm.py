@@ -60,7 +60,8 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
                        help="plateau: lr / factor when valid perplexity does not improve (book 2); "
                             "zaremba: lr / factor each epoch after --decay-start")
         g.add_argument("--decay-factor", type=float, help="divide lr by this (plateau 4, zaremba 2)")
-        g.add_argument("--decay-start", type=int, help="zaremba decay: first epoch count after which lr falls")
+        g.add_argument("--decay-start", type=int,
+                       help="zaremba decay: lr falls after this many epochs (default 4)")
         g.add_argument("--data-slice", type=int, help="train on the first N words only (quick runs, CI)")
         m = p.add_argument_group("model")
         m.add_argument("--wordvec", type=int, help="word vector size D")
@@ -176,7 +177,8 @@ def _run_train(args: argparse.Namespace) -> int:
                   f"{'' if args.task == 'rnnlm' else ' layers=' + str(cfg['layers'])}"
                   f", {n_params:,} parameters; {cfg['optimizer']} lr {cfg['lr']:g}, clip "
                   f"{cfg['max_grad']}, batch {cfg['batch_size']} x time {cfg['time_size']}, "
-                  f"{cfg['epochs']} epochs on {len(train):,} words -> {out}", highlight=False)
+                  f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''} on {len(train):,} "
+                  f"words -> {out}", highlight=False)
     metrics = trainer.fit(train, valid, test, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                           time_size=cfg["time_size"])
     shown = ("valid_perplexity", "test_perplexity", "train_seconds", "tokens_per_second")

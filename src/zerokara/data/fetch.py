@@ -97,6 +97,8 @@ def fetch(relpath: str, urls: list[str], sha256: str, *, dataset: str) -> Path:
             f"set ZEROKARA_DATA_DIR to a writable folder or to a folder that holds {relpath}")
 
     reason = "no URL given"
+    # pooch logs each attempt to stderr; a failure must read as the one error line below
+    pooch.get_logger().setLevel("WARNING")
     for url in urls:
         try:
             pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=path.name, path=folder,

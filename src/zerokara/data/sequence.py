@@ -49,17 +49,17 @@ class CharVocab:
 
     def encode(self, text: str, width: int | None = None, *, what: str = "text") -> np.ndarray:
         """One string -> ids (width,), padded on the right with spaces to ``width``."""
-        if width is not None:
-            if len(text) > width:
-                raise InputError(f"{what}: {text!r} has {len(text)} characters; the model reads at "
-                                 f"most {width} (its fixed input width)")
-            text = text.ljust(width)
         bad = [(i, c) for i, c in enumerate(text) if c not in self.char_to_id]
         if bad:
             i, c = bad[0]
             known = "".join(sorted(self.chars)).strip()
             raise InputError(f"{what}: character {c!r} at position {i} of {text!r} is not in the "
                              f"{len(self)}-character vocabulary ({known!r})")
+        if width is not None:
+            if len(text) > width:
+                raise InputError(f"{what}: {text!r} has {len(text)} characters; the model reads at "
+                                 f"most {width} (its fixed input width)")
+            text = text.ljust(width)
         return np.array([self.char_to_id[c] for c in text], dtype=np.int64)
 
     def decode(self, ids: np.ndarray) -> str:
@@ -208,17 +208,21 @@ def _date_text(d: dt.date, style: int, case: int) -> str:
 
 
 def make_date(n: int, rng: np.random.Generator | int = 0, *, start: str = "1970-01-01",
-              end: str = "2017-12-31") -> list[str]:
+              end: str = "2017-12-31", styles: tuple[int, ...] = (0, 1, 2, 3)) -> list[str]:
     """``n`` lines like book 2's date.txt: a date written one of the ways people
     write it (``9/27/94``, ``Sep 27, 1994``, ``september 27, 1994``, ``TUESDAY,
     SEPTEMBER 27, 1994``; lower, Title or UPPER case) -> ``1994-09-27``.
-    Widths are date.txt's: a 29-character question, ``_``, 10 answer characters."""
+    Widths are date.txt's: a 29-character question, ``_``, 10 answer characters.
+    ``styles`` picks among those four ways (0: m/d/yy, 1: Mon d, yyyy,
+    2: Month d, yyyy, 3: Weekday, Month d, yyyy), equally likely."""
     rng = np.random.default_rng(rng)
     if n < 1:
         raise InputError(f"make_date: n expected >= 1, got {n}")
     d0, d1 = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
     days = rng.integers(0, (d1 - d0).days + 1, size=n)
-    styles = rng.choice(4, size=n, p=[0.3, 0.25, 0.25, 0.2])
+    if not styles or any(s not in range(4) for s in styles):
+        raise InputError(f"make_date: styles expected a non-empty subset of (0, 1, 2, 3), got {styles}")
+    styles = rng.choice(np.asarray(styles), size=n)
     cases = rng.integers(0, 3, size=n)
     out = []
     for k, s, c in zip(days, styles, cases):

@@ -1,14 +1,18 @@
 """Layers: each one small class with a hand-written forward and backward."""
 
+from zerokara.layers.attention import Attention, AttentionWeight, TimeAttention, WeightSum
 from zerokara.layers.base import Module, Sequential
 from zerokara.layers.core import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh
 from zerokara.layers.embedding import Embedding, RowGrad, TimeEmbedding
+from zerokara.layers.negative_sampling import EmbeddingDot, NegativeSamplingLoss, UnigramSampler
 from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, TimeSoftmaxWithLoss, softmax
 from zerokara.layers.recurrent import GRU, LSTM, RNN
 from zerokara.layers.time import (Bidirectional, TimeAffine, TimeDropout, TimeGRU, TimeLSTM,
                                   TimeRNN)
 
 __all__ = [
+    "EmbeddingDot", "UnigramSampler", "NegativeSamplingLoss",
+    "AttentionWeight", "WeightSum", "Attention", "TimeAttention",
     "Module", "Sequential",
     "Affine", "ReLU", "Sigmoid", "Tanh", "Dropout", "BatchNorm",
     "SoftmaxWithLoss", "SigmoidWithLoss", "softmax",

@@ -186,11 +186,14 @@ class CBOW(_Word2Vec):
         self.ns_loss = NegativeSamplingLoss(W_out, corpus, power, sample_size, rng=rng)
         self.C = 0
 
-    def forward(self, contexts: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, contexts: np.ndarray, target: np.ndarray,
+                negatives: np.ndarray | None = None) -> float:
+        """``negatives`` (N, k) fixes the negative samples (tests); default: drawn."""
         _check_pair("CBOW", contexts, target)
         self.C = contexts.shape[1]
-        h = self.embed_in.forward(contexts).mean(axis=1)  # one gather (N, C, H), then the mean
-        return self.ns_loss.forward(h, target)
+        h = self.embed_in.forward(contexts).sum(axis=1)  # one gather (N, C, H), then the mean
+        h *= 1.0 / self.C
+        return self.ns_loss.forward(h, target, negatives)
 
     def backward(self, dout: float = 1.0) -> None:
         dh = self.ns_loss.backward(dout)
@@ -216,10 +219,12 @@ class SkipGram(_Word2Vec):
         W_out = initlib.weight((vocab_size, hidden_size), rng, 0.01, dtype=dtype)
         self.ns_loss = NegativeSamplingLoss(W_out, corpus, power, sample_size, rng=rng)
 
-    def forward(self, contexts: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, contexts: np.ndarray, target: np.ndarray,
+                negatives: np.ndarray | None = None) -> float:
+        """``negatives`` (N, C, k) fixes the negative samples (tests); default: drawn."""
         _check_pair("SkipGram", contexts, target)
         h = self.embed_in.forward(target)  # (N, H)
-        return self.ns_loss.forward(h, contexts)  # (N, C) targets: the C losses add up
+        return self.ns_loss.forward(h, contexts, negatives)  # (N, C) targets: the C losses add up
 
     def backward(self, dout: float = 1.0) -> None:
         self.embed_in.backward(self.ns_loss.backward(dout))

@@ -18,20 +18,19 @@ import math
 import time
 from argparse import Namespace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from rich.markup import escape
 
-from zerokara.errors import CheckpointError, InputError, NaNLossError
-from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, split_prefix
+from zerokara.errors import InputError, NaNLossError
+from zerokara.io import atomic_write_text, load_checkpoint
 from zerokara.models.binary_addition import (BITS, INITS, LARGEST, LOSSES,
                                              BinaryAdditionRNN, all_pairs, course_bits, decode,
                                              encode, evaluate)
 from zerokara.optim import OPTIMIZERS, clip_grads, make_optimizer
 from zerokara.train.progress import Progress, console
-
-CHECKPOINT = "checkpoint.safetensors"
+from zerokara.train.state import CHECKPOINT, load_run, save_run
 PAIRS = LARGEST * LARGEST  # 16,384 pairs (a, b); pair index i = a * 128 + b
 
 #: the course's settings (3_1_simple_RNN: hidden_layer_size 16, weight_init_std 1,
@@ -43,7 +42,8 @@ DEFAULTS: dict[str, Any] = {
 #: settings that shape the model or its training state: a resumed run must keep them
 MODEL_KEYS = ("hidden", "activation", "init", "weight_init_std", "loss", "optimizer", "seed")
 #: how each setting is read from text (CLI values, sweep grids) and checked
-CHOICES = {"activation": ("sigmoid", "tanh", "relu"), "init": INITS, "loss": LOSSES, "optimizer": tuple(OPTIMIZERS)}
+CHOICES = {"activation": ("sigmoid", "tanh", "relu"), "init": INITS, "loss": LOSSES,
+           "optimizer": tuple(OPTIMIZERS)}
 POSITIVE_INT = ("hidden", "iters", "batch_size")
 POSITIVE_FLOAT = ("weight_init_std", "lr", "max_grad")
 
@@ -125,8 +125,7 @@ class AdditionTrainer:
         self.losses.append(loss)
         return loss
 
-    def fit(self, iters: int | None = None,
-            on_eval: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    def fit(self, iters: int | None = None) -> dict[str, Any]:
         """Train until ``iters`` steps in total are done (default: config["iters"]);
         evaluate every ``eval_every`` steps; return the final metrics."""
         iters = self.config["iters"] if iters is None else iters
@@ -145,10 +144,9 @@ class AdditionTrainer:
                         bar.update(self.iteration, loss=float(np.mean(self.losses[-100:])))
                 self.seconds += time.perf_counter() - start
                 row = self.evaluate_all()
-                bar.update(self.iteration, loss=float(np.mean(self.losses[-100:])))
-                bar.log(escape(self._eval_line(row, iters)))
-                if on_eval is not None:
-                    on_eval(row)
+                if self.show_progress:
+                    bar.update(self.iteration, loss=float(np.mean(self.losses[-100:])))
+                    bar.log(escape(self._eval_line(row, iters)))
                 self.save()
         return self.finish()
 
@@ -207,20 +205,17 @@ class AdditionTrainer:
         return metrics
 
     def save(self) -> None:
+        """Checkpoint (atomic): model, optimizer, generator, the pairs seen, counters."""
         if self.out_dir is None:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        tensors.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
-        tensors["trainer/seen"] = self.seen.astype(np.uint8)
-        meta = {"config": self.config, "iteration": self.iteration, "seconds": self.seconds,
-                "optimizer": type(self.optimizer).__name__, "rng": self.rng.bit_generator.state}
-        # history first: a crash between the two leaves a history that is at least as long
+        # history first: a crash between the two writes leaves a history at least as long
+        # as the checkpoint's iteration, and resume() cuts it back to that
         atomic_write_text(self.out_dir / "history.json",
                           json.dumps({"loss": self.losses, "evals": self.evals}) + "\n")
-        save_checkpoint(self.out_dir / CHECKPOINT, tensors, meta)
-        atomic_write_text(self.out_dir / "checkpoint.json",
-                          json.dumps({k: v for k, v in meta.items() if k != "rng"}, indent=2) + "\n")
+        save_run(self.out_dir / CHECKPOINT, self.model, self.optimizer, rng=self.rng,
+                 tensors={"trainer/seen": self.seen.astype(np.uint8)},
+                 meta={"config": self.config, "iteration": self.iteration, "seconds": self.seconds})
 
     @classmethod
     def resume(cls, out_dir: Path | str, given: dict[str, Any], **kw: Any) -> AdditionTrainer:
@@ -228,16 +223,11 @@ class AdditionTrainer:
         checkpoint; given model settings must match it; iters, lr, batch_size and
         max_grad may change."""
         path = Path(out_dir) / CHECKPOINT
-        tensors, meta = load_checkpoint(path)
-        old = meta.get("config", {})
-        for key in MODEL_KEYS:
-            if key in given and given[key] != old.get(key):
-                raise CheckpointError(f"{path}: cannot resume with {key}={given[key]!r}; the "
-                                      f"checkpoint was trained with {key}={old.get(key)!r}")
-        tr = cls({**old, **given}, out_dir=out_dir, **kw)
-        tr.model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
-        tr.optimizer.load_state_dict(split_prefix(tensors, "optim"))
-        tr.rng.bit_generator.state = meta["rng"]
+        _, meta = load_checkpoint(path)
+        tr = cls({**meta.get("config", {}), **given}, out_dir=out_dir, **kw)
+        meta, tensors = load_run(path, tr.model, tr.optimizer, rng=tr.rng, config=tr.config,
+                                 check_keys=MODEL_KEYS)
+        tr.optimizer.lr = tr.config["lr"]  # the checkpoint's, unless --lr was given
         tr.seen[...] = tensors["trainer/seen"].astype(bool)
         tr.iteration, tr.seconds = meta["iteration"], meta["seconds"]
         hist = Path(out_dir) / "history.json"
@@ -275,7 +265,8 @@ def plot_run(losses: list[float], evals: list[dict[str, Any]], config: dict[str,
         w = min(100, len(loss))
         if w > 1:
             ax.plot(it[w - 1:], smooth(loss, w), lw=1.5, label=f"mean of {w} steps")
-        ylabel = "loss: sum over 8 bits of ½(y − d)²" if config["loss"] == "mse" else "loss: BCE summed over 8 bits"
+        ylabel = ("loss: sum over 8 bits of ½(y − d)²" if config["loss"] == "mse"
+                  else "loss: BCE summed over 8 bits")
         ax.set(xlabel="iteration", ylabel=ylabel, title=f"binary addition: {describe(config)}")
         ax.legend()
         out.append(_save(fig, Path(out_dir) / "loss.png"))

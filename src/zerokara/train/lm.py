@@ -18,9 +18,13 @@ Perplexity is ``exp(mean cross-entropy per word)``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,6 +177,7 @@ class LMTrainer:
         self.best_ppl = math.inf
         self.history: dict[str, list] = {"iteration": [], "perplexity": [], "epochs": []}
         self._loss_sum, self._loss_n = 0.0, 0
+        self._stop = False
 
     # -- the loop --------------------------------------------------------------------
     def fit(self, train: np.ndarray, valid: np.ndarray | None = None, test: np.ndarray | None = None,
@@ -199,7 +204,7 @@ class LMTrainer:
         bar = Progress("train", total=total, done=self.iteration, enabled=self.show_progress)
         start = time.perf_counter()
         last_save = time.monotonic()
-        with bar:
+        with bar, self._stop_on_interrupt():
             while self.iteration < total:
                 if self.pos == 0:
                     self.model.reset_state()
@@ -223,14 +228,37 @@ class LMTrainer:
                     bar.log(_epoch_line(row, epochs))
                     start = time.perf_counter()  # evaluation and checkpoint are not training time
                     last_save = time.monotonic()
-                elif self.save_every is not None and time.monotonic() - last_save > self.save_every:
+                elif self._stop or (self.save_every is not None
+                                    and time.monotonic() - last_save > self.save_every):
                     self.seconds += time.perf_counter() - start
                     self.save()
                     start, last_save = time.perf_counter(), time.monotonic()
+                if self._stop:  # Ctrl-C: the checkpoint now holds this very iteration
+                    raise KeyboardInterrupt
         self.seconds += time.perf_counter() - start
         if self.pos:  # stopped inside an epoch (max_iters): checkpoint there too
             self.save()
         return self.finish(valid, test)
+
+    @contextlib.contextmanager
+    def _stop_on_interrupt(self) -> Iterator[None]:
+        """A first Ctrl-C (SIGINT) lets the current update finish, saves a checkpoint
+        and stops; a second one stops at once (the previous checkpoint is intact)."""
+        self._stop = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            if self._stop:
+                raise KeyboardInterrupt
+            self._stop = True
+
+        old = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, old)
 
     def step(self, x: np.ndarray, t: np.ndarray) -> float:
         """One update: forward, backward, clipping, optimizer step. x, t: (N, T) ids."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import importlib.util
 import io
 import itertools
 import json
@@ -56,6 +57,7 @@ METRICS = {"iterations": "iterations", "final_train_loss": "final_train_loss",
            "exact_accuracy": "exact_accuracy", "heldout_pairs": "heldout_pairs",
            "heldout_bit_accuracy": "heldout_bit_accuracy",
            "heldout_exact_accuracy": "heldout_exact_accuracy", "seconds": "seconds"}
+RAY_MISSING = "--executor ray: ray is not installed; pip install 'zerokara[ray]' (or pip install ray)"
 DIED = ("the worker process died while this trial ran (killed, out of memory, or a crash in "
         "native code; if two trials ran at once, either may be the cause)")
 
@@ -222,7 +224,7 @@ def run_local(configs: list[dict[str, Any]], trial: Callable[[dict], dict], work
                 console.print(f"interrupted: finishing the {len(running)} running trial(s) to save "
                               "them (Ctrl-C again to abandon them)", highlight=False)
                 pool.shutdown(wait=False, cancel_futures=True)
-                for fut, cfg in running.items():
+                for fut in running:
                     with contextlib.suppress(Exception):
                         on_done(fut.result())
                 raise
@@ -241,8 +243,7 @@ def run_ray(configs: list[dict[str, Any]], trial: Callable[[dict], dict], worker
     try:
         import ray
     except ImportError:
-        raise InputError("--executor ray: ray is not installed; pip install 'zerokara[ray]' "
-                         "(or pip install ray)") from None
+        raise InputError(RAY_MISSING) from None
     started = False
     if not ray.is_initialized():
         try:
@@ -255,7 +256,8 @@ def run_ray(configs: list[dict[str, Any]], trial: Callable[[dict], dict], worker
                 ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         except Exception as e:  # noqa: BLE001 -- ray raises ConnectionError, RuntimeError, ...
             where = f"connect to Ray at {address}" if address else "start a local Ray"
-            raise InputError(f"--executor ray: cannot {where}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise InputError(f"--executor ray: cannot {where}: {why}") from None
         started = True
     # Ray sets OMP_NUM_THREADS to a task's num_cpus (1), and OpenBLAS reads it: one BLAS
     # thread per trial, as in the local pool (a runtime_env for it would cost ~1 s of set-up)
@@ -405,7 +407,8 @@ class Sweep:
         for key, rows in groups.items():
             ok = [r for r in rows if r["status"] == "ok"]
             g: dict[str, Any] = {**json.loads(key), "seeds": len(rows),
-                                 **{s: sum(r["status"] == s for r in rows) for s in ("ok", "diverged", "crashed")}}
+                                 **{s: sum(r["status"] == s for r in rows)
+                                    for s in ("ok", "diverged", "crashed")}}
             for m in ("exact_accuracy", "bit_accuracy", "final_train_loss", "seconds"):
                 vals = [r[m] for r in ok if r[m] is not None]
                 g[m] = sum(vals) / len(vals) if vals else None
@@ -464,7 +467,8 @@ class Sweep:
             label = (f"{key}={_fmt_value(v)}" if key else self.task.describe(recs[0]["config"]))
             label += f" ({len(ok)} ok" + (f", {bad} diverged/crashed)" if bad else ")")
             if ok:
-                it, mean = _mean_curve([r["curve"]["iteration"] for r in ok], [r["curve"]["loss"] for r in ok])
+                it, mean = _mean_curve([r["curve"]["iteration"] for r in ok],
+                                       [r["curve"]["loss"] for r in ok])
                 ax_l.plot(it, mean, color=color, lw=2, label=label)
                 it, mean = _mean_curve([[e["iteration"] for e in r["evals"]] for r in ok],
                                        [[e["exact_accuracy"] for e in r["evals"]] for r in ok])
@@ -521,6 +525,10 @@ def run_cli(args: Any) -> int:
         fixed["iters"] = args.iters
     if args.address and args.executor != "ray":
         raise InputError("--address applies to --executor ray")
+    if args.workers < 1:
+        raise InputError(f"--workers: expected a positive integer, got {args.workers}")
+    if args.executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise InputError(RAY_MISSING)
     out = Path(args.out) if args.out else Path("runs") / f"sweep-{task.name}"
     sweep = Sweep(task, grid, args.seeds, out, fixed)
     n = len(sweep.configs)

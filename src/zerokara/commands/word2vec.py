@@ -1,0 +1,97 @@
+"""``zerokara train word2vec``, ``zerokara similar`` and ``zerokara analogy``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from zerokara.commands import add_train_options
+
+
+def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
+    p = train_tasks.add_parser(
+        "word2vec", help="word vectors: CBOW or skip-gram with negative sampling (book 2, ch. 4)",
+        description="Train word2vec on Penn Treebank (or --corpus FILE). Defaults follow book 2: "
+        "CBOW, window 5, hidden 100, 5 negatives, Adam lr 0.001, batch 100, 10 epochs. After "
+        "training it prints the book's queries and the analogy accuracy on questions-words.txt "
+        "(gensim's copy, or --questions). The checkpoint holds the word vectors and the "
+        "vocabulary: pass it to `zerokara similar` and `zerokara analogy`.")
+    p.add_argument("--model", choices=["cbow", "skipgram"], help="default cbow")
+    p.add_argument("--window", type=int, help="context words on each side of the target (default 5)")
+    p.add_argument("--hidden", type=int, help="vector size (default 100)")
+    p.add_argument("--negatives", type=int, help="negative samples per target (default 5)")
+    p.add_argument("--subsample", type=float,
+                   help="drop frequent words at random each epoch with threshold T, e.g. 1e-3 "
+                        "(word2vec's and gensim's 'sample'; default 0: off, as book 2)")
+    p.add_argument("--corpus", help="a text file, words separated by spaces (default: PTB train)")
+    p.add_argument("--questions", help="analogy questions in questions-words.txt format "
+                                       "(default: gensim's copy, if gensim is installed)")
+    add_train_options(p, "passes over the corpus (default 10)")
+    p.set_defaults(func=_train)
+
+    sim = commands.add_parser("similar", help="the words closest to a word (cosine similarity)",
+                              description="Most similar words by cosine similarity of the vectors "
+                              "in a word2vec checkpoint.")
+    sim.add_argument("checkpoint", help="a run folder or its checkpoint.safetensors")
+    sim.add_argument("word")
+    sim.add_argument("--top", type=int, default=5, help="how many words (default 5)")
+    sim.set_defaults(func=_similar)
+
+    ana = commands.add_parser("analogy", help="a : b = c : ?, e.g. king man queen -> woman",
+                              description="Answer the analogy a : b = c : ? with the words closest "
+                              "to b - a + c (cosine; a, b, c excluded).")
+    ana.add_argument("checkpoint", help="a run folder or its checkpoint.safetensors")
+    ana.add_argument("a")
+    ana.add_argument("b")
+    ana.add_argument("c")
+    ana.add_argument("--top", type=int, default=5, help="how many words (default 5)")
+    ana.set_defaults(func=_analogy)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from zerokara.errors import InputError
+    from zerokara.train.tasks import prepare_out
+    from zerokara.train.word2vec import DEFAULTS, run_word2vec
+
+    config = {k: getattr(args, k, None) for k in DEFAULTS}
+    for k, v in DEFAULTS.items():
+        if config[k] is None:
+            config[k] = v
+    if config["subsample"] < 0:
+        raise InputError(f"--subsample expected >= 0, got {config['subsample']}")
+    if config["window"] < 1:
+        raise InputError(f"--window expected >= 1, got {config['window']}")
+    config.update(corpus=args.corpus, seed=args.seed, max_grad=args.max_grad, task="word2vec")
+    questions = Path(args.questions) if args.questions else None
+    if questions is not None and not questions.is_file():
+        raise InputError(f"--questions: {questions} not found")
+    run_word2vec(config, out=lambda: prepare_out(args, "word2vec"), resume=args.resume,
+                 progress=not args.no_progress, questions=questions)
+    return 0
+
+
+def _check_top(top: int) -> None:
+    from zerokara.errors import InputError
+
+    if top < 1:
+        raise InputError(f"--top expected >= 1, got {top}")
+
+
+def _similar(args: argparse.Namespace) -> int:
+    from zerokara.train.word2vec import load_word_vectors
+
+    _check_top(args.top)
+    wv = load_word_vectors(args.checkpoint)
+    for word, score in wv.most_similar(args.word, top=args.top):
+        print(f"{word}\t{score:.4f}")
+    return 0
+
+
+def _analogy(args: argparse.Namespace) -> int:
+    from zerokara.train.word2vec import load_word_vectors
+
+    _check_top(args.top)
+    wv = load_word_vectors(args.checkpoint)
+    for word, score in wv.analogy(args.a, args.b, args.c, top=args.top):
+        print(f"{word}\t{score:.4f}")
+    return 0

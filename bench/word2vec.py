@@ -186,7 +186,7 @@ WORKLOADS = [
 
 
 def quality(epochs: int = 10, questions: str | None = None, scale: float = 1.0,
-            progress: bool = True, subsample: float = 0.0) -> dict:
+            progress: bool = True, subsample: float = 0.0, lr: float = LR) -> dict:
     from gensim.models import Word2Vec
 
     from zerokara.train.word2vec import Word2VecTrainer, build, resampler
@@ -196,7 +196,7 @@ def quality(epochs: int = 10, questions: str | None = None, scale: float = 1.0,
     qfile = questions or find_questions_file()
     corpus, words, source = load_corpus(scale)
     config = {"model": "cbow", "window": WINDOW, "hidden": HIDDEN, "negatives": NEGATIVES,
-              "optimizer": "adam", "lr": LR, "subsample": subsample}
+              "optimizer": "adam", "lr": lr, "subsample": subsample}
     rng = np.random.default_rng(SEED)
     model, opt, contexts, target = build(config, corpus, len(words), rng)
     t0 = time.perf_counter()
@@ -212,7 +212,7 @@ def quality(epochs: int = 10, questions: str | None = None, scale: float = 1.0,
     g_sec = time.perf_counter() - t0
     theirs = WordVectors(g.wv.vectors, list(g.wv.index_to_key))
 
-    out = {"data": source, "epochs": epochs, "zerokara_subsample": subsample,
+    out = {"data": source, "epochs": epochs, "zerokara_subsample": subsample, "zerokara_lr": lr,
            "zerokara_seconds": round(z_sec, 1),
            "gensim_seconds": round(g_sec, 1)}
     for name, wv in (("zerokara", ours), ("gensim", theirs)):
@@ -246,8 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--subsample", type=float, default=0.0,
                    help="zerokara's frequent-word subsampling threshold (default 0: book 2)")
+    p.add_argument("--lr", type=float, default=LR, help="zerokara's Adam lr (default 0.001: book 2)")
     a = p.parse_args(argv)
-    quality(a.epochs, a.questions, a.scale, progress=not a.no_progress, subsample=a.subsample)
+    quality(a.epochs, a.questions, a.scale, progress=not a.no_progress, subsample=a.subsample,
+            lr=a.lr)
     return 0
 
 

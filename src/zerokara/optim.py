@@ -56,8 +56,8 @@ class Optimizer:
             return
         # gather the touched rows, apply the same rule to them, scatter them back
         idx = g.idx
-        rows = p[idx]
-        row_bufs = [b[idx] for b in bufs]
+        rows = np.take(p, idx, axis=0)
+        row_bufs = [np.take(b, idx, axis=0) for b in bufs]
         self._rule(rows, g.rows, *row_bufs)
         p[idx] = rows
         for b, rb in zip(bufs, row_bufs):

@@ -278,9 +278,10 @@ def test_command_errors_are_one_line(tmp_path, synthetic_ptb, capsys):
 def test_zaremba_preset_settings(tmp_path, synthetic_ptb, capsys):
     out = tmp_path / "z"
     assert main(["train", "better-rnnlm", "--preset", "zaremba-small", "--epochs", "1",
-                 "--hidden", "16", "--wordvec", "16", "--batch-size", "4", "--out", str(out),
-                 "--no-progress"]) == 0
+                 "--hidden", "16", "--wordvec", "16", "--batch-size", "4", "--data-slice", "1000",
+                 "--out", str(out), "--no-progress"]) == 0
     _, meta = load_checkpoint(out / CHECKPOINT)
+    assert meta["iteration"] == 999 // (4 * 20)  # one epoch over the first 1,000 words
     cfg = meta["config"]
     assert cfg["preset"] == "zaremba-small" and cfg["layers"] == 2 and cfg["dropout"] == 0.0
     assert cfg["time_size"] == 20 and cfg["lr"] == 20.0 and cfg["max_grad"] == 0.25

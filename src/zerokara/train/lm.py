@@ -36,6 +36,7 @@ from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, spl
 from zerokara.models.rnnlm import LanguageModel
 from zerokara.optim import Optimizer, clip_grads
 from zerokara.train.progress import Progress
+from zerokara.train.state import load_run, save_run
 
 CHECKPOINT = "checkpoint.safetensors"  # the latest state, to resume
 BEST = "best.safetensors"  # the model with the best valid perplexity so far
@@ -332,15 +333,6 @@ class LMTrainer:
         return metrics
 
     # -- checkpoints -------------------------------------------------------------------
-    def _meta(self) -> dict[str, Any]:
-        meta = {"config": self.config, "epoch": self.epoch, "iteration": self.iteration,
-                "pos": self.pos, "seconds": self.seconds, "tokens": self.tokens,
-                "lr": self.optimizer.lr, "lr0": self.lr0,
-                "best_ppl": self.best_ppl if math.isfinite(self.best_ppl) else None,
-                "optimizer": type(self.optimizer).__name__,
-                "model_rngs": {k: g.bit_generator.state for k, g in self.model.generators().items()}}
-        return meta
-
     def save_model(self, name: str = BEST) -> None:
         """The model alone (for evaluate/generate), with its config and vocabulary."""
         if self.out_dir is None:
@@ -352,40 +344,28 @@ class LMTrainer:
         save_checkpoint(self.out_dir / name, tensors, meta)
 
     def save(self) -> None:
-        """Everything a resume needs: parameters, optimizer state, carried LSTM state,
-        random generators, counters, the schedule's state."""
+        """Everything a resume needs (:func:`zerokara.train.state.save_run`: parameters,
+        optimizer state, random generators) plus the carried LSTM state inside an
+        epoch, the counters and the schedule's state."""
         if self.out_dir is None:
             return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        tensors.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
-        if self.pos:
-            tensors.update({f"state/{k}": v for k, v in self.model.get_state().items()})
-        meta = {**self._meta(), "vocab": self.vocab,
-                "loss_acc": [self._loss_sum, self._loss_n]}
-        save_checkpoint(self.out_dir / CHECKPOINT, tensors, meta)
-        atomic_write_text(self.out_dir / "history.json", json.dumps(self.history) + "\n")
+        state = {f"state/{k}": v for k, v in self.model.get_state().items()} if self.pos else {}
+        meta = {"config": self.config, "epoch": self.epoch, "iteration": self.iteration,
+                "pos": self.pos, "seconds": self.seconds, "tokens": self.tokens, "lr0": self.lr0,
+                "best_ppl": self.best_ppl if math.isfinite(self.best_ppl) else None,
+                "loss_acc": [self._loss_sum, self._loss_n], "vocab": self.vocab}
+        save_run(self.out_dir / CHECKPOINT, self.model, self.optimizer, meta=meta, tensors=state,
+                 history=self.history)
 
     def resume(self, path: Path | str | None = None, *, check_keys: tuple[str, ...] = ()) -> None:
         """Restore everything from a checkpoint (default: out_dir's)."""
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
-        tensors, meta = load_checkpoint(path)
-        for key in check_keys:
-            old, new = meta.get("config", {}).get(key), self.config.get(key)
-            if old != new:
-                raise CheckpointError(f"{path}: cannot resume with {key}={new!r}; the checkpoint "
-                                      f"was trained with {key}={old!r}")
-        if meta.get("optimizer") != type(self.optimizer).__name__:
-            raise CheckpointError(f"{path}: checkpoint optimizer is {meta.get('optimizer')}, "
-                                  f"not {type(self.optimizer).__name__}")
+        meta, tensors = load_run(path, self.model, self.optimizer, config=self.config,
+                                 check_keys=check_keys)
         if "pos" not in meta or "best_ppl" not in meta:
             raise CheckpointError(f"{path} is not a language-model training checkpoint")
-        self.model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
-        self.optimizer.load_state_dict(split_prefix(tensors, "optim"))
         self.model.set_state(split_prefix(tensors, "state"))
-        self.optimizer.lr, self.lr0 = meta["lr"], meta["lr0"]
-        for k, g in self.model.generators().items():
-            g.bit_generator.state = meta["model_rngs"][k]
+        self.lr0 = meta["lr0"]
         self.epoch, self.iteration, self.pos = meta["epoch"], meta["iteration"], meta["pos"]
         self.seconds, self.tokens = meta["seconds"], meta["tokens"]
         self.best_ppl = meta["best_ppl"] if meta["best_ppl"] is not None else math.inf

@@ -99,8 +99,9 @@ class Word2VecTrainer:
     def fit(self, contexts: np.ndarray, target: np.ndarray, *, epochs: int, batch_size: int,
             resample: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None
             ) -> dict[str, Any]:
-        """``resample(rng)``, if given, makes each epoch's (contexts, target)
-        afresh (frequent-word subsampling); contexts and target are the first's size."""
+        """Shapes: contexts (P, 2w), target (P,) ids. ``resample(rng)``, if given,
+        makes each epoch's pairs afresh (frequent-word subsampling); the pairs
+        passed in then only size the progress bar."""
         n = len(target)
         if not 0 < batch_size <= n:
             raise InputError(f"word2vec: batch_size expected in [1, {n}] (the number of "
@@ -119,6 +120,9 @@ class Word2VecTrainer:
                     contexts, target = resample(self.rng)
                     n = len(target)
                     per_epoch = n // batch_size
+                    if per_epoch == 0:
+                        raise InputError(f"word2vec: after subsampling only {n} pairs remain, "
+                                         f"fewer than one batch of {batch_size}")
                 perm = self.rng.permutation(n)
                 total, window = 0.0, 0.0
                 for i in range(per_epoch):

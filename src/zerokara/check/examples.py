@@ -15,6 +15,8 @@ from zerokara.errors import InputError
 from zerokara.layers import (GRU, LSTM, RNN, Affine, BatchNorm, Bidirectional, Dropout, Module,
                              ReLU, Sigmoid, SigmoidWithLoss, SoftmaxWithLoss, Tanh, TimeDropout,
                              TimeGRU, TimeLSTM, TimeRNN)
+from zerokara.layers import Embedding, TimeAffine, TimeAttention, TimeEmbedding, TimeSoftmaxWithLoss
+from zerokara.layers.negative_sampling import EmbeddingDot
 from zerokara.models import BinaryAdditionRNN, MultiLayerNet, TwoLayerNet
 from zerokara.models.binary_addition import encode
 
@@ -92,6 +94,23 @@ EXAMPLES: dict[str, tuple[str, Factory]] = {
     "time-dropout": ("TimeDropout, p=0.5, training mode",
                      lambda s, r: (TimeDropout(0.5, rng=np.random.default_rng(r.integers(2**32))),
                                    (_seq(s, r),))),
+    "embedding": ("row lookup W[ids], with a repeated id",
+                  lambda s, r: (Embedding.create(s["C"] + 2, s["D"], r, init=1.0, dtype=F64),
+                                (np.r_[0, r.integers(0, s["C"] + 2, s["N"]), 0],))),
+    "time-embedding": ("TimeEmbedding over (N, T) ids",
+                       lambda s, r: (TimeEmbedding.create(s["C"] + 2, s["D"], r, init=1.0, dtype=F64),
+                                     (r.integers(0, s["C"] + 2, (s["N"], s["T"])),))),
+    "embedding-dot": ("EmbeddingDot: np.sum(W[idx] * h, axis=1)",
+                      lambda s, r: (EmbeddingDot(r.standard_normal((s["C"] + 2, s["D"]))),
+                                    (_x(s, r), r.integers(0, s["C"] + 2, s["N"])))),
+    "time-affine": ("TimeAffine: one matrix product over N*T rows",
+                    lambda s, r: (TimeAffine.create(s["D"], s["H"], r, dtype=F64), (_seq(s, r),))),
+    "time-softmax-with-loss": ("TimeSoftmaxWithLoss over (N, T, C) scores",
+                               lambda s, r: (TimeSoftmaxWithLoss(),
+                                             (r.standard_normal((s["N"], s["T"], s["C"])),
+                                              r.integers(0, s["C"], (s["N"], s["T"]))))),
+    "time-attention": ("TimeAttention: dot-product weights over encoder states, weighted sum",
+                       lambda s, r: (TimeAttention(), (_seq(s, r), r.standard_normal((s["N"], s["T"] + 1, s["D"]))))),
     "binary-addition": ("the course's binary-addition RNN (sigmoid, squared error, BPTT over 8 bits)",
                         lambda s, r: (BinaryAdditionRNN(s["H"], weight_init_std=0.7, rng=r, dtype=F64),
                                       encode(r.integers(0, 128, s["N"]), r.integers(0, 128, s["N"]),

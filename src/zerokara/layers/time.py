@@ -48,6 +48,16 @@ class _TimeRecurrent(Module):
         self.dh: Array | None = None
         self.explicit_state = False
         self.cache: tuple | None = None
+        self._workspace: dict[str, Array] = {}
+
+    def _ws(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> Array:
+        """A scratch array kept from call to call. A fresh large array costs a
+        page fault per 4 KiB on first touch, every call; at H=100 that was a
+        third of TimeLSTM's time. Contents are garbage until written."""
+        a = self._workspace.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self._workspace[name] = np.empty(shape, dtype=dtype)
+        return a
 
     @classmethod
     def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
@@ -187,20 +197,24 @@ class TimeLSTM(_TimeRecurrent):
 
     def forward(self, xs: Array, h0: Array | None = None, c0: Array | None = None) -> Array:
         h, c = self._initial(xs, (h0, c0))
-        N, T, _ = xs.shape
-        H, p, X = h.shape[1], self.params, _time_major(xs)
+        N, T, D = xs.shape
+        H, p, dt = h.shape[1], self.params, xs.dtype
         # The step loop is the hot path, so the cell's arithmetic is arranged for
         # as few whole-array operations per step as possible: sigmoid(a) =
         # 0.5 tanh(a/2) + 0.5, so the pre-activations are scaled once (the x part
         # for all steps at once, Wh once per call) and each step does one tanh.
-        scale, shift, _ = lstm_gate_affine(H, xs.dtype.str)
-        G = (X @ p["Wx"]).reshape(T, N, 4 * H)  # pre-activations, turned into gates in place
+        scale, shift, _ = lstm_gate_affine(H, dt.str)
+        X = self._ws("X", (T, N, D), dt)
+        np.copyto(X, xs.transpose(1, 0, 2))  # time-major: each step's rows are contiguous
+        X = X.reshape(T * N, D)
+        G = self._ws("G", (T, N, 4 * H), dt)  # pre-activations, turned into gates in place
+        np.matmul(X, p["Wx"], out=G.reshape(T * N, 4 * H))
         G += p["b"]
         G *= scale
-        Whs = p["Wh"] * scale
-        hs = np.empty((T + 1, N, H), dtype=xs.dtype)
-        cs = np.empty((T + 1, N, H), dtype=xs.dtype)
-        tcs = np.empty((T, N, H), dtype=xs.dtype)
+        Whs = np.multiply(p["Wh"], scale, out=self._ws("Whs", p["Wh"].shape, dt))
+        hs = self._ws("hs", (T + 1, N, H), dt)
+        cs = self._ws("cs", (T + 1, N, H), dt)
+        tcs = self._ws("tcs", (T, N, H), dt)
         hs[0], cs[0] = h, c
         for t in range(T):
             Gt = G[t]
@@ -217,26 +231,31 @@ class TimeLSTM(_TimeRecurrent):
     def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
         X, shape, hs, cs, tcs, G = self.cache
         N, T, _ = shape
-        H, p, g = hs.shape[2], self.params, self.grads
+        H, p, g, dt = hs.shape[2], self.params, self.grads, G.dtype
         i, f, gg, o = (G[..., k * H:(k + 1) * H] for k in range(4))
         # Everything that does not depend on the gradient flowing back is computed
         # for all steps at once: K holds, per gate, d(gate)/d(pre-activation)
         # times what the gate multiplies (g, c_prev, i for i, f, g; tanh c for o),
         # and P = o (1 - tanh(c)^2), the path from h to c.
-        K = G * (1 - G)  # sigmoid' = y (1 - y) on i, f, o
-        K[..., 2 * H:3 * H] = 1 - gg * gg  # tanh' on g
+        K = np.subtract(1, G, out=self._ws("K", G.shape, dt))
+        K *= G  # sigmoid' = y (1 - y) on i, f, o
+        Kg = K[..., 2 * H:3 * H]
+        np.multiply(gg, gg, out=Kg)
+        np.subtract(1, Kg, out=Kg)  # tanh' on g
         K[..., :H] *= gg
         K[..., H:2 * H] *= cs[:-1]
-        K[..., 2 * H:3 * H] *= i
+        Kg *= i
         K[..., 3 * H:] *= tcs
-        P = 1 - tcs * tcs
+        P = np.multiply(tcs, tcs, out=self._ws("P", tcs.shape, dt))
+        np.subtract(1, P, out=P)
         P *= o
-        dA = np.empty_like(G)
+        dA = self._ws("dA", G.shape, dt)
         dh = np.zeros_like(hs[0])
         dc = np.zeros_like(dh)
         # a contiguous copy: the step loop multiplies by Wh.T T times, and BLAS is
         # markedly faster on a row-major operand than on a transposed view
-        WhT = np.ascontiguousarray(p["Wh"].T)
+        WhT = self._ws("WhT", p["Wh"].shape[::-1], dt)
+        np.copyto(WhT, p["Wh"].T)
         for t in reversed(range(T)):
             dh += dhs[:, t]
             ds = dh * P[t]  # dL/dc_t: through h_t, plus what step t+1 sent back

@@ -99,14 +99,8 @@ class _Word2Vec(Module):
         self.embed_in = Embedding(initlib.weight((vocab_size, hidden_size), rng, 0.01, dtype=dtype))
 
 
-class SimpleCBOW(_Word2Vec):
-    """CBOW with a softmax over the vocabulary (book 2, chapter 3).
-
-    Shapes: embed_in.W (V, H), out.W (H, V);
-    forward contexts (N, C) ids, target (N,) ids -> loss ();
-    h = mean of the C context vectors (N, H); scores = h @ W_out (N, V).
-    backward: the mean's gradient is dh / C, repeated to every context word.
-    """
+class _SoftmaxWord2Vec(_Word2Vec):
+    """Book 2, chapter 3's models: embed_in.W (V, H), out.W (H, V), softmax over V."""
 
     def __init__(self, vocab_size: int, hidden_size: int, *, rng: np.random.Generator | None = None,
                  dtype: DTypeLike = np.float32) -> None:
@@ -116,6 +110,17 @@ class SimpleCBOW(_Word2Vec):
         self.out = MatMul(initlib.weight((hidden_size, vocab_size), rng, 0.01, dtype=dtype))
         self.loss_layer = SoftmaxWithLoss()
         self.C = 0
+
+
+class SimpleCBOW(_SoftmaxWord2Vec):
+    """CBOW with a softmax over the vocabulary (book 2, chapter 3).
+
+    Shapes: embed_in.W (V, H), out.W (H, V);
+    forward contexts (N, C) ids, target (N,) ids -> loss ();
+    h = mean of the C context vectors (N, H); scores = h @ W_out (N, V).
+    backward: the mean's gradient is dh / C, repeated to every context word.
+    """
+
 
     def forward(self, contexts: np.ndarray, target: np.ndarray) -> float:
         _check_pair("SimpleCBOW", contexts, target)
@@ -129,7 +134,7 @@ class SimpleCBOW(_Word2Vec):
         self.embed_in.backward(np.broadcast_to(dh[:, None, :], (n, self.C, H)))  # undo the mean
 
 
-class SimpleSkipGram(_Word2Vec):
+class SimpleSkipGram(_SoftmaxWord2Vec):
     """Skip-gram with a softmax over the vocabulary (book 2, chapter 3).
 
     Shapes: embed_in.W (V, H), out.W (H, V);
@@ -139,14 +144,6 @@ class SimpleSkipGram(_Word2Vec):
     backward: the C positions' score gradients add up (the scores fan out C ways).
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int, *, rng: np.random.Generator | None = None,
-                 dtype: DTypeLike = np.float32) -> None:
-        super().__init__()
-        rng = rng if rng is not None else np.random.default_rng()
-        self._make_in(vocab_size, hidden_size, rng, dtype)
-        self.out = MatMul(initlib.weight((hidden_size, vocab_size), rng, 0.01, dtype=dtype))
-        self.loss_layer = SoftmaxWithLoss()
-        self.C = 0
 
     def forward(self, contexts: np.ndarray, target: np.ndarray) -> float:
         _check_pair("SimpleSkipGram", contexts, target)

@@ -31,12 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from zerokara.errors import CheckpointError, InputError, NaNLossError
+from zerokara.errors import CheckpointError, InputError
 from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, split_prefix
 from zerokara.models.rnnlm import LanguageModel
 from zerokara.optim import Optimizer, clip_grads
 from zerokara.train.progress import Progress
 from zerokara.train.state import load_run, save_run
+from zerokara.train.trainer import check_loss
 
 CHECKPOINT = "checkpoint.safetensors"  # the latest state, to resume
 BEST = "best.safetensors"  # the model with the best valid perplexity so far
@@ -264,12 +265,7 @@ class LMTrainer:
     def step(self, x: np.ndarray, t: np.ndarray) -> float:
         """One update: forward, backward, clipping, optimizer step. x, t: (N, T) ids."""
         loss = self.model.forward(x, t)
-        if not math.isfinite(loss):
-            where = f" the last good checkpoint is {self.out_dir / CHECKPOINT}." if self.out_dir else ""
-            raise NaNLossError(
-                f"loss became {loss} at iteration {self.iteration + 1} (epoch {self.epoch + 1}); "
-                f"lower the learning rate (now {self.optimizer.lr:g}) or clip gradients "
-                f"(--max-grad).{where}")
+        check_loss(loss, self.iteration, self.epoch, self.optimizer.lr, self.out_dir)
         self.model.backward()
         grads = self.model.gradients()
         if self.max_grad is not None:

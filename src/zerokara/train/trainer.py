@@ -99,12 +99,7 @@ class Trainer:
     def step(self, x: np.ndarray, t: np.ndarray) -> float:
         """One update: forward, backward, optional clipping, optimizer step."""
         loss = self.model.forward(x, t)
-        if not math.isfinite(loss):
-            where = f" the last good checkpoint is {self.out_dir / CHECKPOINT}." if self.out_dir else ""
-            raise NaNLossError(
-                f"loss became {loss} at iteration {self.iteration + 1} (epoch {self.epoch + 1}); "
-                f"lower the learning rate (now {self.optimizer.lr}) or clip gradients "
-                f"(--max-grad).{where}")
+        check_loss(loss, self.iteration, self.epoch, self.optimizer.lr, self.out_dir)
         self.model.backward(input_grad=False)
         grads = self.model.gradients()
         if self.max_grad is not None:
@@ -169,6 +164,16 @@ class Trainer:
             keep = sum(1 for i in h["iteration"] if i <= self.iteration)
             self.history = {"iteration": h["iteration"][:keep], "loss": h["loss"][:keep],
                             "epochs": [r for r in h["epochs"] if r["epoch"] <= self.epoch]}
+
+
+def check_loss(loss: float, iteration: int, epoch: int, lr: float, out_dir: Path | None) -> None:
+    """A NaN or infinite loss stops training with one line saying what to change."""
+    if math.isfinite(loss):
+        return
+    where = f" the last good checkpoint is {out_dir / CHECKPOINT}." if out_dir else ""
+    raise NaNLossError(
+        f"loss became {loss} at iteration {iteration + 1} (epoch {epoch + 1}); lower the learning "
+        f"rate (now {lr:g}) or clip gradients (--max-grad).{where}")
 
 
 def _epoch_line(row: dict[str, Any], epochs: int) -> str:

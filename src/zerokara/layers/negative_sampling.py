@@ -61,6 +61,11 @@ class EmbeddingDot(Module):
             raise InputError(f"EmbeddingDot: idx expected shape ({h.shape[0]}, ...) to match h's "
                              f"batch, got {shape_str(idx.shape)}")
         n = h.shape[0]
+        if idx.ndim == 1:  # book 2's case, written as the book writes it
+            target_W = np.take(W, idx, axis=0)  # (N, D): row n is W[idx[n]]
+            out = np.sum(target_W * h, axis=1)  # one dot product per row
+            self.h, self.idx, self.target_W = h, idx, target_W
+            return out
         target_W = np.take(W, idx.reshape(n, -1), axis=0)  # (N, M, D): one gather for all ids
         # the row-wise dot np.sum(target_W * h[:, None, :], axis=2), h broadcast over M;
         # einsum sums over d without the (N, M, D) product in memory (6x faster here)
@@ -71,6 +76,10 @@ class EmbeddingDot(Module):
     def backward(self, dout: Array) -> Array:
         h, idx, target_W = self.h, self.idx, self.target_W
         n, D = h.shape[0], h.shape[1]
+        if idx.ndim == 1:
+            dout = dout[:, None]  # (N, 1): the forward Sum over axis 1 repeats dout over D
+            self.grads["W"] = RowGrad.accumulate(idx, dout * h, self.params["W"].shape)
+            return dout * target_W
         d = dout.reshape(n, 1, -1)                    # (N, 1, M)
         # dh[n] = sum_m dout[n, m] W[idx[n, m]]: h was broadcast over M, so its gradient
         # sums over M; as a batched (1, M) @ (M, D) product (13x faster than the sum here)

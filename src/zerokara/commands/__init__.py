@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 #: modules under zerokara.commands, in the order their commands are listed
-MODULES = ("mlp", "gradcheck", "binary_addition", "seq2seq", "lm", "word2vec")
+MODULES = ("mlp", "gradcheck", "explain", "binary_addition", "seq2seq", "lm", "word2vec")
 
 
 def add_train_options(p: argparse.ArgumentParser, epochs_help: str) -> argparse._ArgumentGroup:

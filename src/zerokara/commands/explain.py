@@ -1,0 +1,67 @@
+"""``zerokara explain LAYER``: the forward and backward graph of a layer, each local
+gradient rule, the gradient shapes and a numerical gradient check."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+USAGE = """examples:
+  zerokara explain affine --sizes N=3,D=2,H=4 --out affine.png
+  zerokara explain time-rnn --sizes N=2,T=3,D=2,H=3 --lang ja
+  zerokara explain mylayers:MySigmoid        (mylayers.py in the current folder)
+
+your own layer needs forward(*inputs) and backward(dout) (zerokara.layers.Module);
+it is built with its classmethod example(sizes, rng) -> (layer, inputs) if it has
+one, else create(D, H, rng, dtype=np.float64), else with no arguments, and then
+fed x of shape (N, D) (or (N, T, D) when its name starts with Time)."""
+
+
+def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "explain", help="show a layer's forward/backward graph, gradient rules and gradient check",
+        description="Trace a layer's forward and backward on small example inputs: every array "
+        "operation with its shapes, broadcasts as explicit Repeat nodes and the Sum that undoes "
+        "them in backward, each local gradient rule, the shape of every gradient, and a float64 "
+        "numerical gradient check. Exit status 1 when a gradient is wrong.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=USAGE)
+    p.add_argument("layer", nargs="?", help="a built-in layer name (see --list) or module:Class of "
+                   "your own layer (also path/to/file.py:Class)")
+    p.add_argument("--sizes", help="sizes, e.g. N=3,D=2,H=4 (N batch, D input, H hidden, C classes, "
+                   "T time steps)")
+    p.add_argument("--out", help="also draw both graphs to this file (.png, .svg, .pdf, or .gv "
+                   "source); needs Graphviz")
+    p.add_argument("--lang", choices=["en", "ja"], default="en", help="language of the text (default en)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--list", action="store_true", help="list the built-in layer names and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from zerokara.check.examples import EXAMPLES, parse_sizes
+
+    if args.list:
+        for name, (desc, _) in EXAMPLES.items():
+            print(f"{name:24} {desc}")
+        return 0
+    if not args.layer:
+        from zerokara.errors import InputError
+
+        raise InputError(f"explain: give a layer: one of {', '.join(EXAMPLES)}, or module:Class")
+    from zerokara.explain import explain
+    from zerokara.explain.render import render_text
+
+    ex = explain(args.layer, parse_sizes(args.sizes), args.seed)
+    print(render_text(ex, args.lang), flush=True)
+    if args.out:
+        from zerokara.explain.draw import DrawError, draw
+
+        title = f"zerokara explain {args.layer}: {ex.description}"
+        try:
+            path = draw(ex.graph, args.out, title, {e.name for e in ex.report.failures()})
+        except DrawError as e:
+            print(f"zerokara: {e}", file=sys.stderr)
+            return 1
+        print(f"\nwrote {path}")
+    return 0 if ex.report.ok else 1

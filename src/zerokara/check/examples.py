@@ -138,6 +138,29 @@ def parse_sizes(text: str | None) -> Sizes:
     return sizes
 
 
+class UsedSizes(dict):
+    """Sizes that remember which of them a factory read, so that reports name
+    only the sizes that shaped the example (binary addition ignores T and D)."""
+
+    def __init__(self, sizes: Sizes) -> None:
+        super().__init__(sizes)
+        self.read: list[str] = []
+
+    def __getitem__(self, key: str) -> int:
+        if key not in self.read:
+            self.read.append(key)
+        return super().__getitem__(key)
+
+    def used(self) -> Sizes:
+        return {k: dict.__getitem__(self, k) for k in self if k in self.read}
+
+
+def sizes_text(sizes: Sizes) -> str:
+    """``N=3, D=4`` (the used ones when ``sizes`` is a :class:`UsedSizes`)."""
+    shown = sizes.used() if isinstance(sizes, UsedSizes) else sizes
+    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "fixed"
+
+
 def make_example(name: str, sizes: Sizes, seed: int = 0) -> tuple[Module, tuple]:
     if name not in EXAMPLES:
         raise InputError(f"unknown layer {name!r}; known: {', '.join(EXAMPLES)}")

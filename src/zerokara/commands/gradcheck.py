@@ -19,7 +19,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 def run(args: argparse.Namespace) -> int:
     from zerokara.check import gradcheck
-    from zerokara.check.examples import EXAMPLES, make_example, parse_sizes
+    from zerokara.check.examples import EXAMPLES, UsedSizes, make_example, parse_sizes, sizes_text
 
     if args.list or args.layer == "list":
         for name, (desc, _) in EXAMPLES.items():
@@ -29,9 +29,10 @@ def run(args: argparse.Namespace) -> int:
     names = list(EXAMPLES) if args.layer == "all" else [args.layer]
     ok = True
     for name in names:
-        module, inputs = make_example(name, sizes, args.seed)
+        used = UsedSizes(sizes)
+        module, inputs = make_example(name, used, args.seed)
         report = gradcheck(module, *inputs, seed=args.seed)
-        report.layer = f"{name} ({', '.join(f'{k}={v}' for k, v in sizes.items())})"
+        report.layer = f"{name} ({sizes_text(used)})"
         print(report)
         ok &= report.ok
     return 0 if ok else 1

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from zerokara.check.examples import EXAMPLES, Sizes
+from zerokara.check.examples import EXAMPLES, Sizes, UsedSizes
 from zerokara.check.gradcheck import GradReport, gradcheck
 from zerokara.errors import InputError, ZerokaraError
 from zerokara.explain.trace import Trace, run_plain, trace_layer
@@ -131,7 +131,7 @@ def build(spec: str, sizes: Sizes, seed: int = 0) -> tuple[Any, tuple, str]:
                          f"(or module:Class for your own layer)")
     desc, factory = EXAMPLES[spec]
     try:
-        layer, inputs = factory(sizes, rng)
+        layer, inputs = factory(sizes, rng)  # a UsedSizes records which sizes it read
     except Exception as e:
         raise InputError(f"explain: sizes {_sizes_text(sizes)} do not fit {spec}: {e}") from None
     return layer, inputs, desc
@@ -151,6 +151,7 @@ def _same(a: Trace, b: Trace) -> bool:
 
 def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
     """Trace ``spec``'s forward and backward on small inputs and check its gradients."""
+    sizes = UsedSizes(sizes)
     layer, inputs, desc = build(spec, sizes, seed)
     # a batch-first sequence input (N, T, D) gives the number of steps to annotate
     steps = next((x.shape[1] for x in inputs if isinstance(x, np.ndarray) and x.ndim == 3), None)
@@ -173,7 +174,8 @@ def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
     else:
         report = gradcheck(_as_module(layer), *inputs, seed=seed, max_elements=CHECKED)
     report.layer = spec
-    return Explanation(spec, desc, dict(sizes), layer, inputs, trace, report, _same(trace, plain), steps)
+    shown = sizes.used() if sizes.read else dict(sizes)
+    return Explanation(spec, desc, shown, layer, inputs, trace, report, _same(trace, plain), steps)
 
 
 def _as_module(layer: Any) -> Any:

@@ -16,9 +16,11 @@ Peers, timed in the same process on the same corpus:
   W_in and W_out, the same initial weights, the same batches, negatives drawn
   the same way (inverse CDF, collisions redrawn), ``torch.optim.SparseAdam``.
 
-``python -m bench.word2vec quality`` trains both zerokara's CBOW and gensim
-for the book's 10 epochs and prints the book's queries and the analogy
-accuracy of each, side by side (minutes; not part of the timing).
+``python -m bench.word2vec quality`` trains zerokara's CBOW and gensim (its
+defaults, and ``sample=0``) for the book's 10 epochs and prints the book's
+queries and the analogy accuracy of each, side by side (minutes; not part of
+the timing). ``--preset gensim-like``, ``--shrink-window``, ``--subsample``,
+``--lr``, ``--lr-schedule``, ``--init`` change zerokara's side.
 """
 
 from __future__ import annotations
@@ -186,7 +188,12 @@ WORKLOADS = [
 
 
 def quality(epochs: int = 10, questions: str | None = None, scale: float = 1.0,
-            progress: bool = True, subsample: float = 0.0, lr: float = LR) -> dict:
+            progress: bool = True, subsample: float = 0.0, lr: float = LR,
+            shrink_window: bool = False, lr_schedule: str = "constant", init: str = "book",
+            seed: int = SEED, gensim_workers: int = 2) -> dict:
+    """zerokara's CBOW (book 2's settings, changed by the arguments) and gensim's,
+    twice: its defaults (``sample=1e-3``) and ``sample=0`` (no subsampling, as
+    book 2), all scored by the same ``analogy_accuracy``."""
     from gensim.models import Word2Vec
 
     from zerokara.train.word2vec import Word2VecTrainer, build, resampler
@@ -196,26 +203,32 @@ def quality(epochs: int = 10, questions: str | None = None, scale: float = 1.0,
     qfile = questions or find_questions_file()
     corpus, words, source = load_corpus(scale)
     config = {"model": "cbow", "window": WINDOW, "hidden": HIDDEN, "negatives": NEGATIVES,
-              "optimizer": "adam", "lr": lr, "subsample": subsample}
-    rng = np.random.default_rng(SEED)
+              "optimizer": "adam", "lr": lr, "subsample": subsample,
+              "shrink_window": shrink_window, "lr_schedule": lr_schedule, "init": init}
+    rng = np.random.default_rng(seed)
     model, opt, contexts, target = build(config, corpus, len(words), rng)
     t0 = time.perf_counter()
-    Word2VecTrainer(model, opt, rng=rng, words=words, progress=progress).fit(
+    Word2VecTrainer(model, opt, rng=rng, words=words, progress=progress,
+                    shrink_window=shrink_window, lr_schedule=lr_schedule).fit(
         contexts, target, epochs=epochs, batch_size=BATCH, resample=resampler(corpus, config))
     z_sec = time.perf_counter() - t0
     ours = WordVectors(model.word_vecs, words)
 
     sents = sentences(corpus, words)
-    t0 = time.perf_counter()
-    g = Word2Vec(sents, vector_size=HIDDEN, window=WINDOW, min_count=1, sg=0, negative=NEGATIVES,
-                 workers=2, seed=SEED, epochs=epochs)
-    g_sec = time.perf_counter() - t0
-    theirs = WordVectors(g.wv.vectors, list(g.wv.index_to_key))
-
-    out = {"data": source, "epochs": epochs, "zerokara_subsample": subsample, "zerokara_lr": lr,
-           "zerokara_seconds": round(z_sec, 1),
-           "gensim_seconds": round(g_sec, 1)}
-    for name, wv in (("zerokara", ours), ("gensim", theirs)):
+    out = {"data": source, "epochs": epochs, "seed": seed,
+           "zerokara": {k: v for k, v in config.items() if k not in ("model", "optimizer")},
+           "zerokara_seconds": round(z_sec, 1)}
+    sides = [("zerokara", ours)]
+    for sample, name in ((1e-3, "gensim"), (0.0, "gensim_sample0")):
+        t0 = time.perf_counter()
+        g = Word2Vec(sents, vector_size=HIDDEN, window=WINDOW, min_count=1, sg=0,
+                     negative=NEGATIVES, workers=gensim_workers, seed=seed, epochs=epochs,
+                     sample=sample)
+        out[f"{name}_seconds"] = round(time.perf_counter() - t0, 1)
+        sides.append((name, WordVectors(g.wv.vectors, list(g.wv.index_to_key))))
+        if qfile and sample:  # gensim's own evaluator, as a cross-check of ours
+            out["gensim_accuracy_by_gensim"] = g.wv.evaluate_word_analogies(qfile)[0]
+    for name, wv in sides:
         print(f"\n== {name} ==")
         for q in BOOK_QUERIES:
             if q in wv:
@@ -229,9 +242,6 @@ def quality(epochs: int = 10, questions: str | None = None, scale: float = 1.0,
             print(res.summary())
             out[f"{name}_accuracy"], out[f"{name}_asked"] = res.accuracy, res.asked
             out["coverage"], out["questions"] = res.coverage, res.total
-    if qfile:
-        gres = g.wv.evaluate_word_analogies(qfile)[0]
-        out["gensim_accuracy_by_gensim"] = gres  # gensim's own evaluator, as a cross-check
     print()
     print(out)
     return out
@@ -244,12 +254,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--questions")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--subsample", type=float, default=0.0,
+    p.add_argument("--subsample", type=float, default=None,
                    help="zerokara's frequent-word subsampling threshold (default 0: book 2)")
-    p.add_argument("--lr", type=float, default=LR, help="zerokara's Adam lr (default 0.001: book 2)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="zerokara's Adam lr (default 0.001: book 2)")
+    p.add_argument("--shrink-window", action="store_true",
+                   help="zerokara: gensim's shrinking (reduced) windows")
+    p.add_argument("--lr-schedule", choices=["constant", "linear"], default="constant",
+                   help="zerokara: lr constant (book 2) or decaying linearly to 0 (gensim)")
+    p.add_argument("--init", choices=["book", "gensim"], default="book")
+    p.add_argument("--preset", choices=["book", "gensim-like"],
+                   help="zerokara: `zerokara train word2vec --preset`'s settings (explicit "
+                        "options above still win where given)")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--gensim-workers", type=int, default=2)
     a = p.parse_args(argv)
-    quality(a.epochs, a.questions, a.scale, progress=not a.no_progress, subsample=a.subsample,
-            lr=a.lr)
+    kw = {"subsample": a.subsample or 0.0, "lr": a.lr if a.lr is not None else LR,
+          "shrink_window": a.shrink_window, "lr_schedule": a.lr_schedule, "init": a.init}
+    if a.preset:
+        from zerokara.train.word2vec import PRESETS
+
+        given = {"subsample": a.subsample is not None, "lr": a.lr is not None,
+                 "shrink_window": a.shrink_window, "lr_schedule": a.lr_schedule != "constant",
+                 "init": a.init != "book"}
+        kw.update({k: v for k, v in PRESETS[a.preset].items() if not given[k]})
+    quality(a.epochs, a.questions, a.scale, progress=not a.no_progress, seed=a.seed,
+            gensim_workers=a.gensim_workers, **kw)
     return 0
 
 

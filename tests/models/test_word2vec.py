@@ -134,3 +134,91 @@ def test_bench_word2vec_sides_do_the_same_work():
     z, p = pair.zerokara(), pair.peer()
     assert z == pytest.approx(p, rel=2e-3)
     assert pair.zerokara() == z  # a second run restores weights and generator: identical
+
+
+# -- shrinking windows (gensim's reduced windows) and gensim's initialisation -----
+
+def test_window_mask_keeps_the_words_within_reach():
+    from zerokara.models.word2vec import window_mask
+
+    # window 3: columns are 3, 2, 1 words before the target, then 1, 2, 3 after
+    mask = window_mask(np.array([1, 2, 3]), 6)
+    assert mask.astype(int).tolist() == [[0, 0, 1, 1, 0, 0], [0, 1, 1, 1, 1, 0], [1] * 6]
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_full_reach_is_the_book_model(rng, cls):
+    """reach = w everywhere is exactly the model without reach (loss and gradients)."""
+    contexts, target = create_contexts_target(np.tile(BOOK_CORPUS, 3), 2)
+    a, b = tiny(cls, rng), tiny(cls, rng)
+    a.astype(np.float64)
+    b.astype(np.float64)
+    neg = a.ns_loss.sampler.get_negative_sample(target if cls is CBOW else contexts)
+    la = a.forward(contexts, target, neg)
+    a.backward()
+    if cls is SkipGram:
+        neg = neg.reshape(-1, neg.shape[-1])  # the kept pairs, row after row
+    lb = b.forward(contexts, target, neg, np.full(len(target), 2))
+    b.backward()
+    assert lb == pytest.approx(la, rel=1e-12)
+    for k, g in a.gradients().items():
+        np.testing.assert_allclose(np.asarray(b.gradients()[k]), np.asarray(g), rtol=1e-12,
+                                   atol=1e-15, err_msg=k)
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_gradcheck_with_shrunk_windows(rng, cls):
+    from zerokara.models.word2vec import window_mask
+
+    model = tiny(cls, rng)
+    for p in model.parameters().values():
+        p[...] = rng.standard_normal(p.shape)
+    contexts, target = create_contexts_target(np.tile(BOOK_CORPUS, 3), 2)
+    reach = rng.integers(1, 3, size=len(target))
+    assert set(reach.tolist()) == {1, 2}
+    kept = target if cls is CBOW else contexts[window_mask(reach, 4)]
+    neg = model.ns_loss.sampler.get_negative_sample(kept)
+    report = gradcheck(model, contexts, target, neg, reach)
+    assert report.ok, str(report)
+
+
+def test_cbow_shrunk_window_averages_only_near_words(rng):
+    """reach 1 of window 2: h is the mean of the two adjacent words, and only
+    their rows of W_in get a gradient (the far words are not touched)."""
+    model = tiny(CBOW, rng, V=7, H=4)
+    model.astype(np.float64)
+    contexts = np.array([[0, 1, 3, 4], [5, 6, 2, 0]])
+    target = np.array([2, 1])
+    neg = np.array([[3, 4], [5, 6]])
+    model.forward(contexts, target, neg, np.array([1, 2]))
+    W = model.word_vecs
+    h = model.ns_loss.embed_dot.h
+    np.testing.assert_allclose(h[0], (W[1] + W[3]) / 2)
+    np.testing.assert_allclose(h[1], W[[5, 6, 2, 0]].mean(axis=0))
+    model.backward()
+    assert model.gradients()["embed_in.W"].idx.tolist() == [0, 1, 2, 3, 5, 6]  # not 4
+    model.forward(contexts[:1], target[:1], neg[:1], np.array([1]))
+    model.backward()
+    assert model.gradients()["embed_in.W"].idx.tolist() == [1, 3]
+
+
+def test_reach_bad_input(rng):
+    model = tiny(CBOW, rng)
+    contexts, target = create_contexts_target(BOOK_CORPUS, 2)
+    with pytest.raises(InputError, match=r"reach expected values in \[1, 2\] \(the window\), got \[0, 1\]"):
+        model.forward(contexts, target, None, np.array([0, 1, 1, 1]))
+    with pytest.raises(InputError, match=r"reach expected integers of shape \(4,\)"):
+        model.forward(contexts, target, None, np.array([1, 1]))
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_gensim_init(cls):
+    model = cls(50, 20, BOOK_CORPUS, rng=np.random.default_rng(0), init="gensim")
+    W_in, W_out = model.word_vecs, model.ns_loss.embed_dot.params["W"]
+    assert W_in.dtype == np.float32 and np.abs(W_in).max() <= 0.5 / 20
+    assert np.abs(W_in).max() > 0.9 * 0.5 / 20 and abs(W_in.mean()) < 1e-3  # U(-0.025, 0.025)
+    assert not W_out.any()
+    book = cls(50, 20, BOOK_CORPUS, rng=np.random.default_rng(0))
+    assert book.word_vecs.std() == pytest.approx(0.01, rel=0.1)  # the default is still book 2's
+    with pytest.raises(InputError, match="init expected one of"):
+        cls(50, 20, BOOK_CORPUS, init="xavier")

@@ -12,7 +12,9 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     p = train_tasks.add_parser(
         "word2vec", help="word vectors: CBOW or skip-gram with negative sampling (book 2, ch. 4)",
         description="Train word2vec on Penn Treebank (or --corpus FILE). Defaults follow book 2: "
-        "CBOW, window 5, hidden 100, 5 negatives, Adam lr 0.001, batch 100, 10 epochs. After "
+        "CBOW, window 5, hidden 100, 5 negatives, Adam lr 0.001, batch 100, 10 epochs; "
+        "--preset gensim-like adds gensim's subsampling and shrinking windows and triples "
+        "the lr (above gensim's analogy accuracy on PTB). After "
         "training it prints the book's queries and the analogy accuracy on questions-words.txt "
         "(gensim's copy, or --questions). The checkpoint holds the word vectors and the "
         "vocabulary: pass it to `zerokara similar` and `zerokara analogy`.")
@@ -23,6 +25,19 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     p.add_argument("--subsample", type=float,
                    help="drop frequent words at random each epoch with threshold T, e.g. 1e-3 "
                         "(word2vec's and gensim's 'sample'; default 0: off, as book 2)")
+    p.add_argument("--shrink-window", action="store_true", default=None,
+                   help="give each target a random effective window of 1..--window words "
+                        "(gensim's reduced windows: near words count more; default off, as book 2)")
+    p.add_argument("--lr-schedule", choices=["constant", "linear"],
+                   help="constant (default, book 2) or linear: --lr decays to 0 over the run, "
+                        "as gensim's alpha")
+    p.add_argument("--init", choices=["book", "gensim"],
+                   help="initial weights: book (default: W_in, W_out ~ 0.01 randn) or gensim "
+                        "(W_in ~ U(-0.5/hidden, 0.5/hidden), W_out = 0)")
+    p.add_argument("--preset", choices=["book", "gensim-like"],
+                   help="book (default: book 2's settings) or gensim-like: --subsample 1e-3 "
+                        "--shrink-window --lr 0.003, gensim's subsampling and windows with "
+                        "Adam (options given explicitly still win)")
     p.add_argument("--corpus", help="a text file, words separated by spaces (default: PTB train)")
     p.add_argument("--questions", help="analogy questions in questions-words.txt format "
                                        "(default: gensim's copy, if gensim is installed)")
@@ -51,17 +66,19 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 def _train(args: argparse.Namespace) -> int:
     from zerokara.errors import InputError
     from zerokara.train.tasks import prepare_out
-    from zerokara.train.word2vec import DEFAULTS, run_word2vec
+    from zerokara.train.word2vec import DEFAULTS, PRESETS, run_word2vec
 
+    preset = args.preset or "book"
     config = {k: getattr(args, k, None) for k in DEFAULTS}
-    for k, v in DEFAULTS.items():
-        if config[k] is None:
+    for k, v in {**DEFAULTS, **PRESETS[preset]}.items():
+        if config[k] is None:  # an option given explicitly wins over the preset
             config[k] = v
     if config["subsample"] < 0:
         raise InputError(f"--subsample expected >= 0, got {config['subsample']}")
     if config["window"] < 1:
         raise InputError(f"--window expected >= 1, got {config['window']}")
-    config.update(corpus=args.corpus, seed=args.seed, max_grad=args.max_grad, task="word2vec")
+    config.update(corpus=args.corpus, seed=args.seed, max_grad=args.max_grad, task="word2vec",
+                  preset=preset)
     questions = Path(args.questions) if args.questions else None
     if questions is not None and not questions.is_file():
         raise InputError(f"--questions: {questions} not found")

@@ -22,6 +22,10 @@ from zerokara.layers import Embedding, Module, SoftmaxWithLoss
 from zerokara.layers.base import Array
 from zerokara.layers.negative_sampling import NegativeSamplingLoss
 
+#: initial weights of the negative-sampling models: "book" (book 2: W_in and
+#: W_out ~ 0.01 * N(0, 1)) or "gensim" (word2vec.c: W_in ~ U(-0.5/D, 0.5/D), W_out = 0)
+INITS = ("book", "gensim")
+
 
 def create_contexts_target(corpus: np.ndarray, window_size: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Book 2's ``create_contexts_target``, vectorised.
@@ -46,6 +50,28 @@ def create_contexts_target(corpus: np.ndarray, window_size: int = 1) -> tuple[np
     windows = np.lib.stride_tricks.sliding_window_view(corpus, 2 * w + 1)  # (T - 2w, 2w + 1) view
     contexts = np.concatenate([windows[:, :w], windows[:, w + 1:]], axis=1)
     return contexts, corpus[w:-w].copy()
+
+
+def window_mask(reach: np.ndarray, n_contexts: int) -> np.ndarray:
+    """(N, C) bool: which of the C = 2w context columns lie within ``reach[n]``
+    words of row n's target (columns are w..1 words before it, then 1..w after,
+    as :func:`create_contexts_target` lays them out)."""
+    w = n_contexts // 2
+    dist = np.concatenate([np.arange(w, 0, -1), np.arange(1, w + 1)])
+    return dist <= reach[:, None]
+
+
+def _check_reach(model: str, reach: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+    """The per-row effective window (gensim's reduced window) in 1..w."""
+    w = contexts.shape[1] // 2
+    if (not isinstance(reach, np.ndarray) or reach.dtype.kind not in "iu"
+            or reach.shape != (contexts.shape[0],)):
+        got = shape_str(reach.shape) if isinstance(reach, np.ndarray) else type(reach).__name__
+        raise InputError(f"{model}: reach expected integers of shape ({contexts.shape[0]},), got {got}")
+    if reach.min() < 1 or reach.max() > w:
+        raise InputError(f"{model}: reach expected values in [1, {w}] (the window), got "
+                         f"[{int(reach.min())}, {int(reach.max())}]")
+    return window_mask(reach, contexts.shape[1])
 
 
 def _check_pair(model: str, contexts: np.ndarray, target: np.ndarray) -> None:
@@ -92,11 +118,23 @@ class _Word2Vec(Module):
         return self.embed_in.params["W"]
 
     def _make_in(self, vocab_size: int, hidden_size: int, rng: np.random.Generator,
-                 dtype: DTypeLike) -> None:
+                 dtype: DTypeLike, init: str = "book") -> None:
         if vocab_size < 2 or hidden_size < 1:
             raise InputError(f"{type(self).__name__}: vocab_size expected >= 2 and hidden_size >= 1, "
                              f"got {vocab_size} and {hidden_size}")
-        self.embed_in = Embedding(initlib.weight((vocab_size, hidden_size), rng, 0.01, dtype=dtype))
+        if init not in INITS:
+            raise InputError(f"{type(self).__name__}: init expected one of {list(INITS)}, got {init!r}")
+        if init == "gensim":  # word2vec.c / gensim: U(-0.5/D, 0.5/D)
+            W = ((rng.random((vocab_size, hidden_size)) - 0.5) / hidden_size).astype(dtype)
+        else:  # book 2: 0.01 * randn
+            W = initlib.weight((vocab_size, hidden_size), rng, 0.01, dtype=dtype)
+        self.embed_in = Embedding(W)
+
+    def _make_out(self, vocab_size: int, hidden_size: int, rng: np.random.Generator,
+                  dtype: DTypeLike, init: str = "book") -> np.ndarray:
+        if init == "gensim":  # word2vec.c / gensim: W_out starts at zero
+            return np.zeros((vocab_size, hidden_size), dtype=dtype)
+        return initlib.weight((vocab_size, hidden_size), rng, 0.01, dtype=dtype)
 
 
 class _SoftmaxWord2Vec(_Word2Vec):
@@ -170,30 +208,51 @@ class CBOW(_Word2Vec):
 
     Args: vocab_size, hidden_size; corpus (T,) ids for the sampler's counts;
     sample_size negatives per target; power of the unigram counts; rng draws
-    the initial weights and then the negatives (it is checkpointed).
+    the initial weights and then the negatives (it is checkpointed); init
+    "book" or "gensim" (see ``INITS``).
+
+    ``reach`` (N,) in forward shrinks each row's window (gensim's reduced
+    windows): only the context words within ``reach[n]`` of the target count,
+    h is their mean, and only their rows of W_in get a gradient.
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, corpus: np.ndarray, *,
                  sample_size: int = 5, power: float = 0.75, rng: np.random.Generator | None = None,
-                 dtype: DTypeLike = np.float32) -> None:
+                 dtype: DTypeLike = np.float32, init: str = "book") -> None:
         super().__init__()
         rng = rng if rng is not None else np.random.default_rng()
-        self._make_in(vocab_size, hidden_size, rng, dtype)
-        W_out = initlib.weight((vocab_size, hidden_size), rng, 0.01, dtype=dtype)
+        self._make_in(vocab_size, hidden_size, rng, dtype, init)
+        W_out = self._make_out(vocab_size, hidden_size, rng, dtype, init)
         self.ns_loss = NegativeSamplingLoss(W_out, corpus, power, sample_size, rng=rng)
         self.C = 0
+        self.counts: np.ndarray | None = None
 
     def forward(self, contexts: np.ndarray, target: np.ndarray,
-                negatives: np.ndarray | None = None) -> float:
-        """``negatives`` (N, k) fixes the negative samples (tests); default: drawn."""
+                negatives: np.ndarray | None = None, reach: np.ndarray | None = None) -> float:
+        """``negatives`` (N, k) fixes the negative samples (tests); default: drawn.
+        ``reach`` (N,) ints in 1..w: each row's effective window (default: all w)."""
         _check_pair("CBOW", contexts, target)
         self.C = contexts.shape[1]
-        h = self.embed_in.forward(contexts).sum(axis=1)  # one gather (N, C, H), then the mean
-        h *= 1.0 / self.C
+        if reach is None:
+            self.counts = None
+            h = self.embed_in.forward(contexts).sum(axis=1)  # one gather (N, C, H), then the mean
+            h *= 1.0 / self.C
+            return self.ns_loss.forward(h, target, negatives)
+        mask = _check_reach("CBOW", reach, contexts)
+        counts = mask.sum(axis=1)  # context words per row (2 * reach when the window is full)
+        e = self.embed_in.forward(contexts[mask])  # (M, H): the rows' words, row after row
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        h = np.add.reduceat(e, starts, axis=0)  # per-row sums (every row has >= 2 words)
+        h /= counts[:, None].astype(h.dtype)
+        self.counts = counts
         return self.ns_loss.forward(h, target, negatives)
 
     def backward(self, dout: float = 1.0) -> None:
         dh = self.ns_loss.backward(dout)
+        if self.counts is not None:  # shrunk windows: row n's words each get dh[n] / count[n]
+            dh /= self.counts[:, None].astype(dh.dtype)
+            self.embed_in.backward(np.repeat(dh, self.counts, axis=0))
+            return
         dh *= 1.0 / self.C
         n, H = dh.shape
         # the mean gave each context word a 1/C share of h: each gets dh / C back
@@ -209,22 +268,33 @@ class SkipGram(_Word2Vec):
 
     def __init__(self, vocab_size: int, hidden_size: int, corpus: np.ndarray, *,
                  sample_size: int = 5, power: float = 0.75, rng: np.random.Generator | None = None,
-                 dtype: DTypeLike = np.float32) -> None:
+                 dtype: DTypeLike = np.float32, init: str = "book") -> None:
         super().__init__()
         rng = rng if rng is not None else np.random.default_rng()
-        self._make_in(vocab_size, hidden_size, rng, dtype)
-        W_out = initlib.weight((vocab_size, hidden_size), rng, 0.01, dtype=dtype)
+        self._make_in(vocab_size, hidden_size, rng, dtype, init)
+        W_out = self._make_out(vocab_size, hidden_size, rng, dtype, init)
         self.ns_loss = NegativeSamplingLoss(W_out, corpus, power, sample_size, rng=rng)
+        self.scale = 1.0
 
     def forward(self, contexts: np.ndarray, target: np.ndarray,
-                negatives: np.ndarray | None = None) -> float:
-        """``negatives`` (N, C, k) fixes the negative samples (tests); default: drawn."""
+                negatives: np.ndarray | None = None, reach: np.ndarray | None = None) -> float:
+        """``negatives`` (N, C, k) fixes the negative samples (tests); default: drawn.
+        ``reach`` (N,) ints in 1..w: each row's effective window (default: all w);
+        then ``negatives`` is (M, k), one row per (target, context) pair kept."""
         _check_pair("SkipGram", contexts, target)
-        h = self.embed_in.forward(target)  # (N, H)
-        return self.ns_loss.forward(h, contexts, negatives)  # (N, C) targets: the C losses add up
+        if reach is None:
+            self.scale = 1.0
+            h = self.embed_in.forward(target)  # (N, H)
+            return self.ns_loss.forward(h, contexts, negatives)  # (N, C): the C losses add up
+        mask = _check_reach("SkipGram", reach, contexts)
+        # the kept (target, context) pairs as M rows; the loss stays a sum over
+        # each row's context words and a mean over the N rows, as without reach
+        h = self.embed_in.forward(np.repeat(target, mask.sum(axis=1)))  # (M, H)
+        self.scale = h.shape[0] / target.shape[0]
+        return self.scale * self.ns_loss.forward(h, contexts[mask], negatives)
 
     def backward(self, dout: float = 1.0) -> None:
-        self.embed_in.backward(self.ns_loss.backward(dout))
+        self.embed_in.backward(self.ns_loss.backward(dout * self.scale))
 
 
 MODELS: dict[str, type[_Word2Vec]] = {"cbow": CBOW, "skipgram": SkipGram}

@@ -31,10 +31,41 @@ from zerokara.word_vectors import WordVectors
 VECTORS_KEY = "model/embed_in.W"  # the word vectors inside a checkpoint
 #: book 2's settings (chapter 4, train.py): used when an option is not given
 DEFAULTS = {"model": "cbow", "window": 5, "hidden": 100, "batch_size": 100, "epochs": 10,
-            "optimizer": "adam", "lr": 0.001, "negatives": 5, "subsample": 0.0}
+            "optimizer": "adam", "lr": 0.001, "negatives": 5, "subsample": 0.0,
+            "shrink_window": False, "lr_schedule": "constant", "init": "book"}
 #: settings a resumed run must share with the checkpoint
 MODEL_KEYS = ("model", "window", "hidden", "negatives", "optimizer", "corpus", "batch_size",
               "subsample")
+#: more such settings, absent from older checkpoints (which used book 2's values)
+OPTION_KEYS = ("shrink_window", "lr_schedule", "init")
+#: learning-rate schedules: "constant" (book 2) or "linear" (gensim's alpha: from
+#: lr down to 0 over the whole run, step by step)
+LR_SCHEDULES = ("constant", "linear")
+#: ``--preset gensim-like``: gensim's two data-side defaults (frequent-word
+#: subsampling 1e-3, shrinking windows) with book 2's model, batch 100 and Adam,
+#: at a 3x larger constant lr -- the best measured on PTB (docs/word2vec.md)
+PRESETS: dict[str, dict[str, Any]] = {
+    "book": {},
+    "gensim-like": {"subsample": 1e-3, "shrink_window": True, "lr": 0.003},
+}
+
+
+def scheduled_lr(lr0: float, schedule: str, done: float) -> float:
+    """The learning rate of a step taken when the fraction ``done`` (in [0, 1))
+    of the run's steps is behind: ``lr0`` (constant) or ``lr0 * (1 - done)``
+    (linear, as gensim decays alpha; the last step's rate is just above 0)."""
+    if schedule == "constant":
+        return lr0
+    if schedule == "linear":
+        return lr0 * (1.0 - done)
+    raise InputError(f"word2vec: lr_schedule expected one of {list(LR_SCHEDULES)}, got {schedule!r}")
+
+
+def draw_reach(rng: np.random.Generator, n: int, window: int) -> np.ndarray:
+    """gensim's reduced windows: each of ``n`` targets gets an effective window
+    drawn uniformly from 1..window, so a context word d positions away is used
+    with probability (window - d + 1) / window -- near words weigh more."""
+    return rng.integers(1, window + 1, size=n)
 
 
 def read_corpus(path: Path | str | None) -> tuple[np.ndarray, list[str]]:
@@ -81,13 +112,22 @@ class Word2VecTrainer:
         rng: shuffles the pairs each epoch (its state is checkpointed).
         words: the vocabulary, row i of the word vectors is words[i].
         out_dir: where checkpoint, history and metrics go (None: nowhere).
+        shrink_window: draw each target's effective window from 1..w every
+            epoch (gensim's reduced windows; the model's ``reach``).
+        lr_schedule: "constant" (book 2) or "linear" (the optimizer's lr at
+            construction decays to 0 over the ``epochs`` passed to ``fit``).
     """
 
     def __init__(self, model: Any, optimizer: Optimizer, *, rng: np.random.Generator,
                  words: list[str], out_dir: Path | str | None = None, progress: bool = True,
                  config: dict[str, Any] | None = None, log_every: int | None = None,
-                 max_grad: float | None = None) -> None:
+                 max_grad: float | None = None, shrink_window: bool = False,
+                 lr_schedule: str = "constant") -> None:
         self.model, self.optimizer, self.rng, self.words = model, optimizer, rng, list(words)
+        if lr_schedule not in LR_SCHEDULES:
+            raise InputError(f"word2vec: lr_schedule expected one of {list(LR_SCHEDULES)}, "
+                             f"got {lr_schedule!r}")
+        self.shrink_window, self.lr_schedule, self.lr0 = shrink_window, lr_schedule, optimizer.lr
         self.max_grad = max_grad
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.show_progress, self.config, self.log_every = progress, dict(config or {}), log_every
@@ -124,10 +164,20 @@ class Word2VecTrainer:
                         raise InputError(f"word2vec: after subsampling only {n} pairs remain, "
                                          f"fewer than one batch of {batch_size}")
                 perm = self.rng.permutation(n)
+                # one effective window per pair of the epoch, in the shuffled order
+                reach = (draw_reach(self.rng, n, contexts.shape[1] // 2)
+                         if self.shrink_window else None)
                 total, window = 0.0, 0.0
                 for i in range(per_epoch):
                     idx = perm[i * batch_size:(i + 1) * batch_size]
-                    loss = model.forward(contexts[idx], target[idx])
+                    if self.lr_schedule != "constant":
+                        opt.lr = scheduled_lr(self.lr0, self.lr_schedule,
+                                              (self.epoch + i / per_epoch) / epochs)
+                    if reach is None:
+                        loss = model.forward(contexts[idx], target[idx])
+                    else:
+                        loss = model.forward(contexts[idx], target[idx],
+                                             reach=reach[i * batch_size:(i + 1) * batch_size])
                     if not math.isfinite(loss):
                         raise NaNLossError(f"word2vec: loss became {loss} at iteration "
                                            f"{self.iteration + 1}; lower the learning rate "
@@ -175,8 +225,18 @@ class Word2VecTrainer:
         _, meta = load_checkpoint(path)  # check the vocabulary before touching anything
         if meta.get("vocab") != self.words:
             raise CheckpointError(f"{path}: the checkpoint's vocabulary differs from the corpus's")
+        saved = meta.get("config", {})
+        for key in OPTION_KEYS:
+            old, new = saved.get(key, DEFAULTS[key]), self.config.get(key, DEFAULTS[key])
+            if old != new:
+                raise CheckpointError(f"{path}: cannot resume with {key}={new!r}; the checkpoint "
+                                      f"was trained with {key}={old!r}")
         meta, _ = load_run(path, self.model, self.optimizer, rng=self.rng, config=self.config,
                            check_keys=MODEL_KEYS)
+        old = meta.get("config", {}).get("epochs")
+        if self.lr_schedule == "linear" and old != self.config.get("epochs"):
+            raise CheckpointError(f"{path}: the linear lr schedule spans the run's {old} epochs; "
+                                  f"resume with --epochs {old}, not {self.config.get('epochs')}")
         self.epoch, self.iteration, self.seconds = meta["epoch"], meta["iteration"], meta["seconds"]
         hist = path.parent / "history.json"
         if hist.is_file():
@@ -207,7 +267,8 @@ def build(config: dict[str, Any], corpus: np.ndarray, vocab_size: int,
         raise InputError(f"word2vec: --negatives and --hidden expected >= 1, got "
                          f"{config['negatives']} and {config['hidden']}")
     model = MODELS[config["model"]](vocab_size, config["hidden"], corpus,
-                                    sample_size=config["negatives"], rng=rng)
+                                    sample_size=config["negatives"], rng=rng,
+                                    init=config.get("init", "book"))
     return model, make_optimizer(config["optimizer"], config["lr"]), contexts, target
 
 
@@ -241,14 +302,22 @@ def run_word2vec(config: dict[str, Any], *, out: Path | Callable[[], Path] | Non
     if callable(out):
         out = out()
     trainer = Word2VecTrainer(model, opt, rng=rng, words=words, out_dir=out, progress=progress,
-                              config=config, max_grad=config.get("max_grad"))
+                              config=config, max_grad=config.get("max_grad"),
+                              shrink_window=bool(config.get("shrink_window")),
+                              lr_schedule=config.get("lr_schedule", "constant"))
     if resume:
         trainer.resume()
         console.print(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}")
     console.print(f"[bold]word2vec[/bold]: {type(model).__name__}, {len(words)} words, "
                   f"{len(corpus)} tokens, window {config['window']}, hidden {config['hidden']}, "
-                  f"{config['negatives']} negatives, {config['optimizer']} lr {config['lr']}, "
-                  f"batch {config['batch_size']}, {config['epochs']} epochs -> {out}", highlight=False)
+                  f"{config['negatives']} negatives, {config['optimizer']} lr {config['lr']}"
+                  + (f" ({config['lr_schedule']})" if config.get("lr_schedule", "constant") != "constant"
+                     else "")
+                  + f", batch {config['batch_size']}, {config['epochs']} epochs"
+                  + (f", subsample {config['subsample']}" if config.get("subsample") else "")
+                  + (", shrinking windows" if config.get("shrink_window") else "")
+                  + (f", {config['init']} init" if config.get("init", "book") != "book" else "")
+                  + f" -> {out}", highlight=False)
     metrics = trainer.fit(contexts, target, epochs=config["epochs"], batch_size=config["batch_size"],
                           resample=resampler(corpus, config))
     wv = trainer.word_vectors()

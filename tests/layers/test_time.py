@@ -369,6 +369,25 @@ def test_time_matches_torch_with_initial_state_gradient(rng, kind):
     assert_grads_match(layer, mod)
 
 
+@pytest.mark.parametrize("h", [5, 32])
+def test_time_lstm_matches_torch_float64_sizes(rng, h):
+    """h = 32 in float64 puts Wh's rows 1 KiB apart, the case where TimeLSTM.backward
+    transposes Wh through a padded copy."""
+    n, t, d = 3, 4, 6
+    layer = make_time("lstm", d, h, rng, scale=0.3)
+    assert (layer.params["Wh"].strides[0] % 1024 == 0) == (h == 32)
+    mod = torch_layer("lstm", [layer], rng)
+    xs, dhs = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, h))
+    hs = layer.forward(xs)
+    dxs = layer.backward(dhs)
+    xt = to_torch(xs, grad=True)
+    out, _ = mod(xt)
+    out.backward(to_torch(dhs))
+    assert_close(hs, out)
+    assert_close(dxs, xt.grad)
+    assert_grads_match(layer, mod)
+
+
 @pytest.mark.parametrize("kind", ["gru", "lstm", "rnn-tanh"])
 def test_bidirectional_matches_torch(rng, kind):
     n, t, d, h = 3, 5, 4, 5
@@ -779,3 +798,32 @@ def test_time_dropout_train_masks_every_element_independently():
     np.testing.assert_array_equal(dx[~kept], 0)
     np.testing.assert_allclose(dx[kept], dhs[kept] / (1 - p), rtol=1e-15)
     assert layer.forward(np.ones((2, 3, 4), np.float32)).dtype == np.float32
+
+
+def test_time_lstm_outputs_and_grads_survive_later_calls(rng):
+    """TimeLSTM reuses scratch arrays between calls: what it hands out (outputs,
+    input and state gradients) must not change when it is called again, and its
+    grads stay the same arrays (trainers may hold them), also in a copied layer
+    whose gradient arrays no longer share one buffer."""
+    n, t, d, h = 3, 4, 5, 6
+    layer = make_time("lstm", d, h, rng)
+    ref = copy.deepcopy(layer)
+    assert ref.grads["Wx"].base is None  # the copy's grads are separate arrays
+    grads = dict(layer.grads)
+    kept = []
+    for _ in range(3):
+        xs, h0, c0 = rng.standard_normal((n, t, d)), *random_states(layer, n, rng)
+        dhs = rng.standard_normal((n, t, h))
+        out = layer.forward(xs, h0, c0)
+        back = layer.backward(dhs)
+        kept.append((xs, h0, c0, dhs, out, back, {k: v.copy() for k, v in layer.grads.items()}))
+    for xs, h0, c0, dhs, out, back, g in kept:
+        ref_out = ref.forward(xs, h0, c0)
+        ref_back = ref.backward(dhs)
+        np.testing.assert_array_equal(out, ref_out)
+        for a, b in zip(back, ref_back):
+            np.testing.assert_array_equal(a, b)
+        for k in g:
+            np.testing.assert_array_equal(g[k], ref.grads[k], err_msg=k)
+    assert all(layer.grads[k] is grads[k] for k in grads)
+    np.testing.assert_array_equal(kept[-1][-1]["b"], layer.grads["b"])

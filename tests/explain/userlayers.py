@@ -18,8 +18,8 @@ class WrongSigmoid(Module):
         return dout * (1 - dout)  # should be dout * self.out * (1 - self.out)
 
 
-class BiasNoSum(Module):
-    """x + b, whose backward forgets to sum db over the batch (seed 000's question)."""
+class _Bias(Module):
+    """A layer whose one parameter is a bias b (D,), made by ``create`` as explain does."""
 
     def __init__(self, b):
         super().__init__()
@@ -29,6 +29,10 @@ class BiasNoSum(Module):
     @classmethod
     def create(cls, D, H, rng, dtype=np.float64):
         return cls(rng.standard_normal(D).astype(dtype))
+
+
+class BiasNoSum(_Bias):
+    """x + b, whose backward forgets to sum db over the batch (seed 000's question)."""
 
     def forward(self, x):
         return x + self.params["b"]
@@ -82,17 +86,8 @@ class TimeTanh(Module):
 from numpy import zeros as plain_zeros  # noqa: E402  (bound before any trace: never traced)
 
 
-class PlainCopy(Module):
+class PlainCopy(_Bias):
     """2 x + b through a buffer the tracer cannot see being filled (a plain ndarray copy)."""
-
-    def __init__(self, b):
-        super().__init__()
-        self.params = {"b": b}
-        self.grads = {"b": np.zeros_like(b)}
-
-    @classmethod
-    def create(cls, D, H, rng, dtype=np.float64):
-        return cls(rng.standard_normal(D).astype(dtype))
 
     def forward(self, x):
         buf = plain_zeros(x.shape)

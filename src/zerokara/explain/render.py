@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zerokara.check.examples import sizes_text
 from zerokara.errors import shape_str
 from zerokara.explain.graph import Graph, Node
 from zerokara.explain.rules import formula, pairs, rule
@@ -109,7 +110,7 @@ def render_text(ex: Explanation, lang: str = "en") -> str:
     t = TEXT[lang]
     g, undo = ex.graph, pairs(ex.graph)
     lines = [f"zerokara explain {ex.name}: {ex.description}",
-             f"{t['sizes']}: {', '.join(f'{k}={v}' for k, v in ex.sizes.items())}"]
+             f"{t['sizes']}: {sizes_text(ex.sizes)}"]
     if ex.steps and any(n.step for n in g.nodes):
         lines.append(t["steps"].format(T=ex.steps))
     if not ex.same_as_untraced:

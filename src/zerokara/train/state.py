@@ -51,16 +51,21 @@ def save_run(path: Path, model: Module, optimizer: Optimizer | None, *,
 
 def load_run(path: Path, model: Module, optimizer: Optimizer | None = None, *,
              rng: np.random.Generator | None = None, config: dict[str, Any] | None = None,
-             check_keys: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+             check_keys: tuple[str, ...] = (),
+             key_defaults: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Restore model, optimizer and generators from ``path``; return ``(meta, tensors)``.
 
     ``check_keys``: config entries that must equal the checkpoint's (the ones
     that shape the model); a mismatch is a clear CheckpointError.
+    ``key_defaults``: the value a key had before it existed, for checkpoints
+    (or configs) written without it.
     """
     path = Path(path)
     tensors, meta = load_checkpoint(path)
+    defaults = key_defaults or {}
     for key in check_keys:
-        old, new = meta.get("config", {}).get(key), (config or {}).get(key)
+        old = meta.get("config", {}).get(key, defaults.get(key))
+        new = (config or {}).get(key, defaults.get(key))
         if old != new:
             raise CheckpointError(f"{path}: cannot resume with {key}={new!r}; the checkpoint "
                                   f"was trained with {key}={old!r}")

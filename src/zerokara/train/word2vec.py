@@ -124,9 +124,7 @@ class Word2VecTrainer:
                  max_grad: float | None = None, shrink_window: bool = False,
                  lr_schedule: str = "constant") -> None:
         self.model, self.optimizer, self.rng, self.words = model, optimizer, rng, list(words)
-        if lr_schedule not in LR_SCHEDULES:
-            raise InputError(f"word2vec: lr_schedule expected one of {list(LR_SCHEDULES)}, "
-                             f"got {lr_schedule!r}")
+        scheduled_lr(optimizer.lr, lr_schedule, 0.0)  # an unknown schedule fails here, not mid-run
         self.shrink_window, self.lr_schedule, self.lr0 = shrink_window, lr_schedule, optimizer.lr
         self.max_grad = max_grad
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -225,14 +223,8 @@ class Word2VecTrainer:
         _, meta = load_checkpoint(path)  # check the vocabulary before touching anything
         if meta.get("vocab") != self.words:
             raise CheckpointError(f"{path}: the checkpoint's vocabulary differs from the corpus's")
-        saved = meta.get("config", {})
-        for key in OPTION_KEYS:
-            old, new = saved.get(key, DEFAULTS[key]), self.config.get(key, DEFAULTS[key])
-            if old != new:
-                raise CheckpointError(f"{path}: cannot resume with {key}={new!r}; the checkpoint "
-                                      f"was trained with {key}={old!r}")
         meta, _ = load_run(path, self.model, self.optimizer, rng=self.rng, config=self.config,
-                           check_keys=MODEL_KEYS)
+                           check_keys=MODEL_KEYS + OPTION_KEYS, key_defaults=DEFAULTS)
         old = meta.get("config", {}).get("epochs")
         if self.lr_schedule == "linear" and old != self.config.get("epochs"):
             raise CheckpointError(f"{path}: the linear lr schedule spans the run's {old} epochs; "

@@ -388,6 +388,32 @@ def test_time_lstm_matches_torch_float64_sizes(rng, h):
     assert_grads_match(layer, mod)
 
 
+@pytest.mark.parametrize("big", [False, True])
+def test_time_lstm_both_ways_of_sending_the_gradient_back(rng, big):
+    """backward multiplies by Wh one way round for a small Wh and the other way
+    for a large one (TimeLSTM.big_Wh); both agree with torch, dh0 and dc0 included."""
+    n, t, d, h = 3, 5, 4, 6
+    layer = make_time("lstm", d, h, rng, scale=0.7)
+    if big:
+        layer.big_Wh = 0
+    assert (layer.params["Wh"].nbytes > layer.big_Wh) == big
+    mod = torch_layer("lstm", [layer], rng)
+    xs, dhs = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, h))
+    init = random_states(layer, n, rng)
+    hs = layer.forward(xs, *init)
+    dxs, dh0, dc0 = layer.backward(dhs)
+    xt = to_torch(xs, grad=True)
+    init_t = [to_torch(s[None], grad=True) for s in init]
+    out, _ = mod(xt, tuple(init_t))
+    out.backward(to_torch(dhs))
+    assert_close(hs, out)
+    assert_close(dxs, xt.grad)
+    assert_close(dh0, init_t[0].grad[0])
+    assert_close(dc0, init_t[1].grad[0])
+    assert dh0.flags.c_contiguous
+    assert_grads_match(layer, mod)
+
+
 @pytest.mark.parametrize("kind", ["gru", "lstm", "rnn-tanh"])
 def test_bidirectional_matches_torch(rng, kind):
     n, t, d, h = 3, 5, 4, 5

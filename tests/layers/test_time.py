@@ -389,13 +389,18 @@ def test_time_lstm_matches_torch_float64_sizes(rng, h):
 
 
 @pytest.mark.parametrize("big", [False, True])
-def test_time_lstm_both_ways_of_sending_the_gradient_back(rng, big):
+@pytest.mark.parametrize("block", [None, 1, 2])
+def test_time_lstm_both_ways_of_sending_the_gradient_back(rng, big, block):
     """backward multiplies by Wh one way round for a small Wh and the other way
-    for a large one (TimeLSTM.big_Wh); both agree with torch, dh0 and dc0 included."""
+    for a large one (TimeLSTM.big_Wh), and goes through the steps in blocks
+    (TimeLSTM.block_bytes; here all 5 steps, 1 at a time, or 2 + 2 + 1): each
+    agrees with torch, dh0 and dc0 included."""
     n, t, d, h = 3, 5, 4, 6
     layer = make_time("lstm", d, h, rng, scale=0.7)
     if big:
         layer.big_Wh = 0
+    if block:
+        layer.block_bytes = block * n * 4 * h * 8  # float64
     assert (layer.params["Wh"].nbytes > layer.big_Wh) == big
     mod = torch_layer("lstm", [layer], rng)
     xs, dhs = rng.standard_normal((n, t, d)), rng.standard_normal((n, t, h))

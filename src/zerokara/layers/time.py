@@ -181,6 +181,27 @@ class TimeRNN(_TimeRecurrent):
         return self._finish(dA2, shape, [dh])
 
 
+def _lstm_backward_constants(G: Array, c_prev: Array, tc: Array, K: Array, P: Array,
+                             H: int) -> None:
+    """What TimeLSTM's backward needs that does not depend on the gradient
+    flowing back, for a block of steps (..., N, 4H): K holds, per gate,
+    d(gate)/d(pre-activation) times what the gate multiplies (g, c_prev, i for
+    i, f, g; tanh c for o), and P = o (1 - tanh(c)^2), the path from h to c."""
+    i, f, gg, o = lstm_split(G, H)
+    np.subtract(1, G, out=K)
+    K *= G  # sigmoid' = y (1 - y) on i, f, o
+    Ki, Kf, Kg, Ko = lstm_split(K, H)
+    np.multiply(gg, gg, out=Kg)
+    np.subtract(1, Kg, out=Kg)  # tanh' on g
+    Ki *= gg
+    Kf *= c_prev
+    Kg *= i
+    Ko *= tc
+    np.multiply(tc, tc, out=P)
+    np.subtract(1, P, out=P)
+    P *= o
+
+
 class TimeLSTM(_TimeRecurrent):
     """LSTM over a sequence (gate order i, f, g, o; see :class:`~zerokara.layers.recurrent.LSTM`).
 
@@ -193,6 +214,7 @@ class TimeLSTM(_TimeRecurrent):
     cell = LSTM
     state_names = ("h", "c")
     big_Wh = 512 * 1024  # bytes: above this, backward multiplies by Wh the other way round
+    block_bytes = 512 * 1024  # backward works through the steps in blocks of this many bytes of gates
 
     def __init__(self, Wx: Array, Wh: Array, b: Array, *, stateful: bool = False) -> None:
         super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful)
@@ -284,23 +306,10 @@ class TimeLSTM(_TimeRecurrent):
         Z, shape, cs, tcs, G = self.cache
         N, T, D = shape
         H, p, g, dt = cs.shape[2], self.params, self.grads, G.dtype
-        i, f, gg, o = lstm_split(G, H)
-        # Everything that does not depend on the gradient flowing back is computed
-        # for all steps at once: K holds, per gate, d(gate)/d(pre-activation)
-        # times what the gate multiplies (g, c_prev, i for i, f, g; tanh c for o),
-        # and P = o (1 - tanh(c)^2), the path from h to c.
-        K = np.subtract(1, G, out=self._ws("K", G.shape, dt))
-        K *= G  # sigmoid' = y (1 - y) on i, f, o
-        Ki, Kf, Kg, Ko = lstm_split(K, H)
-        np.multiply(gg, gg, out=Kg)
-        np.subtract(1, Kg, out=Kg)  # tanh' on g
-        Ki *= gg
-        Kf *= cs[:-1]
-        Kg *= i
-        Ko *= tcs
-        P = np.multiply(tcs, tcs, out=self._ws("P", tcs.shape, dt))
-        np.subtract(1, P, out=P)
-        P *= o
+        f = G[..., H:2 * H]
+        K = self._ws("K", G.shape, dt)
+        P = self._ws("P", tcs.shape, dt)
+        Ko = K[..., 3 * H:]
         dA = self._ws("dA", G.shape, dt)
         dhs_t = self._ws("dhs", (T, N, H), dt)
         np.copyto(dhs_t, dhs.transpose(1, 0, 2))  # time-major: contiguous rows per step
@@ -309,15 +318,23 @@ class TimeLSTM(_TimeRecurrent):
         ds3 = ds[:, None]  # ds broadcast over the gates i, f, g
         back, send_back = self._backprop_h(N, H, dt)
         K4, dA4 = K.reshape(T, N, 4, H), dA.reshape(T, N, 4, H)
-        for dh_out, Pt, K3, Kot, ft, dA3, dAo, dAt in zip(
-                *(a[::-1] for a in (dhs_t, P, K4[:, :, :3], Ko, f, dA4[:, :, :3], dA4[:, :, 3], dA))):
-            np.add(back, dh_out, out=dh)  # what the output took, plus what step t+1 sent back
-            np.multiply(dh, Pt, out=ds)  # dL/dc_t: through h_t, plus what step t+1 sent back
-            ds += dc
-            np.multiply(ds3, K3, out=dA3)  # i, f, g
-            np.multiply(dh, Kot, out=dAo)
-            np.multiply(ds, ft, out=dc)
-            send_back(dAt)  # dh_{t-1} = dA_t @ Wh.T
+        # The steps go backwards in blocks of about block_bytes of gates: what does
+        # not depend on the gradient flowing back is computed for a whole block at
+        # once, just before the loop reads it, while it is still in the CPU's cache
+        # (at N=128, H=256 that halves its cost against doing all T steps at once).
+        block = max(1, self.block_bytes // (N * 4 * H * G.itemsize))
+        for stop in range(T, 0, -block):
+            s = slice(max(stop - block, 0), stop)
+            _lstm_backward_constants(G[s], cs[s], tcs[s], K[s], P[s], H)
+            for dh_out, Pt, K3, Kot, ft, dA3, dAo, dAt in zip(*(a[s][::-1] for a in (
+                    dhs_t, P, K4[:, :, :3], Ko, f, dA4[:, :, :3], dA4[:, :, 3], dA))):
+                np.add(back, dh_out, out=dh)  # what the output took, plus what step t+1 sent back
+                np.multiply(dh, Pt, out=ds)  # dL/dc_t: through h_t, plus what step t+1 sent back
+                ds += dc
+                np.multiply(ds3, K3, out=dA3)  # i, f, g
+                np.multiply(dh, Kot, out=dAo)
+                np.multiply(ds, ft, out=dc)
+                send_back(dAt)  # dh_{t-1} = dA_t @ Wh.T
         dh = back.copy()  # C order
         dc = dc.copy()  # returned and kept: not the next call's scratch
         dA2 = dA.reshape(T * N, -1)

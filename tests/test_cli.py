@@ -84,6 +84,22 @@ def test_resume_with_a_different_model_is_refused(tmp_path, capsys):
     assert "cannot resume with hidden='20'" in capsys.readouterr().err
 
 
+def test_resume_with_another_lr_is_refused(tmp_path, capsys):
+    """Resuming keeps the checkpoint's learning rate, so a different --lr is an
+    error rather than silently ignored; the same value (or none) resumes."""
+    out = tmp_path / "run"
+    assert main(["train", "spiral", "--epochs", "1", "--lr", "0.5", "--out", str(out),
+                 "--no-progress"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["train", "spiral", "--epochs", "2", "--lr", "0.1", "--out", str(out),
+                 "--resume", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot resume with lr=0.1" in err and "started at 0.5" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert main(["train", "spiral", "--epochs", "2", "--lr", "0.50", "--out", str(out),
+                 "--resume", "--no-progress"]) == 0
+
+
 def test_nan_loss_is_one_line(tmp_path):
     res = run("train", "spiral", "--activation", "relu", "--init", "10", "--lr", "1e30",
               "--epochs", "5", "--out", str(tmp_path / "r"), "--no-progress")

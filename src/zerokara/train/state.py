@@ -49,6 +49,13 @@ def save_run(path: Path, model: Module, optimizer: Optimizer | None, *,
     return meta
 
 
+def _number(v: Any) -> Any:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return v
+
+
 def load_run(path: Path, model: Module, optimizer: Optimizer | None = None, *,
              rng: np.random.Generator | None = None, config: dict[str, Any] | None = None,
              check_keys: tuple[str, ...] = (),
@@ -69,6 +76,14 @@ def load_run(path: Path, model: Module, optimizer: Optimizer | None = None, *,
         if old != new:
             raise CheckpointError(f"{path}: cannot resume with {key}={new!r}; the checkpoint "
                                   f"was trained with {key}={old!r}")
+    # A resumed run goes on with the checkpoint's learning rate (and its schedule),
+    # so an --lr that differs from the one the run started with would be silently
+    # ignored: refuse it instead.
+    old_lr, new_lr = meta.get("config", {}).get("lr"), (config or {}).get("lr")
+    if old_lr is not None and new_lr is not None and _number(old_lr) != _number(new_lr):
+        raise CheckpointError(f"{path}: cannot resume with lr={new_lr!r}: a resumed run goes on with "
+                              f"the checkpoint's learning rate (it started at {old_lr!r}, now "
+                              f"{meta.get('lr')!r}); resume without --lr, or start a new run")
     if optimizer is not None and meta.get("optimizer") != type(optimizer).__name__:
         raise CheckpointError(f"{path}: checkpoint optimizer is {meta.get('optimizer')}, "
                               f"not {type(optimizer).__name__}")

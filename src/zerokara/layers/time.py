@@ -305,7 +305,7 @@ class TimeLSTM(_TimeRecurrent):
     def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
         Z, shape, cs, tcs, G = self.cache
         N, T, D = shape
-        H, p, g, dt = cs.shape[2], self.params, self.grads, G.dtype
+        H, g, dt = cs.shape[2], self.grads, G.dtype
         f = G[..., H:2 * H]
         K = self._ws("K", G.shape, dt)
         P = self._ws("P", tcs.shape, dt)
@@ -328,7 +328,7 @@ class TimeLSTM(_TimeRecurrent):
             _lstm_backward_constants(G[s], cs[s], tcs[s], K[s], P[s], H)
             for dh_out, Pt, K3, Kot, ft, dA3, dAo, dAt in zip(*(a[s][::-1] for a in (
                     dhs_t, P, K4[:, :, :3], Ko, f, dA4[:, :, :3], dA4[:, :, 3], dA))):
-                np.add(back, dh_out, out=dh)  # what the output took, plus what step t+1 sent back
+                np.add(back, dh_out, out=dh)  # dL/dh_t: from the output at t, plus from step t+1
                 np.multiply(dh, Pt, out=ds)  # dL/dc_t: through h_t, plus what step t+1 sent back
                 ds += dc
                 np.multiply(ds3, K3, out=dA3)  # i, f, g

@@ -15,7 +15,7 @@ from tests.realdata import real_data_dir
 from zerokara.cli import main
 from zerokara.data.ptb import Vocab
 from zerokara.errors import InputError, NaNLossError
-from zerokara.io import load_checkpoint
+from zerokara.io import load_checkpoint, save_checkpoint
 from zerokara.models import BetterRnnlm, Rnnlm
 from zerokara.optim import SGD
 from zerokara.train.lm import BEST, CHECKPOINT, LMTrainer, LRSchedule, batch_indices, perplexity
@@ -48,7 +48,9 @@ def test_batch_indices_follow_book_2_get_batch():
     jump = data_size // batch
     offsets = [i * jump for i in range(batch)]
     time_idx = 0
-    for k in range(data_size // (batch * T)):  # book 2's RnnlmTrainer.get_batch, loop for loop
+    # book 2's RnnlmTrainer.get_batch, loop for loop; its time_idx runs on past the
+    # end of an epoch (three epochs here), which LMTrainer(streams="continue") follows
+    for k in range(3 * (data_size // (batch * T))):
         expect = np.empty((batch, T), dtype=int)
         for t in range(T):
             for i, off in enumerate(offsets):
@@ -104,15 +106,44 @@ def test_perplexity_decreases_on_a_synthetic_corpus(tmp_path):
         metrics["test_perplexity"]
 
 
+@pytest.mark.parametrize("streams", ["restart", "continue"])
+def test_streams_restart_or_continue_at_each_epoch(streams):
+    """Each epoch's batches: the same windows again ("restart"), or the next ones,
+    as book 2's RnnlmTrainer reads them ("continue"); the state is reset either way."""
+    trainer = LMTrainer(tiny_model(), SGD(2.0), progress=False, save_every=None, streams=streams)
+    seen, states = [], []
+    forward = trainer.model.forward
+
+    def record(x, t):
+        seen.append(x.copy())
+        states.append(trainer.model.layers["lstm"].h is None)
+        return forward(x, t)
+
+    trainer.model.forward = record
+    corpus = synthetic_corpus()
+    trainer.fit(corpus[:2400], epochs=2, batch_size=4, time_size=10)
+    xs, per_epoch = corpus[:2399], 2399 // 40
+    assert len(seen) == 2 * per_epoch
+    k = per_epoch if streams == "continue" else 0
+    np.testing.assert_array_equal(seen[per_epoch], xs[batch_indices(2399, 4, 10, k)])
+    assert states[0] and states[per_epoch] and not states[1]
+
+
+def test_streams_unknown_value():
+    with pytest.raises(InputError, match="streams expected one of"):
+        LMTrainer(tiny_model(), SGD(1.0), streams="shuffle")
+
+
+@pytest.mark.parametrize("streams", ["restart", "continue"])
 @pytest.mark.parametrize("stop", [60, 75])  # an epoch end (59 iterations each) and mid-epoch
-def test_resume_is_bitwise(tmp_path, stop):
+def test_resume_is_bitwise(tmp_path, stop, streams):
     """BetterRnnlm with dropout: stopped (at an epoch end, or inside an epoch with the
     LSTM state carried), resumed, it ends exactly where an unbroken run ends."""
     a, b = tmp_path / "a", tmp_path / "b"
-    _, ma = fit("better", a, epochs=2)
-    fit("better", b, epochs=2, max_iters=stop)
+    _, ma = fit("better", a, epochs=2, streams=streams)
+    fit("better", b, epochs=2, max_iters=stop, streams=streams)
     t2 = LMTrainer(tiny_model("better", seed=99), SGD(2.0), out_dir=b, max_grad=1.0,
-                   progress=False, save_every=None)
+                   progress=False, save_every=None, streams=streams)
     t2.resume()
     assert t2.iteration == stop
     _, mb = fit(trainer=t2, epochs=2)
@@ -250,6 +281,12 @@ def test_train_evaluate_generate_commands(tmp_path, synthetic_ptb, capsys):
 
     assert main([*common, "--epochs", "3", "--resume", "--hidden", "8"]) == 1
     assert "cannot resume with hidden=8" in capsys.readouterr().err
+    assert main([*common, "--epochs", "3", "--resume", "--streams", "continue"]) == 1
+    assert "cannot resume with streams='continue'" in capsys.readouterr().err
+    # a checkpoint from before --streams existed read its windows as "restart" does
+    tensors, meta = load_checkpoint(out / CHECKPOINT)
+    del meta["config"]["streams"]
+    save_checkpoint(out / CHECKPOINT, tensors, meta)
     assert main([*common, "--epochs", "3", "--resume"]) == 0
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 3
 

@@ -21,11 +21,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "rnnlm": {"wordvec": 100, "hidden": 100, "layers": 1, "dropout": 0.0, "tie": False,
               "batch_size": 20, "time_size": 35, "lr": 20.0, "max_grad": 0.25, "epochs": 4,
               "lr_decay": "plateau", "decay_factor": 4.0, "decay_start": 4, "init": "book",
-              "optimizer": "sgd"},
+              "optimizer": "sgd", "streams": "restart"},
     "better-rnnlm": {"wordvec": 650, "hidden": 650, "layers": 2, "dropout": 0.5, "tie": True,
                      "batch_size": 20, "time_size": 35, "lr": 20.0, "max_grad": 0.25, "epochs": 40,
                      "lr_decay": "plateau", "decay_factor": 4.0, "decay_start": 4, "init": "book",
-                     "optimizer": "sgd"},
+                     "optimizer": "sgd", "streams": "restart"},
 }
 # Zaremba et al. (2014), "small": lr 1 and clip 5 on a loss *summed* over the 20 time steps
 # (averaged over the batch). zerokara's loss is the mean over the steps too, i.e. 1/20 of theirs,
@@ -34,11 +34,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "zaremba-small": {"task": "better-rnnlm", "wordvec": 200, "hidden": 200, "layers": 2,
                       "dropout": 0.0, "tie": False, "batch_size": 20, "time_size": 20,
                       "lr": 20.0, "max_grad": 0.25, "epochs": 13, "lr_decay": "zaremba",
-                      "decay_factor": 2.0, "decay_start": 4, "init": "uniform", "optimizer": "sgd"},
+                      "decay_factor": 2.0, "decay_start": 4, "init": "uniform", "optimizer": "sgd",
+                      "streams": "restart"},
 }
 # options that shape the model: a resumed run must use the same ones
 MODEL_KEYS = ("task", "wordvec", "hidden", "layers", "dropout", "tie", "init", "optimizer",
-              "batch_size", "time_size", "data_slice")
+              "batch_size", "time_size", "data_slice", "streams")
+KEY_DEFAULTS = {"streams": "restart"}  # what checkpoints from before the option did
 SKIP_WORDS = ("N", "<unk>", "$")  # book 2's RnnlmGen never samples these
 
 
@@ -63,6 +65,10 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         g.add_argument("--decay-start", type=int,
                        help="zaremba decay: lr falls after this many epochs (default 4)")
         g.add_argument("--data-slice", type=int, help="train on the first N words only (quick runs, CI)")
+        g.add_argument("--streams", choices=["restart", "continue"],
+                       help="restart: every epoch reads the corpus in the same windows; continue: "
+                            "each epoch goes on where the last stopped (book 2's RnnlmTrainer), so "
+                            "the windows' edges move from epoch to epoch")
         m = p.add_argument_group("model")
         m.add_argument("--wordvec", type=int, help="word vector size D")
         m.add_argument("--hidden", type=int, help="LSTM hidden size H")
@@ -166,9 +172,10 @@ def _run_train(args: argparse.Namespace) -> int:
     trainer = LMTrainer(model, make_optimizer(cfg["optimizer"], cfg["lr"]), out_dir=out,
                         max_grad=cfg["max_grad"], progress=not args.no_progress, config=cfg,
                         vocab=vocab.id_to_word,
-                        schedule=LRSchedule(cfg["lr_decay"], cfg["decay_factor"], cfg["decay_start"]))
+                        schedule=LRSchedule(cfg["lr_decay"], cfg["decay_factor"], cfg["decay_start"]),
+                        streams=cfg["streams"])
     if args.resume:
-        trainer.resume(check_keys=MODEL_KEYS)
+        trainer.resume(check_keys=MODEL_KEYS, key_defaults=KEY_DEFAULTS)
         console.print(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, "
                       f"iteration {trainer.iteration}")
     n_params = sum(p.size for p in model.parameters().values())

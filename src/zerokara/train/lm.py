@@ -5,8 +5,9 @@ offset ``i * (len // batch_size)`` and every iteration takes the next
 ``time_size`` words of each stream, so consecutive batches continue each
 other's sentences and the LSTM state is carried from one to the next (the
 gradient is not: that is the "truncation"). An epoch is
-``len // (batch_size * time_size)`` iterations; the state is reset at the
-start of each epoch and around every evaluation, as book 2 does.
+``len // (batch_size * time_size)`` iterations. The next epoch's streams
+start again at their offsets or go on where this one stopped (``streams``);
+the state is reset at the start of each epoch and around every evaluation.
 
 After each epoch: perplexity on valid (eval mode, fresh state, many streams
 at once), learning-rate decay, the best-on-valid model saved, and a resumable
@@ -42,6 +43,7 @@ from zerokara.train.trainer import check_loss
 CHECKPOINT = "checkpoint.safetensors"  # the latest state, to resume
 BEST = "best.safetensors"  # the model with the best valid perplexity so far
 DECAYS = ("plateau", "zaremba", "none")
+STREAMS = ("restart", "continue")
 
 
 def check_corpus(corpus: np.ndarray, vocab_size: int, what: str) -> np.ndarray:
@@ -69,9 +71,11 @@ def _check_length(corpus: np.ndarray, batch_size: int, time_size: int, what: str
 
 def batch_indices(data_size: int, batch_size: int, time_size: int, k: int) -> np.ndarray:
     """Positions (batch_size, time_size) of iteration k: stream i reads
-    ``i * (data_size // batch_size) + k * time_size + t``."""
+    ``i * (data_size // batch_size) + k * time_size + t``, wrapping around the
+    end of the corpus (k may run past one epoch: see ``LMTrainer(streams=)``)."""
     jump = data_size // batch_size
-    return (np.arange(batch_size) * jump)[:, None] + (k * time_size + np.arange(time_size))[None, :]
+    pos = (np.arange(batch_size) * jump)[:, None] + (k * time_size + np.arange(time_size))[None, :]
+    return pos % data_size
 
 
 def perplexity(model: LanguageModel, corpus: np.ndarray, *, batch_size: int = 10,
@@ -152,6 +156,12 @@ class LMTrainer:
         save_every: also checkpoint inside an epoch every this many seconds
             (with the carried LSTM state, so a resume is exact); None: epoch ends only.
         eval_batch_size, eval_time_size: how :func:`perplexity` reads valid/test.
+        streams: where each epoch's streams start. "restart": at their offsets,
+            so every epoch reads the same windows (Zaremba et al.'s code).
+            "continue": where the last epoch stopped, as book 2's RnnlmTrainer
+            (its ``time_idx`` is never reset), so the windows' edges move by a
+            few words from one epoch to the next. The state is reset at the
+            start of each epoch either way.
     """
 
     def __init__(self, model: LanguageModel, optimizer: Optimizer, *,
@@ -159,8 +169,11 @@ class LMTrainer:
                  schedule: LRSchedule | None = None, progress: bool = True,
                  config: dict[str, Any] | None = None, vocab: list[str] | None = None,
                  save_every: float | None = 300.0, eval_batch_size: int = 10,
-                 eval_time_size: int = 35, log_interval: int = 20) -> None:
+                 eval_time_size: int = 35, log_interval: int = 20, streams: str = "restart") -> None:
+        if streams not in STREAMS:
+            raise InputError(f"LMTrainer: streams expected one of {STREAMS}, got {streams!r}")
         self.model, self.optimizer = model, optimizer
+        self.streams = streams
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.max_grad = max_grad
         self.schedule = schedule or LRSchedule()
@@ -210,7 +223,8 @@ class LMTrainer:
             while self.iteration < total:
                 if self.pos == 0:
                     self.model.reset_state()
-                idx = batch_indices(n, batch_size, time_size, self.pos)
+                k = self.iteration if self.streams == "continue" else self.pos
+                idx = batch_indices(n, batch_size, time_size, k)
                 loss = self.step(xs[idx], ts[idx])
                 self.pos += 1
                 self.tokens += tokens_per_iter
@@ -353,11 +367,13 @@ class LMTrainer:
         save_run(self.out_dir / CHECKPOINT, self.model, self.optimizer, meta=meta, tensors=state,
                  history=self.history)
 
-    def resume(self, path: Path | str | None = None, *, check_keys: tuple[str, ...] = ()) -> None:
-        """Restore everything from a checkpoint (default: out_dir's)."""
+    def resume(self, path: Path | str | None = None, *, check_keys: tuple[str, ...] = (),
+               key_defaults: dict[str, Any] | None = None) -> None:
+        """Restore everything from a checkpoint (default: out_dir's); ``check_keys``
+        and ``key_defaults`` as :func:`~zerokara.train.state.load_run`."""
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
         meta, tensors = load_run(path, self.model, self.optimizer, config=self.config,
-                                 check_keys=check_keys)
+                                 check_keys=check_keys, key_defaults=key_defaults)
         if "pos" not in meta or "best_ppl" not in meta:
             raise CheckpointError(f"{path} is not a language-model training checkpoint")
         self.model.set_state(split_prefix(tensors, "state"))

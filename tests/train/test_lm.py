@@ -281,13 +281,15 @@ def test_train_evaluate_generate_commands(tmp_path, synthetic_ptb, capsys):
 
     assert main([*common, "--epochs", "3", "--resume", "--hidden", "8"]) == 1
     assert "cannot resume with hidden=8" in capsys.readouterr().err
-    assert main([*common, "--epochs", "3", "--resume", "--streams", "continue"]) == 1
-    assert "cannot resume with streams='continue'" in capsys.readouterr().err
+    assert main([*common, "--epochs", "3", "--resume", "--streams", "restart"]) == 1
+    assert "cannot resume with streams='restart'" in capsys.readouterr().err
     # a checkpoint from before --streams existed read its windows as "restart" does
     tensors, meta = load_checkpoint(out / CHECKPOINT)
     del meta["config"]["streams"]
     save_checkpoint(out / CHECKPOINT, tensors, meta)
-    assert main([*common, "--epochs", "3", "--resume"]) == 0
+    assert main([*common, "--epochs", "3", "--resume"]) == 1
+    assert "the checkpoint was trained with streams='restart'" in capsys.readouterr().err
+    assert main([*common, "--epochs", "3", "--resume", "--streams", "restart"]) == 0
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 3
 
 

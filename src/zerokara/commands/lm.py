@@ -21,11 +21,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "rnnlm": {"wordvec": 100, "hidden": 100, "layers": 1, "dropout": 0.0, "tie": False,
               "batch_size": 20, "time_size": 35, "lr": 20.0, "max_grad": 0.25, "epochs": 4,
               "lr_decay": "plateau", "decay_factor": 4.0, "decay_start": 4, "init": "book",
-              "optimizer": "sgd", "streams": "restart"},
+              "optimizer": "sgd", "streams": "continue"},
     "better-rnnlm": {"wordvec": 650, "hidden": 650, "layers": 2, "dropout": 0.5, "tie": True,
                      "batch_size": 20, "time_size": 35, "lr": 20.0, "max_grad": 0.25, "epochs": 40,
                      "lr_decay": "plateau", "decay_factor": 4.0, "decay_start": 4, "init": "book",
-                     "optimizer": "sgd", "streams": "restart"},
+                     "optimizer": "sgd", "streams": "continue"},
 }
 # Zaremba et al. (2014), "small": lr 1 and clip 5 on a loss *summed* over the 20 time steps
 # (averaged over the batch). zerokara's loss is the mean over the steps too, i.e. 1/20 of theirs,
@@ -66,9 +66,10 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
                        help="zaremba decay: lr falls after this many epochs (default 4)")
         g.add_argument("--data-slice", type=int, help="train on the first N words only (quick runs, CI)")
         g.add_argument("--streams", choices=["restart", "continue"],
-                       help="restart: every epoch reads the corpus in the same windows; continue: "
-                            "each epoch goes on where the last stopped (book 2's RnnlmTrainer), so "
-                            "the windows' edges move from epoch to epoch")
+                       help="continue (default): each epoch goes on where the last stopped, as "
+                            "book 2's RnnlmTrainer, so the windows' edges move from epoch to epoch; "
+                            "restart: every epoch reads the corpus in the same windows (the "
+                            "zaremba-small preset, as their code)")
         m = p.add_argument_group("model")
         m.add_argument("--wordvec", type=int, help="word vector size D")
         m.add_argument("--hidden", type=int, help="LSTM hidden size H")

@@ -124,6 +124,7 @@ class ThreadInfo:
 
 _THREADS: ThreadInfo | None = None
 _LIMITER: Any = None  # keeps a threadpoolctl limit alive for the process
+PAUSE = 0.5  # seconds between runs, so the other side's threads are idle (see _timed)
 
 
 def _numpy_blas() -> list[dict[str, Any]]:
@@ -196,6 +197,10 @@ def _load() -> float | None:
 
 def _timed(run: Run) -> float:
     gc.collect()  # garbage from setup or the other side is not this run's cost
+    # Both sides' thread pools (OpenBLAS, torch's OpenMP) keep spinning for a while
+    # after a call; a run that starts while the other side's threads still spin
+    # shares the cores with them. Let them go idle first.
+    time.sleep(PAUSE)
     start = time.perf_counter()
     run()
     return time.perf_counter() - start

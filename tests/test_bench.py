@@ -52,12 +52,33 @@ def check_line(d: dict, name: str, peer: str, repeats: int) -> None:
     assert d["threads"] >= 1
 
 
+@pytest.fixture(autouse=True)
+def no_pause(monkeypatch):
+    """The pause between runs (bench.harness.PAUSE) only makes these tests slower."""
+    monkeypatch.setattr("bench.harness.PAUSE", 0.0)
+
+
 def test_harness_alternates_after_one_warmup_each():
     calls: list[str] = []
     result = measure(tiny_workload(calls), repeats=4)
     assert calls == ["z", "p"] + ["z", "p"] * 4
     assert len(result.zerokara_runs) == len(result.peer_runs) == 4
     assert result.ratio == result.zerokara_s / result.peer_s
+
+
+def test_each_timed_run_starts_after_a_pause(monkeypatch):
+    """So the other side's spinning BLAS/OpenMP threads are idle when a run starts;
+    the pause is not part of the time."""
+    import bench.harness as harness
+
+    monkeypatch.setattr(harness, "PAUSE", 0.25)
+    calls: list[str] = []
+    sleeps: list[float] = []
+    monkeypatch.setattr(harness.time, "sleep", lambda s: (sleeps.append(s), calls.append("pause")))
+    result = measure(tiny_workload(calls), repeats=3)
+    assert calls == ["z", "p"] + ["pause", "z", "pause", "p"] * 3
+    assert sleeps == [0.25] * 6
+    assert max(result.zerokara_runs + result.peer_runs) < 0.25
 
 
 def test_run_all_prints_table_then_one_json_line_per_workload():

@@ -17,9 +17,10 @@ import time
 
 import numpy as np
 
+from book2_layers import Affine, Embed, TimeLSTM, f32
+
 seed = int(sys.argv[1]); cut = int(sys.argv[2]) if len(sys.argv) > 2 else None
 np.random.seed(seed)
-f32 = np.float32
 root = os.path.join(os.environ.get('ZEROKARA_DATA_DIR', os.path.expanduser('~/.cache/zerokara')), 'ptb')
 
 
@@ -37,65 +38,9 @@ batch_size, time_size, lr, max_epoch, max_grad = 20, 35, 20.0, 4, 0.25
 rn = np.random.randn
 
 
-def sigmoid(a): return 1 / (1 + np.exp(-a))
-
-
-class TimeLSTM:  # stateful
-    def __init__(self, Wx, Wh, b):
-        self.params = [Wx, Wh, b]; self.grads = [np.zeros_like(p) for p in self.params]; self.h = self.c = None
-
-    def forward(self, xs):
-        Wx, Wh, b = self.params; N, T, _ = xs.shape
-        hs = np.empty((N, T, H), dtype=f32); self.cache = []
-        if self.h is None: self.h = np.zeros((N, H), f32)
-        if self.c is None: self.c = np.zeros((N, H), f32)
-        for k in range(T):
-            h_prev, c_prev = self.h, self.c
-            A = xs[:, k] @ Wx + h_prev @ Wh + b
-            f, g, i, o = sigmoid(A[:, :H]), np.tanh(A[:, H:2*H]), sigmoid(A[:, 2*H:3*H]), sigmoid(A[:, 3*H:])
-            c = f * c_prev + g * i; h = o * np.tanh(c)
-            self.cache.append((xs[:, k], h_prev, c_prev, i, f, g, o, c))
-            self.h, self.c = h, c; hs[:, k] = h
-        return hs
-
-    def backward(self, dhs):
-        Wx, Wh, b = self.params; N, T, _ = dhs.shape
-        dxs = np.empty((N, T, Wx.shape[0]), f32); dh = 0; dc = 0
-        for g_ in self.grads: g_[...] = 0
-        for k in reversed(range(T)):
-            x_, h_prev, c_prev, i, f, g, o, c = self.cache[k]
-            dh_ = dhs[:, k] + dh; tc = np.tanh(c)
-            ds = dc + (dh_ * o) * (1 - tc ** 2)
-            dc = ds * f
-            di, df, do, dg = ds * g, ds * c_prev, dh_ * tc, ds * i
-            di *= i * (1 - i); df *= f * (1 - f); do *= o * (1 - o); dg *= (1 - g ** 2)
-            dA = np.hstack((df, dg, di, do))
-            self.grads[0] += x_.T @ dA; self.grads[1] += h_prev.T @ dA; self.grads[2] += dA.sum(0)
-            dxs[:, k] = dA @ Wx.T; dh = dA @ Wh.T
-        return dxs
-
-
-class Embed:
-    def __init__(self, W): self.params = [W]; self.grads = [np.zeros_like(W)]
-    def forward(self, ids): self.ids = ids; return self.params[0][ids]
-    def backward(self, d):
-        self.grads[0][...] = 0; np.add.at(self.grads[0], self.ids, d)
-
-
-class Affine:
-    def __init__(self, W, b): self.params = [W, b]; self.grads = [np.zeros_like(W), np.zeros_like(b)]
-    def forward(self, xs):
-        self.xs = xs; N, T, _ = xs.shape
-        return (xs.reshape(N * T, -1) @ self.params[0] + self.params[1]).reshape(N, T, -1)
-    def backward(self, d):
-        N, T, _ = d.shape; d2 = d.reshape(N * T, -1)
-        self.grads[0][...] = self.xs.reshape(N * T, -1).T @ d2; self.grads[1][...] = d2.sum(0)
-        return (d2 @ self.params[0].T).reshape(N, T, -1)
-
-
 embed = Embed((rn(V, D) / 100).astype(f32))
 lstm = TimeLSTM((rn(D, 4 * H) / np.sqrt(D)).astype(f32), (rn(H, 4 * H) / np.sqrt(H)).astype(f32),
-                np.zeros(4 * H, f32))
+                np.zeros(4 * H, f32), stateful=True)
 aff = Affine((rn(H, V) / np.sqrt(H)).astype(f32), np.zeros(V, f32))
 layers = [embed, lstm, aff]
 params = [p for l in layers for p in l.params]; grads = [g for l in layers for g in l.grads]

@@ -34,8 +34,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "zaremba-small": {"task": "better-rnnlm", "wordvec": 200, "hidden": 200, "layers": 2,
                       "dropout": 0.0, "tie": False, "batch_size": 20, "time_size": 20,
                       "lr": 20.0, "max_grad": 0.25, "epochs": 13, "lr_decay": "zaremba",
-                      "decay_factor": 2.0, "decay_start": 4, "init": "uniform", "optimizer": "sgd",
-                      "streams": "restart"},
+                      "decay_factor": 2.0, "decay_start": 4, "init": "uniform", "optimizer": "sgd"},
 }
 # options that shape the model: a resumed run must use the same ones
 MODEL_KEYS = ("task", "wordvec", "hidden", "layers", "dropout", "tie", "init", "optimizer",
@@ -68,8 +67,8 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         g.add_argument("--streams", choices=["restart", "continue"],
                        help="continue (default): each epoch goes on where the last stopped, as "
                             "book 2's RnnlmTrainer, so the windows' edges move from epoch to epoch; "
-                            "restart: every epoch reads the corpus in the same windows (the "
-                            "zaremba-small preset, as their code)")
+                            "restart: every epoch reads the corpus in the same windows (as "
+                            "Zaremba et al.'s code)")
         m = p.add_argument_group("model")
         m.add_argument("--wordvec", type=int, help="word vector size D")
         m.add_argument("--hidden", type=int, help="LSTM hidden size H")

@@ -307,9 +307,6 @@ class TimeLSTM(_TimeRecurrent):
         N, T, D = shape
         H, g, dt = cs.shape[2], self.grads, G.dtype
         f = G[..., H:2 * H]
-        K = self._ws("K", G.shape, dt)
-        P = self._ws("P", tcs.shape, dt)
-        Ko = K[..., 3 * H:]
         dA = self._ws("dA", G.shape, dt)
         dhs_t = self._ws("dhs", (T, N, H), dt)
         np.copyto(dhs_t, dhs.transpose(1, 0, 2))  # time-major: contiguous rows per step
@@ -317,17 +314,21 @@ class TimeLSTM(_TimeRecurrent):
         dc[...] = 0
         ds3 = ds[:, None]  # ds broadcast over the gates i, f, g
         back, send_back = self._backprop_h(N, H, dt)
-        K4, dA4 = K.reshape(T, N, 4, H), dA.reshape(T, N, 4, H)
+        dA4 = dA.reshape(T, N, 4, H)
         # The steps go backwards in blocks of about block_bytes of gates: what does
         # not depend on the gradient flowing back is computed for a whole block at
         # once, just before the loop reads it, while it is still in the CPU's cache
         # (at N=128, H=256 that halves its cost against doing all T steps at once).
-        block = max(1, self.block_bytes // (N * 4 * H * G.itemsize))
+        # (K and P are one block's worth, reused from block to block.)
+        block = min(T, max(1, self.block_bytes // (N * 4 * H * G.itemsize)))
+        Kb, Pb = self._ws("K", (block, N, 4 * H), dt), self._ws("P", (block, N, H), dt)
         for stop in range(T, 0, -block):
             s = slice(max(stop - block, 0), stop)
-            _lstm_backward_constants(G[s], cs[s], tcs[s], K[s], P[s], H)
-            for dh_out, Pt, K3, Kot, ft, dA3, dAo, dAt in zip(*(a[s][::-1] for a in (
-                    dhs_t, P, K4[:, :, :3], Ko, f, dA4[:, :, :3], dA4[:, :, 3], dA))):
+            K, P = Kb[:s.stop - s.start], Pb[:s.stop - s.start]
+            _lstm_backward_constants(G[s], cs[s], tcs[s], K, P, H)
+            K4 = K.reshape(-1, N, 4, H)
+            for dh_out, Pt, K3, Kot, ft, dA3, dAo, dAt in zip(*(a[::-1] for a in (
+                    dhs_t[s], P, K4[:, :, :3], K4[:, :, 3], f[s], dA4[s, :, :3], dA4[s, :, 3], dA[s]))):
                 np.add(back, dh_out, out=dh)  # dL/dh_t: from the output at t, plus from step t+1
                 np.multiply(dh, Pt, out=ds)  # dL/dc_t: through h_t, plus what step t+1 sent back
                 ds += dc

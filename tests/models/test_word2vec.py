@@ -136,6 +136,19 @@ def test_bench_word2vec_sides_do_the_same_work():
     assert pair.zerokara() == z  # a second run restores weights and generator: identical
 
 
+def test_bench_word2vec_gensim_side_trains_on_the_same_words():
+    """``word2vec-gensim`` gives gensim the same token stream: its vocabulary
+    (min_count 1) is exactly the corpus's distinct words, and a run trains on
+    them."""
+    from bench import word2vec as w2v_bench
+
+    corpus, _, _ = w2v_bench.load_corpus(scale=0.002)
+    pair = w2v_bench.setup_gensim(scale=0.002)
+    assert pair.notes["gensim_vocab"] == len(np.unique(corpus))
+    assert np.isfinite(pair.zerokara())
+    assert 0 < pair.peer() <= len(corpus)  # words trained on (fewer: gensim subsamples)
+
+
 # -- shrinking windows (gensim's reduced windows) and gensim's initialisation -----
 
 def test_window_mask_keeps_the_words_within_reach():

@@ -131,3 +131,37 @@ def test_mlp_workload_through_the_cli(capsys):
     assert len(lines) == 1
     check_line(lines[0], "mlp", "torch", 2)
     assert lines[0]["updates"] == 3 and lines[0]["data"]
+
+
+# -- python -m bench.breakdown --------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5, 6), (2, 3, 4, 300)])  # small Wh, and over big_Wh
+def test_breakdown_times_the_layers_own_products(shape):
+    """The ``products`` side makes the products TimeLSTM makes, on its arrays:
+    rerun after a real pass, it gives the same dW (db, dWx, dWh) bit for bit."""
+    from bench import breakdown
+
+    runs, layer = breakdown.sides(*shape, passes=1)
+    assert set(runs) == {"zerokara", "products", "torch"}
+    dW = layer.grads["b"].base
+    before = dW.copy()
+    runs["products"]()
+    np.testing.assert_array_equal(dW, before)
+    runs["torch"]()
+
+
+def test_breakdown_report(capsys):
+    from bench import breakdown
+
+    assert breakdown.main(["3,4,5,6", "--repeats", "2", "--passes", "1"]) == 0
+    out = capsys.readouterr().out
+    (d,) = json_lines(out)
+    assert d["shape"] == "N=3 T=4 D=5 H=6" and d["repeats"] == 2
+    assert d["rest_ms"] == pytest.approx(d["zerokara_ms"] - d["products_ms"])
+    assert d["ratio"] == pytest.approx(d["zerokara_ms"] / d["torch_ms"])
+    assert "products/torch" in out
+    assert breakdown.parse_shape("encoder") == (128, 29, 16, 256)
+    for bad in ("3,4,5", "a,b,c,d", "0,1,1,1", "lstm-h1"):
+        with pytest.raises(Exception, match="N,T,D,H"):
+            breakdown.parse_shape(bad)

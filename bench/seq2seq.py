@@ -5,7 +5,10 @@ written in PyTorch (nn.Embedding, nn.LSTM, batched dot-product attention,
 nn.Linear, cross-entropy, torch.optim.Adam, clip_grad_norm_).
 
 Both sides start from the same weights and see the same batches in the same
-order: 45,000 training pairs -> 351 updates. Each run continues training from
+order: 45,000 training pairs -> 351 updates. Both use the harness's thread
+count: torch inside its kernels, zerokara as ``zerokara train seq2seq --workers
+N`` does (:class:`zerokara.parallel.DataParallel`: each batch split by rows over
+N threads, one core each, the same gradients up to rounding). Each run continues training from
 where the previous one stopped (like a next epoch); the work per run is the
 same. Uses book 2's date.txt from ``$ZEROKARA_DATA_DIR/seq2seq/`` or, when it
 is absent, 50,000 generated dates of the same shape (noted in the result).
@@ -45,6 +48,8 @@ def torch_model(model, V: int):
             m.weight_hh_l0.copy_(p[f"{prefix}.Wh"].T)
             m.bias_ih_l0.copy_(p[f"{prefix}.b"])
             m.bias_hh_l0.zero_()
+        # zerokara's LSTM has one bias; a second trainable one would move twice as fast under Adam
+        m.bias_hh_l0.requires_grad_(False)
         return m
 
     class TorchAttentionSeq2seq(nn.Module):
@@ -75,8 +80,10 @@ def torch_model(model, V: int):
 def setup(scale: float = 1.0) -> Pair:
     import torch
 
+    from bench.harness import thread_count
     from zerokara.models.seq2seq import AttentionSeq2seq
     from zerokara.optim import Adam, clip_grads
+    from zerokara.parallel import DataParallel
 
     data, source = _data()
     (x, t), _ = data.split()
@@ -88,6 +95,8 @@ def setup(scale: float = 1.0) -> Pair:
 
     model = AttentionSeq2seq(V, WORDVEC, HIDDEN, rng=np.random.default_rng(SEED))
     tmodel = torch_model(model, V)
+    workers = thread_count()
+    net = DataParallel(model, workers)
     opt = Adam(lr=0.001)
     params = model.parameters()
     topt = torch.optim.Adam(tmodel.parameters(), lr=0.001)
@@ -95,9 +104,9 @@ def setup(scale: float = 1.0) -> Pair:
 
     def zerokara_run() -> float:
         for xb, tb in batches:
-            loss = model.forward(xb, tb)
-            model.backward()
-            grads = model.gradients()
+            loss = net.forward(xb, tb)
+            net.backward()
+            grads = net.gradients()
             clip_grads(grads, 5.0)
             opt.update(params, grads)
         return loss
@@ -111,7 +120,7 @@ def setup(scale: float = 1.0) -> Pair:
             topt.step()
         return float(loss.detach())
 
-    return Pair(zerokara_run, torch_run, {"data": source, "updates": iters,
+    return Pair(zerokara_run, torch_run, {"data": source, "updates": iters, "zerokara_workers": workers,
                                           "shape": f"N={BATCH} Tx={x.shape[1]} Ty={t.shape[1] - 1} "
                                                    f"D={WORDVEC} H={HIDDEN} V={V}"})
 

@@ -165,3 +165,14 @@ def test_breakdown_report(capsys):
     for bad in ("3,4,5", "a,b,c,d", "0,1,1,1", "lstm-h1"):
         with pytest.raises(Exception, match="N,T,D,H"):
             breakdown.parse_shape(bad)
+
+
+def test_seq2seq_sides_do_the_same_work():
+    """``seq2seq``: zerokara (its batches split over the harness's threads) and
+    torch start from the same weights and see the same batches: the same losses."""
+    from bench import seq2seq
+
+    pair = seq2seq.setup(scale=0.006)  # 2 updates
+    assert pair.notes["updates"] == 2 and pair.notes["zerokara_workers"] == configure_threads().threads
+    for _ in range(2):  # the second run continues from the first's weights on both sides
+        assert pair.zerokara() == pytest.approx(pair.peer(), rel=1e-4)

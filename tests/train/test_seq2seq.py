@@ -81,6 +81,27 @@ def test_bad_questions_are_one_line(dates_run, capsys, text, message):
     assert message in err and err.count("\n") == 1 and err.startswith("zerokara: error:")
 
 
+def test_workers_split_batches_and_resume_bitwise(sums, tmp_path, capsys):
+    """--workers 2 trains on the same batches (the same run as --workers 1 up to
+    float rounding) and resumes to the same parameters as a run that never stopped."""
+    one, a, b = tmp_path / "one", tmp_path / "a", tmp_path / "b"
+    common = ["train", "seq2seq", "--data", str(sums), *SMALL]
+    assert main([*common, "--epochs", "1", "--out", str(one)]) == 0
+    assert main([*common, "--epochs", "2", "--out", str(a), "--workers", "2"]) == 0
+    assert main([*common, "--epochs", "1", "--out", str(b), "--workers", "2"]) == 0
+    assert main([*common, "--epochs", "2", "--out", str(b), "--workers", "2", "--resume"]) == 0
+    ta, tb = Translator.load(a).model.parameters(), Translator.load(b).model.parameters()
+    assert all(np.array_equal(ta[k], tb[k]) for k in ta)
+    h1 = json.loads((one / "history.json").read_text())["loss"]
+    h2 = json.loads((a / "history.json").read_text())["loss"][:len(h1)]
+    np.testing.assert_allclose(h2[:3], h1[:3], rtol=1e-5)  # before rounding differences grow
+    assert abs(np.mean(h2) - np.mean(h1)) < 0.01 * np.mean(h1)
+    capsys.readouterr()
+    for bad in ("0", "65"):
+        assert main([*common, "--out", str(tmp_path / "w"), "--workers", bad]) == 1
+        assert "--workers: expected an integer in [1, 64] (the batch size)" in capsys.readouterr().err
+
+
 def test_bad_data_and_options_are_one_line(sums, tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     lines = sums.read_text().splitlines()

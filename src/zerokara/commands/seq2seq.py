@@ -28,6 +28,10 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     g.add_argument("--wordvec", type=int, help="character embedding size (default 16)")
     g.add_argument("--hidden", type=int, help="LSTM hidden size (default 128 addition, 256 date)")
     add_train_options(p, "passes over the training pairs (default 25 addition, 10 date)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="split each batch over this many threads, one core each (default 1). "
+                        "The same gradients up to float rounding; faster with 2 on 2 cores at "
+                        "batch 128 (see docs/speed.md)")
     p.set_defaults(func=_run("train"))
 
     t = commands.add_parser(

@@ -29,6 +29,7 @@ from zerokara.errors import CheckpointError, InputError
 from zerokara.io import atomic_write_text, load_checkpoint, split_prefix
 from zerokara.models.seq2seq import AttentionSeq2seq, Seq2seq, build_seq2seq
 from zerokara.optim import make_optimizer
+from zerokara.parallel import DataParallel
 from zerokara.train.progress import console
 from zerokara.train.trainer import CHECKPOINT, Trainer
 
@@ -80,7 +81,12 @@ def train(args: Namespace) -> dict[str, Any]:
     out = prepare_out(args, "seq2seq")
     rng = np.random.default_rng(config["seed"])
     model = model_from_config(config, rng)
-    trainer = Trainer(model, make_optimizer(config["optimizer"], config["lr"]), rng=rng,
+    workers = getattr(args, "workers", 1)
+    if not isinstance(workers, int) or not 1 <= workers <= config["batch_size"]:
+        raise InputError(f"--workers: expected an integer in [1, {config['batch_size']}] "
+                         f"(the batch size), got {workers!r}")
+    trainer = Trainer(model if workers == 1 else DataParallel(model, workers),
+                      make_optimizer(config["optimizer"], config["lr"]), rng=rng,
                       out_dir=out, max_grad=config["max_grad"], progress=not args.no_progress,
                       config=config)
     if args.resume:

@@ -33,20 +33,9 @@ SHAPES = {"lstm-h100": (20, 35, 100, 100), "lstm-h650": (20, 35, 650, 650),
 
 def sides(N: int, T: int, D: int, H: int, passes: int = 10, seed: int = 0):
     """The three runs for one shape, each ``passes`` passes: ({name: run}, the layer)."""
-    import torch
+    from bench import lstm
 
-    from zerokara.layers import TimeLSTM
-
-    rng = np.random.default_rng(seed)
-    layer = TimeLSTM.create(D, H, rng)
-    xs = rng.standard_normal((N, T, D)).astype(np.float32)
-    dhs = rng.standard_normal((N, T, H)).astype(np.float32)
-
-    def zerokara() -> None:
-        for _ in range(passes):
-            layer.forward(xs)
-            layer.backward(dhs)
-
+    layer, zerokara, torch_run = lstm.sides(N, T, D, H, passes, seed)
     # The products, on the layer's own arrays after one real pass (so the
     # layouts are the ones TimeLSTM.forward/backward use).
     zerokara()
@@ -66,18 +55,6 @@ def sides(N: int, T: int, D: int, H: int, passes: int = 10, seed: int = 0):
                 send_back(dAt)  # backward: each step's dA @ Wh.T
             np.matmul(Z[:T].reshape(T * N, -1).T, dA2, out=dW)  # db, dWx, dWh
             dA2 @ p["Wx"].T  # dxs
-
-    lstm = torch.nn.LSTM(D, H, batch_first=True)
-    xt = torch.from_numpy(xs).requires_grad_(True)
-    dt = torch.from_numpy(dhs)
-
-    def torch_run() -> None:
-        for _ in range(passes):
-            xt.grad = None
-            for q in lstm.parameters():
-                q.grad = None
-            out, _ = lstm(xt)
-            out.backward(dt)
 
     return {"zerokara": zerokara, "products": products, "torch": torch_run}, layer
 

@@ -16,42 +16,49 @@ from bench.harness import Pair, Workload
 N, T, REPS, SEED = 20, 35, 10, 0
 
 
+def sides(N: int, T: int, D: int, H: int, passes: int, seed: int = SEED):
+    """(layer, zerokara_run, torch_run): ``passes`` forward+backward passes of a
+    TimeLSTM and of an nn.LSTM holding the same weights, on the same data."""
+    import torch
+
+    from zerokara.layers import TimeLSTM
+
+    rng = np.random.default_rng(seed)
+    layer = TimeLSTM.create(D, H, rng)
+    xs = rng.standard_normal((N, T, D)).astype(np.float32)
+    dhs = rng.standard_normal((N, T, H)).astype(np.float32)
+
+    def zerokara_run() -> float:
+        for _ in range(passes):
+            layer.forward(xs)
+            dxs = layer.backward(dhs)
+        return float(dxs[0, 0, 0])
+
+    lstm = torch.nn.LSTM(D, H, batch_first=True)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(layer.params["Wx"].T.copy()))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(layer.params["Wh"].T.copy()))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(layer.params["b"]))
+        lstm.bias_hh_l0.zero_()
+    xt = torch.from_numpy(xs).requires_grad_(True)
+    dt = torch.from_numpy(dhs)
+
+    def torch_run() -> float:
+        for _ in range(passes):
+            xt.grad = None
+            for p in lstm.parameters():
+                p.grad = None  # zerokara overwrites its gradients; torch would accumulate
+            out, _ = lstm(xt)
+            out.backward(dt)
+        return float(xt.grad[0, 0, 0])
+
+    return layer, zerokara_run, torch_run
+
+
 def make_setup(H: int):
     def setup(scale: float = 1.0) -> Pair:
-        import torch
-
-        from zerokara.layers import TimeLSTM
-
         reps = max(1, round(REPS * scale))
-        rng = np.random.default_rng(SEED)
-        layer = TimeLSTM.create(H, H, rng)
-        xs = rng.standard_normal((N, T, H)).astype(np.float32)
-        dhs = rng.standard_normal((N, T, H)).astype(np.float32)
-
-        def zerokara_run() -> float:
-            for _ in range(reps):
-                layer.forward(xs)
-                dxs = layer.backward(dhs)
-            return float(dxs[0, 0, 0])
-
-        lstm = torch.nn.LSTM(H, H, batch_first=True)
-        with torch.no_grad():
-            lstm.weight_ih_l0.copy_(torch.from_numpy(layer.params["Wx"].T.copy()))
-            lstm.weight_hh_l0.copy_(torch.from_numpy(layer.params["Wh"].T.copy()))
-            lstm.bias_ih_l0.copy_(torch.from_numpy(layer.params["b"]))
-            lstm.bias_hh_l0.zero_()
-        xt = torch.from_numpy(xs).requires_grad_(True)
-        dt = torch.from_numpy(dhs)
-
-        def torch_run() -> float:
-            for _ in range(reps):
-                xt.grad = None
-                for p in lstm.parameters():
-                    p.grad = None  # zerokara overwrites its gradients; torch would accumulate
-                out, _ = lstm(xt)
-                out.backward(dt)
-            return float(xt.grad[0, 0, 0])
-
+        _, zerokara_run, torch_run = sides(N, T, H, H, reps)
         return Pair(zerokara_run, torch_run, {"shape": f"N={N} T={T} D=H={H}", "passes": reps})
 
     return setup

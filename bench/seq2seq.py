@@ -8,9 +8,9 @@ Both sides start from the same weights and see the same batches in the same
 order: 45,000 training pairs -> 351 updates. Both use the harness's thread
 count: torch inside its kernels, zerokara as ``zerokara train seq2seq --workers
 N`` does (:class:`zerokara.parallel.DataParallel`: each batch split by rows over
-N threads, one core each, the same gradients up to rounding). Each run continues training from
-where the previous one stopped (like a next epoch); the work per run is the
-same. Uses book 2's date.txt from ``$ZEROKARA_DATA_DIR/seq2seq/`` or, when it
+N threads, one core each, the same gradients up to rounding). Each run
+continues training from where the previous one stopped (like a next epoch); the
+work per run is the same. Uses book 2's date.txt from ``$ZEROKARA_DATA_DIR/seq2seq/`` or, when it
 is absent, 50,000 generated dates of the same shape (noted in the result).
 """
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,16 +64,14 @@ class DataParallel:
 
             self._blas = ThreadpoolController()
 
-    def _run(self, calls: list[tuple[Any, ...]]) -> list[Any]:
-        """Call ``fn(*args)`` for each (fn, *args): the first in this thread, the
-        rest in the pool; BLAS on one thread meanwhile (one core per part)."""
+    def _run(self, calls: list[Callable[[], Any]]) -> list[Any]:
+        """Make each call: the first in this thread, the rest in the pool; BLAS
+        on one thread meanwhile (one core per part)."""
         if self._pool is None:
-            fn, *args = calls[0]
-            return [fn(*args)]
+            return [calls[0]()]
         with self._blas.limit(limits=1, user_api="blas"):
-            futures = [self._pool.submit(*c) for c in calls[1:]]
-            fn, *args = calls[0]
-            first = fn(*args)
+            futures = [self._pool.submit(c) for c in calls[1:]]
+            first = calls[0]()
             return [first] + [f.result() for f in futures]
 
     def forward(self, *arrays: np.ndarray) -> float:
@@ -87,12 +86,12 @@ class DataParallel:
         bounds = [n * k // self.workers for k in range(self.workers + 1)]
         parts = [tuple(a[lo:hi] for a in arrays) for lo, hi in zip(bounds, bounds[1:])]
         self._weights = [(hi - lo) / n for lo, hi in zip(bounds, bounds[1:])]
-        losses = self._run([(m.forward, *p) for m, p in zip(self.replicas, parts)])
+        losses = self._run([functools.partial(m.forward, *p) for m, p in zip(self.replicas, parts)])
         return float(sum(w * loss for w, loss in zip(self._weights, losses)))
 
     def backward(self, *args: Any, **kwargs: Any) -> None:
         self._grads = None
-        self._run([(functools.partial(m.backward, *args, **kwargs),) for m in self.replicas])
+        self._run([functools.partial(m.backward, *args, **kwargs) for m in self.replicas])
 
     def gradients(self) -> dict[str, Array]:
         """The batch's gradients: the sum over parts of (part's rows / N) x the

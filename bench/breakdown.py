@@ -41,15 +41,16 @@ def sides(N: int, T: int, D: int, H: int, passes: int = 10, seed: int = 0):
     zerokara()
     Z, _, _, _, G = layer.cache
     ws, p = layer._workspace, layer.params
-    W, Whs, Gh, dA = ws["W"], ws["Whs"], ws["Gh"], ws["dA"]
+    W, Whs, Gh, dA = ws["W"], ws["Whs"][:, :4 * H], ws["Gh"], ws["dA"]  # Whs: rows maybe padded
     _, send_back = layer._backprop_h(N, H, np.dtype(np.float32))
     dW = layer.grads["b"].base
     X, hs, dA2 = Z[:T, :, :1 + D].reshape(T * N, 1 + D), Z[:, :, 1 + D:], dA.reshape(T * N, -1)
+    h_steps = hs[1:-1] if not hs[0].any() else hs[:-1]  # forward skips h_0 @ Wh for h_0 = 0
 
     def products() -> None:
         for _ in range(passes):
             np.matmul(X, W, out=G.reshape(T * N, 4 * H))  # forward: the input side, all steps
-            for h_prev in hs[:-1]:
+            for h_prev in h_steps:
                 np.matmul(h_prev, Whs, out=Gh)  # forward: each step's h @ Wh
             for dAt in dA[::-1]:
                 send_back(dAt)  # backward: each step's dA @ Wh.T

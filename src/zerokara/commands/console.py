@@ -1,0 +1,63 @@
+"""The command line's reporter: a rich progress bar on stderr, lines on stdout.
+
+Results and summaries go to stdout and the live bar to stderr, so piping
+stdout keeps just the results.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.progress import Progress as RichProgress
+
+from zerokara.train.report import Reporter
+
+console = Console(soft_wrap=True)
+_bar_console = Console(stderr=True, soft_wrap=True)
+
+
+class ConsoleReporter(Reporter):
+    """Progress bar and lines for a person at a terminal.
+
+    Args:
+        progress: False hides the bar and the per-epoch lines (``--no-progress``);
+            ``info`` lines (the run's settings, the results) are still printed.
+    """
+
+    def __init__(self, progress: bool = True) -> None:
+        self.progress = progress
+        self._bar: RichProgress | None = None
+        self._task = None
+
+    def start(self, what: str, total: int, done: int = 0) -> None:
+        self.finish()
+        self._bar = RichProgress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), console=_bar_console, disable=not self.progress,
+            transient=False)
+        self._task = self._bar.add_task(what, total=total, completed=done, info="")
+        self._bar.start()
+
+    def update(self, done: int, **values: float) -> None:
+        if self._bar is None or not self.progress:
+            return
+        info = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
+        self._bar.update(self._task, completed=done, info=info)
+
+    def line(self, text: str) -> None:
+        if not self.progress:
+            return
+        if self._bar is not None:
+            self._bar.console.print(text, highlight=False, markup=False)
+        else:
+            console.print(text, highlight=False, markup=False)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def info(self, text: str) -> None:
+        console.print(text, highlight=False, markup=False)

@@ -61,3 +61,16 @@ def check_input(
     if x.ndim and x.shape[0] == 0:
         raise InputError(f"{layer}: {arg} is an empty batch (shape {shape_str(x.shape)})")
     return x
+
+
+def check_dtype(layer: str, arg: str, x: np.ndarray, want: np.dtype, *, owner: str = "layer") -> None:
+    """Refuse an array whose dtype is not the layer's: NumPy would promote float32
+    and float64 silently and the layer would compute in a dtype nobody chose.
+
+    ``owner`` names what the dtype belongs to in the message ("layer", "model").
+    """
+    want = np.dtype(want)
+    if x.dtype != want:
+        raise InputError(
+            f"{layer}: {arg} expected dtype {want} (the {owner}'s dtype), got {x.dtype}; "
+            f"convert the input with .astype(np.{want}) or the {owner} with .astype(np.{x.dtype})")

@@ -11,9 +11,10 @@ decoder step, :class:`Attention` chains them. :class:`TimeAttention` does the
 same for every decoder step at once, as three batched matrix products
 (book 2 loops over the decoder steps; the arithmetic is identical).
 
-Broadcasts and their backward (principle 4): ``hs * h[:, None, :]`` repeats h
-over the T encoder steps, so dh sums over axis 1; ``hs * a[:, :, None]``
-repeats a over the H features, so da sums over axis 2.
+Each broadcast is undone by a sum in backward (why a sum? docs/bias-gradient.md):
+``hs * h[:, None, :]`` repeats h over the T encoder steps, so dh sums over
+axis 1; ``hs * a[:, :, None]`` repeats a over the H features, so da sums over
+axis 2.
 """
 
 from __future__ import annotations

@@ -10,15 +10,18 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara import init as initlib
-from zerokara.errors import InputError, check_input, shape_str
+from zerokara.errors import InputError, check_dtype, check_input, shape_str
 from zerokara.layers.base import Array, Module
 
 
-def _same_dtype(layer: str, arg: str, x: Array, want: np.dtype) -> None:
-    if x.dtype != want:
-        raise InputError(
-            f"{layer}: {arg} expected dtype {want} (the layer's dtype), got {x.dtype}; "
-            f"convert the input with .astype(np.{want}) or the model with .astype(np.{x.dtype})")
+def sigmoid(x: Array) -> Array:
+    """``1 / (1 + exp(-x))``, computed as ``0.5 (1 + tanh(x / 2))``: the same
+    function, but exp(-x) overflows for large negative x and tanh never does.
+    The one sigmoid of the library (layers, losses, cells, models)."""
+    out = np.tanh(0.5 * x)
+    out += 1
+    out *= 0.5
+    return out
 
 
 class Affine(Module):
@@ -45,17 +48,20 @@ class Affine(Module):
         self.x: Array | None = None
 
     @classmethod
-    def create(cls, in_size: int, out_size: int, rng: np.random.Generator, *,
+    def create(cls, D: int, H: int, rng: np.random.Generator, *,
                init: str | float = "std", std: float = 0.01,
                dtype: DTypeLike = np.float32) -> Affine:
-        """A new layer with W drawn by :func:`zerokara.init.weight` and b = 0."""
-        W = initlib.weight((in_size, out_size), rng, init, std=std, dtype=dtype)
-        return cls(W, np.zeros(out_size, dtype=dtype))
+        """A new layer with W (D, H) drawn by :func:`zerokara.init.weight` and b = 0.
+
+        Every layer's ``create`` takes the sizes named by the letters of its
+        shapes, then ``rng``, then the keywords ``init`` and ``dtype``."""
+        W = initlib.weight((D, H), rng, init, std=std, dtype=dtype)
+        return cls(W, np.zeros(H, dtype=dtype))
 
     def forward(self, x: Array) -> Array:
         W, b = self.params["W"], self.params["b"]
         check_input("Affine", "x", x, ndim=2, last=W.shape[0], expected=f"(N, {W.shape[0]})")
-        _same_dtype("Affine", "x", x, W.dtype)
+        check_dtype("Affine", "x", x, W.dtype)
         self.x = x
         out = x @ W
         out += b  # broadcast (H,) -> (N, H)
@@ -83,15 +89,16 @@ class ReLU(Module):
         return np.maximum(x, 0)
 
     def backward(self, dout: Array) -> Array:
-        # a new array: book 1's ReLU wrote zeros into dout itself (seed 002)
+        # a new array: book 1's ReLU wrote zeros into dout itself, which whoever
+        # else holds dout (a second backward, a branch) then sees
         return dout * self.mask
 
 
 class Sigmoid(Module):
     """``y = 1 / (1 + exp(-x))``. Shapes: x (*) -> y (*).
 
-    dy/dx = y (1 - y): backward needs only forward's *output* y, not dout.
-    (Seed 001's bug was ``dout * (1 - dout)``.)
+    dy/dx = y (1 - y): backward needs only forward's *output* y, not dout
+    (``dout * (1 - dout)`` is the slip to avoid: the derivative lives in y).
     """
 
     def __init__(self) -> None:
@@ -99,12 +106,8 @@ class Sigmoid(Module):
         self.out: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        # 0.5 (1 + tanh(x/2)) is the same function, without exp(-x) overflowing for x << 0
-        out = np.tanh(0.5 * x)
-        out += 1
-        out *= 0.5
-        self.out = out
-        return out
+        self.out = sigmoid(x)
+        return self.out
 
     def backward(self, dout: Array) -> Array:
         y = self.out
@@ -190,7 +193,7 @@ class BatchNorm(Module):
     def forward(self, x: Array) -> Array:
         D = self.params["gamma"].shape[0]
         check_input("BatchNorm", "x", x, ndim=2, last=D, expected=f"(N, {D})")
-        _same_dtype("BatchNorm", "x", x, self.params["gamma"].dtype)
+        check_dtype("BatchNorm", "x", x, self.params["gamma"].dtype)
         self.batch_stats = self.training
         if self.training:
             N = x.shape[0]

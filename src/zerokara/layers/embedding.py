@@ -125,10 +125,10 @@ class Embedding(Module):
         self.ids: np.ndarray | None = None
 
     @classmethod
-    def create(cls, vocab: int, dim: int, rng: np.random.Generator, *, init: str | float = 0.01,
+    def create(cls, V: int, D: int, rng: np.random.Generator, *, init: str | float = 0.01,
                dtype: DTypeLike = np.float32) -> Embedding:
-        """W (vocab, dim) ~ N(0, 0.01^2) as book 2 (or any :func:`zerokara.init.weight` kind)."""
-        return cls(initlib.weight((vocab, dim), rng, init, dtype=dtype))
+        """W (V, D) ~ N(0, 0.01^2) as book 2 (or any :func:`zerokara.init.weight` kind)."""
+        return cls(initlib.weight((V, D), rng, init, dtype=dtype))
 
     def forward(self, ids: np.ndarray) -> Array:
         W = self.params["W"]

@@ -11,6 +11,7 @@ import numpy as np
 
 from zerokara.errors import InputError, check_input, shape_str
 from zerokara.layers.base import Array, Module
+from zerokara.layers.core import sigmoid
 
 
 def softmax(x: Array) -> Array:
@@ -108,7 +109,7 @@ class SigmoidWithLoss(Module):
             raise InputError(f"SigmoidWithLoss: t expected targets in [0, 1], got values in "
                              f"[{t.min()}, {t.max()}]")
         self.t = t.astype(x.dtype, copy=False)
-        self.y = 0.5 * (1 + np.tanh(0.5 * x))
+        self.y = sigmoid(x)
         return float(np.mean(np.logaddexp(0, x) - self.t * x))
 
     def backward(self, dout: float = 1.0) -> Array:

@@ -5,7 +5,8 @@ Each cell computes one step for a batch, written to be read; the Time versions
 in :mod:`zerokara.layers.time` compute the same functions over a sequence,
 sharing these step helpers where that costs nothing and rearranging the
 arithmetic where the step loop is hot (TimeLSTM). The gradient checks and
-PyTorch parity tests hold both to the same numbers.
+PyTorch parity tests hold both to the same numbers, and
+:mod:`zerokara.layers.reference` writes every one of them out plainly, as book 2 does.
 
 Weight layout, chosen so that torch's weights map by a transpose only:
     RNN:  Wx (D, H),  Wh (H, H),  b (H,)
@@ -24,16 +25,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara import init as initlib
-from zerokara.errors import InputError, check_input, shape_str
+from zerokara.errors import InputError, check_dtype, check_input, shape_str
 from zerokara.layers.base import Array, Module
-
-
-def sigmoid(x: Array) -> Array:
-    # the tanh form cannot overflow for large negative x (exp(-x) would)
-    out = np.tanh(0.5 * x)
-    out += 1
-    out *= 0.5
-    return out
+from zerokara.layers.core import sigmoid
 
 
 # -- RNN ---------------------------------------------------------------------------
@@ -63,12 +57,23 @@ def check_activation(layer: str, kind: str) -> str:
     return kind
 
 
-def _weights(D: int, H: int, gates: int, rng: np.random.Generator, init: str | float,
-             dtype: DTypeLike) -> tuple[Array, Array]:
+def cell_weights(D: int, H: int, gates: int, rng: np.random.Generator, init: str | float,
+                 dtype: DTypeLike) -> tuple[Array, Array]:
     """Wx (D, gates*H), Wh (H, gates*H); "xavier" by default as book 2 does for RNNs."""
     Wx = initlib.weight((D, gates * H), rng, init, dtype=dtype)
     Wh = initlib.weight((H, gates * H), rng, init, dtype=dtype)
     return Wx, Wh
+
+
+def check_step(layer: str, params: dict[str, Array], x: Array, *states: tuple[str, Array]) -> None:
+    """One step's input x (N, D) and states (name, (N, H)) against the cell's weights."""
+    D, H = params["Wx"].shape[0], params["Wh"].shape[0]
+    check_input(layer, "x", x, ndim=2, last=D, expected=f"(N, {D})")
+    check_dtype(layer, "x", x, params["Wx"].dtype)
+    for arg, s in states:
+        if not isinstance(s, np.ndarray) or s.shape != (x.shape[0], H):
+            got = shape_str(s.shape) if isinstance(s, np.ndarray) else type(s).__name__
+            raise InputError(f"{layer}: {arg} expected shape {shape_str((x.shape[0], H))}, got {got}")
 
 
 class RNN(Module):
@@ -80,7 +85,7 @@ class RNN(Module):
         backward: dh_next (N, H) -> (dx (N, D), dh_prev (N, H)); dWx, dWh, db
 
     ``db = da.sum(axis=0)``: forward adds b to every row of the batch (a broadcast
-    from (H,) to (N, H)), so backward sums the rows' gradients (seed 000).
+    from (H,) to (N, H)), so backward sums the rows' gradients (why? docs/bias-gradient.md).
     """
 
     gates = 1
@@ -95,23 +100,14 @@ class RNN(Module):
     @classmethod
     def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
                dtype: DTypeLike = np.float32, **kw) -> RNN:
-        Wx, Wh = _weights(D, H, cls.gates, rng, init, dtype)
+        Wx, Wh = cell_weights(D, H, cls.gates, rng, init, dtype)
         return cls(Wx, Wh, np.zeros(cls.gates * H, dtype=dtype), **kw)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", activation={self.activation}"
 
     def _check(self, x: Array, *states: tuple[str, Array]) -> None:
-        name = type(self).__name__
-        D, H = self.params["Wx"].shape[0], self.params["Wh"].shape[0]
-        check_input(name, "x", x, ndim=2, last=D, expected=f"(N, {D})")
-        if x.dtype != self.params["Wx"].dtype:
-            raise InputError(f"{name}: x expected dtype {self.params['Wx'].dtype} (the layer's dtype), "
-                             f"got {x.dtype}")
-        for arg, s in states:
-            if not isinstance(s, np.ndarray) or s.shape != (x.shape[0], H):
-                got = shape_str(s.shape) if isinstance(s, np.ndarray) else type(s).__name__
-                raise InputError(f"{name}: {arg} expected shape {shape_str((x.shape[0], H))}, got {got}")
+        check_step(type(self).__name__, self.params, x, *states)
 
     def forward(self, x: Array, h_prev: Array) -> Array:
         self._check(x, ("h_prev", h_prev))
@@ -134,8 +130,8 @@ class RNN(Module):
 def lstm_gate_affine(H: int, dtype: str, rows: int = 0) -> tuple[Array, Array, Array]:
     """Per-column (scale, shift, scale**2) for lstm_gates: 0.5, 0.5 on the
     sigmoid blocks i, f, o; 1, 0 on the tanh block g. Shape (4H,), or with
-    ``rows`` repeated to (rows, 4H): an operation between two arrays of the same
-    shape is about twice as fast in NumPy as one that broadcasts a row."""
+    ``rows`` repeated to (rows, 4H): NumPy runs an operation between two arrays
+    of the same shape faster than one that broadcasts a row (docs/speed.md)."""
     scale = np.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H:3 * H] = 1.0
     shift = np.full(4 * H, 0.5, dtype=dtype)
@@ -148,21 +144,23 @@ def lstm_gate_affine(H: int, dtype: str, rows: int = 0) -> tuple[Array, Array, A
     return out
 
 
-def lstm_gates(A: Array, H: int, D: Array) -> None:
+def lstm_gates(A: Array, H: int, dgates: Array) -> None:
     """Pre-activations A (N, 4H) -> gate values [i, f, g, o] in place, and their
-    derivatives d(gate)/d(pre-activation) into D (N, 4H).
+    derivatives d(gate)/d(pre-activation) into dgates (N, 4H).
 
-    sigmoid(a) = 0.5 tanh(a/2) + 0.5, so all four blocks are one tanh of the
-    scaled block, scaled and shifted back: a few whole-array operations instead
-    of a set per gate (this is the hot loop of TimeLSTM). With u = tanh(scale a)
-    the derivative is scale**2 (1 - u**2): y(1 - y) for a sigmoid, 1 - y**2 for tanh.
+    Not a second sigmoid but the identity behind :func:`~zerokara.layers.core.sigmoid`,
+    sigmoid(a) = 0.5 tanh(a/2) + 0.5, fused over the four blocks: one tanh of
+    the scaled pre-activations, scaled and shifted back per column (0.5, 0.5 on
+    i, f, o; 1, 0 on g), a few whole-array operations instead of a set per gate.
+    With u = tanh(scale a) the derivative is scale**2 (1 - u**2): y(1 - y) for
+    a sigmoid, 1 - y**2 for tanh.
     """
     scale, shift, scale2 = lstm_gate_affine(H, A.dtype.str)
     A *= scale
     np.tanh(A, out=A)
-    np.multiply(A, A, out=D)
-    D *= scale2
-    np.subtract(scale2, D, out=D)
+    np.multiply(A, A, out=dgates)
+    dgates *= scale2
+    np.subtract(scale2, dgates, out=dgates)
     A *= scale
     A += shift
 
@@ -184,13 +182,13 @@ def lstm_cell(gates: tuple[Array, ...], c_prev: Array, c_next: Array, tc: Array,
     np.multiply(o, tc, out=h_next)
 
 
-def lstm_cell_backward(G: Array, D: Array, c_prev: Array, tc: Array, dh: Array, dc: Array,
-                       dA: Array, H: int) -> Array:
+def lstm_cell_backward(G: Array, dgates: Array, c_prev: Array, tc: Array, dh: Array,
+                       dc: Array, dA: Array, H: int) -> Array:
     """Fill dA (N, 4H) with dL/d(pre-activations); return dL/dc_prev.
 
     c_next = f c_prev + i g and h = o tanh(c_next), so the cell state's gradient
     ds collects both the path through h and the path from the next step. Each
-    gate's gradient is (what multiplied it) * ds, times its derivative D.
+    gate's gradient is (what multiplied it) * ds, times its derivative dgates.
     """
     i, f, g, o = G[:, :H], G[:, H:2 * H], G[:, 2 * H:3 * H], G[:, 3 * H:]
     ds = tc * tc
@@ -202,7 +200,7 @@ def lstm_cell_backward(G: Array, D: Array, c_prev: Array, tc: Array, dh: Array, 
     np.multiply(ds, c_prev, out=dA[:, H:2 * H])
     np.multiply(ds, i, out=dA[:, 2 * H:3 * H])
     np.multiply(dh, tc, out=dA[:, 3 * H:])
-    dA *= D
+    dA *= dgates
     return ds * f
 
 
@@ -229,17 +227,17 @@ class LSTM(RNN):
         self._check(x, ("h_prev", h_prev), ("c_prev", c_prev))
         p, H = self.params, h_prev.shape[1]
         G = x @ p["Wx"] + h_prev @ p["Wh"] + p["b"]
-        D = np.empty_like(G)
-        lstm_gates(G, H, D)
+        dgates = np.empty_like(G)
+        lstm_gates(G, H, dgates)
         c_next, tc, h_next = (np.empty_like(h_prev) for _ in range(3))
         lstm_cell(lstm_split(G, H), c_prev, c_next, tc, h_next)
-        self.cache = (x, h_prev, c_prev, G, D, tc)
+        self.cache = (x, h_prev, c_prev, G, dgates, tc)
         return h_next, c_next
 
     def backward(self, dh_next: Array, dc_next: Array) -> tuple[Array, Array, Array]:
-        x, h_prev, c_prev, G, D, tc = self.cache
+        x, h_prev, c_prev, G, dgates, tc = self.cache
         dA = np.empty_like(G)
-        dc_prev = lstm_cell_backward(G, D, c_prev, tc, dh_next, dc_next, dA, h_prev.shape[1])
+        dc_prev = lstm_cell_backward(G, dgates, c_prev, tc, dh_next, dc_next, dA, h_prev.shape[1])
         self.grads["Wx"][...] = x.T @ dA
         self.grads["Wh"][...] = h_prev.T @ dA
         self.grads["b"][...] = dA.sum(axis=0)
@@ -309,9 +307,9 @@ class GRU(RNN):
         x, h_prev, Ah, r, z, n = self.cache
         dAx, dAh = np.empty_like(Ah), np.empty_like(Ah)
         dh_prev = gru_cell_backward(Ah, h_prev, r, z, n, dh_next, dAx, dAh, h_prev.shape[1])
-        g, p = self.grads, self.params
-        g["Wx"][...] = x.T @ dAx
-        g["Wh"][...] = h_prev.T @ dAh
-        g["bx"][...] = dAx.sum(axis=0)
-        g["bh"][...] = dAh.sum(axis=0)
+        grads, p = self.grads, self.params
+        grads["Wx"][...] = x.T @ dAx
+        grads["Wh"][...] = h_prev.T @ dAh
+        grads["bx"][...] = dAx.sum(axis=0)  # both biases were broadcast over the batch
+        grads["bh"][...] = dAh.sum(axis=0)
         return dAx @ p["Wx"].T, dh_prev + dAh @ p["Wh"].T

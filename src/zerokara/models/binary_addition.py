@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara import init as initlib
-from zerokara.errors import InputError, check_input, shape_str
+from zerokara.errors import InputError, check_dtype, check_input, shape_str
 from zerokara.layers.base import Array, Module
 from zerokara.layers.recurrent import ACTIVATIONS, check_activation, rnn_act, rnn_act_grad, sigmoid
 
@@ -141,9 +141,7 @@ class BinaryAdditionRNN(Module):
         """
         check_input("BinaryAdditionRNN", "x", x, ndim=3, last=2, expected="(N, T, 2)")
         p = self.params
-        if x.dtype != p["W"].dtype:
-            raise InputError(f"BinaryAdditionRNN: x expected dtype {p['W'].dtype} (the model's dtype), "
-                             f"got {x.dtype}")
+        check_dtype("BinaryAdditionRNN", "x", x, p["W"].dtype, owner="model")
         N, T, _ = x.shape
         A = x.reshape(N * T, 2) @ p["W_in"]
         A += p["b"]

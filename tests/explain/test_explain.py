@@ -17,7 +17,7 @@ from zerokara.cli import main
 from zerokara.errors import InputError
 from zerokara.explain import explain, run_plain, trace_layer
 from zerokara.explain.render import render_text
-from zerokara.explain.tracer import TracedArray
+from zerokara.explain.traced_array import TracedArray
 
 SIZES = parse_sizes("N=3,D=4,H=5")
 ROOT = Path(__file__).resolve().parents[2]  # the repository: tests.explain.userlayers imports from here

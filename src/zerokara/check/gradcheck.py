@@ -20,7 +20,6 @@ its own ``dout`` and ``backward`` is called with them in the same order.
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from zerokara.errors import shape_str
+from zerokara.introspect import arg_names
 from zerokara.layers.base import Module
 
 
@@ -124,16 +124,6 @@ def _diagnose(name: str, analytic: np.ndarray, numeric: np.ndarray, batch: int |
     return f"off by a constant factor {c:.6g}"
 
 
-def _input_names(module: Module, count: int) -> list[str]:
-    try:
-        sig = inspect.signature(module.forward)
-        names = [p.name for p in sig.parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        names = []
-    return [names[i] if i < len(names) else f"input{i}" for i in range(count)]
-
-
 def gradcheck(
     module: Module,
     *inputs: Any,
@@ -167,7 +157,7 @@ def gradcheck(
         sub.input_grad = True  # every input's gradient is checked
     xs = [x.astype(np.float64) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else x
           for x in inputs]
-    names = _input_names(module, len(xs))
+    names = arg_names(module.forward, len(xs))
     gens = m.generators()
     states = {k: copy.deepcopy(g.bit_generator.state) for k, g in gens.items()}
     saved = _snapshot(m)

@@ -5,6 +5,9 @@ the owner tables describe what they read. Copies (``np.ascontiguousarray``)
 keep the node of what they copy. ``np.einsum`` is spelled out as what it does
 (Repeat the operands to a common shape, Mul, Sum over the contracted axes),
 so EmbeddingDot's ``einsum("nmd,nd->nm")`` shows the product and the sum.
+
+Each function takes the :class:`~zerokara.explain.recorder.Recorder` to write
+into; :class:`zerokara.explain.tracing.Tracer` calls them for its traced arrays.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import numpy as np
 
 from zerokara.explain.graph import Node
 from zerokara.explain.memory import root_of
-from zerokara.explain.tracer import TracedArray, Tracer, key_text, plain, return_out
+from zerokara.explain.recorder import Recorder
+from zerokara.explain.traced_array import TracedArray, key_text, plain, return_out
 
 UFUNC_OPS = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div",
              "true_divide": "Div", "matmul": "MatMul", "negative": "Neg", "power": "Pow",
@@ -38,7 +42,7 @@ AXIS_POS = {"sum": 1, "mean": 1, "max": 1, "amax": 1, "min": 1, "amin": 1, "take
             "concatenate": 1, "stack": 1, "var": 1, "std": 1, "cumsum": 1, "prod": 1}
 
 
-def ufunc(t: Tracer, uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
+def ufunc(t: Recorder, uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
     """A ufunc call (``+``, ``@``, ``np.tanh``), reduction (``.sum(axis=0)``) or ``np.add.at``."""
     out = kwargs.get("out")
     arrays = [x for x in (*inputs, *(out or ())) if isinstance(x, np.ndarray)]
@@ -69,7 +73,8 @@ def ufunc(t: Tracer, uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> 
         node = _elementwise(t, uf, inputs, nodes, shape)
     return t.output(res, out, node)
 
-def _elementwise(t: Tracer, uf: np.ufunc, inputs: tuple, nodes: list, shape: tuple[int, ...]) -> Node:
+
+def _elementwise(t: Recorder, uf: np.ufunc, inputs: tuple, nodes: list, shape: tuple[int, ...]) -> Node:
     """An element-wise op; an input broadcast to the output shape goes through a Repeat node."""
     op = UFUNC_OPS.get(uf.__name__, uf.__name__.capitalize())
     ins, attrs = [], {}
@@ -102,7 +107,7 @@ def _arrays(args: Any) -> list[np.ndarray]:
     return out
 
 
-def function(t: Tracer, func: Callable, args: tuple, kwargs: dict) -> Any:
+def function(t: Recorder, func: Callable, args: tuple, kwargs: dict) -> Any:
     name = func.__name__
     if name == "copyto":
         dst, src = args[0], args[1]
@@ -150,7 +155,7 @@ def function(t: Tracer, func: Callable, args: tuple, kwargs: dict) -> Any:
     return t.output(res, None if out is None else (out,), node)
 
 
-def _einsum(t: Tracer, args: tuple, kwargs: dict) -> Any:
+def _einsum(t: Recorder, args: tuple, kwargs: dict) -> Any:
     """A two-operand explicit einsum as Repeat/Transpose, Mul and Sum nodes (size-1 axes dropped)."""
     spec, ops = args[0], args[1:]
     nodes = [t.read(o) if isinstance(o, np.ndarray) else None for o in ops]
@@ -185,7 +190,7 @@ def _einsum(t: Tracer, args: tuple, kwargs: dict) -> Any:
     return t.output(res, None, node)
 
 
-def _repeat(t: Tracer, func: Callable, args: tuple, kwargs: dict) -> Any:
+def _repeat(t: Recorder, func: Callable, args: tuple, kwargs: dict) -> Any:
     """``np.broadcast_to`` and ``np.repeat`` of a size-1 axis (a vector repeated over time)
     as a Repeat node; other repeats (interleaving copies) as a plain node."""
     src = t.read(args[0])

@@ -16,10 +16,10 @@ from zerokara.check.examples import sizes_text
 from zerokara.errors import shape_str
 from zerokara.explain.graph import Graph, Node
 from zerokara.explain.rules import formula, pairs, rule
-from zerokara.explain.trace import param_slots
+from zerokara.introspect import param_slots
 
 if TYPE_CHECKING:
-    from zerokara.explain.run import Explanation
+    from zerokara.explain.explanation import Explanation
 
 #: every phrase of the text as (English, Japanese)
 PHRASES = {

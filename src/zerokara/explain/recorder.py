@@ -1,21 +1,11 @@
-"""Trace a layer's forward and backward into a :class:`~zerokara.explain.graph.Graph`.
+"""The recorder: builds the :class:`~zerokara.explain.graph.Graph` that traced arrays report into.
 
-How: every array the layer can reach (its parameters, gradient buffers, other
-array attributes, the inputs and ``dout``) is replaced, in a deep copy of the
-layer, by a view of class :class:`TracedArray`. That ndarray subclass takes
-part in numpy's ``__array_ufunc__`` / ``__array_function__`` protocols, so
-every ufunc (``+``, ``*``, ``@``, ``np.tanh``, ``.sum(axis=0)``, ``np.add.at``)
-and array function (``np.take``, ``np.einsum``, ``np.concatenate``) that
-touches one is computed by numpy as usual *and* recorded as a node. Results
-are TracedArrays again, so tracing spreads through the whole computation; the
-layer's class is not changed and ``isinstance(x, np.ndarray)`` still holds.
-
-Scratch buffers (``np.empty`` and friends called while tracing) are made
-TracedArrays too, and :mod:`zerokara.explain.memory` keeps, per buffer, which
-node wrote each element, so writes through ``out=``, ``hs[t + 1] = h`` and
-views of them keep their provenance. Numbers are never changed: each operation
-runs on plain views of the same memory. Not thread-safe (numpy's array
-constructors are wrapped while a trace runs).
+A :class:`Recorder` owns the graph being written, the owner tables of every
+buffer (:class:`~zerokara.explain.memory.Memory`: which node wrote each element)
+and the few node-making rules every operation shares: reading an array's
+current node, a broadcast as an explicit ``Repeat``, a reshape, a store into a
+buffer. It does not know numpy's functions; :mod:`zerokara.explain.ops` turns
+those into nodes, and :class:`zerokara.explain.tracing.Tracer` joins the two.
 """
 
 from __future__ import annotations
@@ -28,139 +18,14 @@ import numpy as np
 
 from zerokara.explain.graph import LEAVES, Graph, Node
 from zerokara.explain.memory import Memory, describe_view, root_of, step_of
-
-_ACTIVE: list[Tracer] = []
-
-def plain(x: Any) -> Any:
-    """``x`` with every TracedArray (also inside tuples, lists, dicts) as a plain ndarray view."""
-    if isinstance(x, TracedArray):
-        return x.view(np.ndarray)
-    if isinstance(x, tuple):
-        return tuple(plain(v) for v in x)
-    if isinstance(x, list):
-        return [plain(v) for v in x]
-    if isinstance(x, dict):
-        return {k: plain(v) for k, v in x.items()}
-    return x
-
-
-def active() -> Tracer | None:
-    return _ACTIVE[-1] if _ACTIVE else None
-
-
-class TracedArray(np.ndarray):
-    """An ndarray whose operations are recorded by the active :class:`Tracer`."""
-
-    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        t = active()
-        if t is None:
-            res = getattr(ufunc, method)(*plain(inputs), **plain(kwargs))
-            return return_out(res, kwargs.get("out"))
-        from zerokara.explain.ops import ufunc as record
-
-        return record(t, ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
-        from zerokara.explain.ops import function
-
-        t = active()
-        if t is None:
-            return func(*plain(args), **plain(kwargs))
-        return function(t, func, args, kwargs)
-
-    def __getitem__(self, key: Any) -> Any:
-        res = np.ndarray.__getitem__(self, plain(key))
-        t = active()
-        if (t is None or not isinstance(res, np.ndarray) or root_of(res) is root_of(self)
-                or res.dtype.kind not in "fcb"):
-            return res  # a view (or one element, or ids): the owner table already describes it
-        idx = {id(k): t.read(k) for k in _key_arrays(key) if isinstance(k, TracedArray)}
-        node = t.node("Gather", [t.read(self), *idx.values()], res.shape,
-                      index=key_text(key, {k: n.name for k, n in idx.items()}))
-        t.mem.write(res, node)
-        return res
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        t = active()
-        vnode = t.read(value) if t is not None and isinstance(value, np.ndarray) else None
-        np.ndarray.__setitem__(self, plain(key), plain(value))
-        if t is None:
-            return
-        sel_shape = t.mem.elements(self)[plain(key)].shape
-        node = t.fit(vnode, np.shape(value), sel_shape) if vnode is not None else t.constant(value, sel_shape)
-        t.mem.write(self, node, key=plain(key))
-
-    # methods that copy without passing through the protocols
-    def copy(self, order: str = "C") -> np.ndarray:
-        return _copied(self, np.ndarray.copy(self.view(np.ndarray), order))
-
-    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> np.ndarray:
-        res = np.ndarray.astype(self.view(np.ndarray), dtype, *args, **kwargs)
-        return res.view(TracedArray) if root_of(res) is root_of(self) else _copied(self, res)
-
-    def reshape(self, *shape: Any, **kwargs: Any) -> np.ndarray:
-        res = np.ndarray.reshape(self, *shape, **kwargs)
-        return res if root_of(res) is root_of(self) else _copied(self, res)
-
-    def ravel(self, order: str = "C") -> np.ndarray:
-        return self.reshape(-1, order=order)
-
-    def flatten(self, order: str = "C") -> np.ndarray:
-        return _copied(self, np.ndarray.flatten(self.view(np.ndarray), order))
-
-    def fill(self, value: Any) -> None:
-        self[...] = value
-
-    def dot(self, b: Any, out: Any = None) -> Any:
-        return np.dot(self, b) if out is None else np.dot(self, b, out=out)
-
-
-def _copied(src: np.ndarray, res: np.ndarray) -> np.ndarray:
-    """``res`` is a new array holding ``src``'s values (maybe reshaped): the same node."""
-    t = active()
-    res = res.view(TracedArray)
-    if t is not None and res.dtype.kind in "fb":
-        t.mem.write(res, t.fit(t.read(src), src.shape, res.shape, reshape=True))
-    return res
+from zerokara.explain.traced_array import TracedArray, return_out
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(s for s in shape if s != 1)
 
 
-def return_out(res: Any, out: tuple | None) -> Any:
-    if out is None:
-        return res
-    return out[0] if len(out) == 1 else out
-
-
-def _key_arrays(key: Any) -> list:
-    return [k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, np.ndarray)]
-
-
-def key_text(key: Any, names: dict[int, str] | None = None) -> str:
-    """``[arange(3), t]``, ``[:, 2]``: an index as the layer wrote it, arrays by name."""
-    names = names or {}
-    parts = []
-    for k in key if isinstance(key, tuple) else (key,):
-        if isinstance(k, slice):
-            parts.append(":" if k == slice(None) else f"{k.start or ''}:{k.stop or ''}")
-        elif isinstance(k, np.ndarray) and id(k) in names:
-            parts.append(names[id(k)])
-        elif isinstance(k, np.ndarray) and k.ndim == 1 and np.array_equal(plain(k), np.arange(k.size)):
-            parts.append(f"arange({k.size})")
-        elif isinstance(k, np.ndarray):
-            parts.append("ids" if k.dtype.kind in "iu" else "mask")
-        elif k is None:
-            parts.append("None")
-        elif k is Ellipsis:
-            parts.append("...")
-        else:
-            parts.append(str(k))
-    return "[" + ", ".join(parts) + "]"
-
-
-class Tracer:
+class Recorder:
     """Records nodes into ``graph``; ``phase`` is "forward" or "backward".
 
     ``steps`` is the sequence length T, used to annotate nodes with time steps.

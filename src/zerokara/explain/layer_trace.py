@@ -1,35 +1,28 @@
 """Run a layer's forward and backward under the tracer and name what comes in and out.
 
 :func:`trace_layer` works on a deep copy of the layer (the user's object is not
-touched) and returns the graph with the results of the traced run, which are
-the same numbers an untraced run gives (:func:`run_plain` computes those, for
-comparison).
+touched) and returns a :class:`Trace`: the graph with the results of the traced
+run, which are the same numbers an untraced run gives (:func:`run_plain`
+computes those, for comparison).
+
+Named ``layer_trace`` (a layer's trace, the :class:`Trace` it returns) to keep
+it apart from the machinery it drives: :mod:`~zerokara.explain.traced_array`
+(the array), :mod:`~zerokara.explain.recorder` and :mod:`~zerokara.explain.ops`
+(the graph it writes), :mod:`~zerokara.explain.tracing` (switching it on).
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from zerokara.explain.graph import Graph, Node
-from zerokara.explain.patch import tracing
-from zerokara.explain.tracer import TracedArray, Tracer, plain
-
-
-def arg_names(fn: Any, count: int, skip_self: bool = False) -> list[str]:
-    """Positional parameter names of ``fn`` (``input0``... where unknown)."""
-    try:
-        names = [p.name for p in inspect.signature(fn).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        names = []
-    if skip_self and names[:1] == ["self"]:
-        names = names[1:]
-    return [names[i] if i < len(names) else f"input{i}" for i in range(count)]
+from zerokara.explain.traced_array import TracedArray, plain
+from zerokara.explain.tracing import Tracer, tracing
+from zerokara.introspect import arg_names, modules_of, param_slots
 
 
 def output_names(module: Any, count: int, scalar: bool) -> list[str]:
@@ -46,17 +39,6 @@ def make_douts(outs: tuple, seed: int) -> tuple:
         return (1.0,)
     rng = np.random.default_rng(seed)
     return tuple(rng.standard_normal(np.shape(o)) for o in outs)
-
-
-def param_slots(module: Any) -> list[tuple[str, Any, str]]:
-    """(dotted name, owning module, key) of every parameter; works for any object with ``params``."""
-    if hasattr(module, "_named_slots"):
-        return list(module._named_slots())
-    return [(k, module, k) for k in getattr(module, "params", {})]
-
-
-def modules_of(module: Any) -> list[tuple[str, Any]]:
-    return list(module.named_modules()) if hasattr(module, "named_modules") else [("", module)]
 
 
 def set_input_grad(module: Any) -> None:

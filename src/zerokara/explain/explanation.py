@@ -28,7 +28,8 @@ import numpy as np
 from zerokara.check.examples import EXAMPLES, Sizes, UsedSizes
 from zerokara.check.gradcheck import GradReport, gradcheck
 from zerokara.errors import InputError, ZerokaraError
-from zerokara.explain.trace import Trace, run_plain, trace_layer
+from zerokara.explain.layer_trace import Trace, run_plain, trace_layer
+from zerokara.layers.base import Module
 
 #: graphs stay readable (one block of nodes per time step, small matrices)
 MAX_SIZE, MAX_STEPS = 64, 8
@@ -180,7 +181,6 @@ def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
 
 def _as_module(layer: Any) -> Any:
     """A protocol-following object that is not a Module, adapted for gradcheck."""
-    from zerokara.layers.base import Module
 
     class Adapter(Module):
         def __init__(self, inner: Any) -> None:

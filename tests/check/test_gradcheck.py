@@ -27,8 +27,9 @@ class UnsummedBiasAffine(Affine):
         return dx
 
 
-class Seed001Sigmoid(Sigmoid):
-    """Seed 001's bug: the derivative computed from dout instead of the output."""
+class SigmoidFromDout(Sigmoid):
+    """The MLP's bug in the question "逆伝播におけるバイアス項の勾配" (``dz2 = dh2 * (1 - dh2)``):
+    the derivative computed from dout instead of the output (docs/bias-gradient.md)."""
 
     def backward(self, dout):
         return dout * (1 - dout)
@@ -117,13 +118,13 @@ def test_unsummed_bias_is_caught_and_explained(rng, n):
 
 
 # ---------------------------------------------------------------------------
-# (b) seed 001's sigmoid inside a model
+# (b) that wrong sigmoid inside a model
 # ---------------------------------------------------------------------------
 
 
-def test_seed001_sigmoid_after_affine_fails_and_names_parameters(rng):
-    model = Sequential(_affine(rng, 4, 3), Seed001Sigmoid())
-    assert list(model.layers) == ["affine1", "seed001sigmoid1"]
+def test_sigmoid_from_dout_after_affine_fails_and_names_parameters(rng):
+    model = Sequential(_affine(rng, 4, 3), SigmoidFromDout())
+    assert list(model.layers) == ["affine1", "sigmoidfromdout1"]
     report = gradcheck(model, rng.standard_normal((5, 4)))
     assert not report.ok
     failing = {e.name for e in report.failures()}

@@ -8,7 +8,8 @@ from zerokara.layers.base import Module
 
 
 class WrongSigmoid(Module):
-    """Sigmoid with seed 001's mistake: backward uses dout where it needs the output y."""
+    """Sigmoid with the mistake of the MLP in the question "逆伝播におけるバイアス項の勾配"
+    (``dz2 = dh2 * (1 - dh2)``): backward uses dout where it needs the output y."""
 
     def forward(self, x):
         self.out = 1 / (1 + np.exp(-x))
@@ -32,7 +33,8 @@ class _Bias(Module):
 
 
 class BiasNoSum(_Bias):
-    """x + b, whose backward forgets to sum db over the batch (seed 000's question)."""
+    """x + b, whose backward forgets to sum db over the batch (the question
+    "RNNの逆伝播でdbをaxis=0でsumする理由", answered in docs/bias-gradient.md)."""
 
     def forward(self, x):
         return x + self.params["b"]

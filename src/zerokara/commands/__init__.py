@@ -8,9 +8,12 @@ the top-level sub-parsers and/or to ``zerokara train``'s tasks and sets
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
+from typing import Any
 
 #: modules under zerokara.commands, in the order their commands are listed
-MODULES = ("mlp", "gradcheck", "explain", "binary_addition", "seq2seq", "lm", "word2vec")
+MODULES = ("mlp", "gradcheck", "explain", "binary_addition", "seq2seq", "lm", "word2vec", "sweep")
 
 
 def add_train_options(p: argparse.ArgumentParser, epochs_help: str) -> argparse._ArgumentGroup:
@@ -27,3 +30,23 @@ def add_train_options(p: argparse.ArgumentParser, epochs_help: str) -> argparse.
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
     return g
+
+
+def run_folder(args: argparse.Namespace, task: str) -> Path:
+    """``--out``, or a new ``runs/<task>-<time>``."""
+    return Path(args.out) if args.out else Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def given(args: argparse.Namespace, keys: Any) -> dict[str, Any]:
+    """The options among ``keys`` that the user gave (not None)."""
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def report_files(out: Path, metrics: dict[str, Any], console: Any, keys: Any = None) -> None:
+    """The figures worth a glance, then the files the run wrote."""
+    shown = {k: v for k, v in metrics.items()
+             if (k in keys if keys is not None else (k.endswith("accuracy") or k in ("train_seconds", "epochs")))
+             and v is not None}
+    console.info("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
+    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    console.info(f"wrote {out}/: {', '.join(files)}")

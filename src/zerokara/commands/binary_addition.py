@@ -1,5 +1,5 @@
-"""``zerokara train binary-addition`` (深層学習 Day 3's simple RNN exercise) and
-``zerokara sweep`` (a hyper-parameter grid over seeds, on local processes or Ray)."""
+"""``zerokara train binary-addition`` (深層学習 Day 3's simple RNN exercise; its
+sweep is ``zerokara sweep binary-addition``, in :mod:`zerokara.commands.sweep`)."""
 
 from __future__ import annotations
 
@@ -45,43 +45,9 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     # None = not given: the course's value, or the checkpoint's with --resume
     p.set_defaults(seed=None, func=_train)
 
-    s = commands.add_parser(
-        "sweep", help="run a hyper-parameter grid x seeds in parallel (local processes or Ray)",
-        description="Train every combination of the --grid values, once per seed, in parallel, "
-        "and write results.csv, results.json and one loss-curve plot per varied setting. Each "
-        "finished trial is saved at once in OUT/trials/; running the same command again skips "
-        "finished trials (ok or diverged) and re-runs crashed ones.")
-    tasks = s.add_subparsers(dest="task", metavar="TASK", required=True)
-    ba = tasks.add_parser(
-        "binary-addition", help="the course's binary-addition RNN",
-        description="Sweep the binary-addition RNN. Settings not in a --grid keep the course's "
-        f"values ({COURSE}). Keys: hidden, activation, init, weight_init_std, lr, iters, "
-        "batch_size, max_grad, loss, optimizer. Example: --grid weight_init_std=0.1,1,10 "
-        "--grid lr=0.1,1 --seeds 3.")
-    ba.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
-                    help="values of one setting (repeat for more; the grid is their cross product)")
-    ba.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per setting (default 3)")
-    ba.add_argument("--iters", type=int, help="updates per trial (default 10000; also a grid key)")
-    ba.add_argument("--out", help="sweep folder (default runs/sweep-binary-addition)")
-    ba.add_argument("--workers", type=int, default=2, help="trials run at once (default 2)")
-    ba.add_argument("--executor", choices=["local", "ray"], default="local",
-                    help="local: a process pool on this machine (default); ray: Ray tasks "
-                         "(pip install 'zerokara[ray]')")
-    ba.add_argument("--address", help="with --executor ray: connect to this Ray cluster "
-                                      "(HOST:PORT, or 'auto'); default: start a local Ray "
-                                      "with --workers CPUs")
-    ba.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ba.set_defaults(func=_sweep)
-
 
 def _train(args: argparse.Namespace) -> int:
     from zerokara.train.binary_addition import run_cli
 
     run_cli(args)
     return 0
-
-
-def _sweep(args: argparse.Namespace) -> int:
-    from zerokara.train.sweep import run_cli
-
-    return run_cli(args)

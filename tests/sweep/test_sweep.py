@@ -13,7 +13,7 @@ import pytest
 from zerokara.cli import main
 from zerokara.errors import InputError
 from zerokara.train.binary_addition import run_trial
-from zerokara.train.sweep import Sweep, get_task, parse_grid
+from zerokara.sweep import Sweep, get_task, parse_grid
 
 TASK = get_task("binary-addition")
 
@@ -110,13 +110,13 @@ def test_crashed_and_diverged_trials_are_recorded_and_the_sweep_goes_on(tmp_path
 def test_a_worker_that_dies_is_recorded_and_a_rerun_retries_only_it(tmp_path):
     out = tmp_path / "s"
     sweep = Sweep(TASK, {"hidden": [4]}, 3, out, {"iters": 100})
-    rows = sweep.run(workers=1, progress=False, trial=dies_on_seed_1)
+    rows = sweep.run(workers=1, trial=dies_on_seed_1)
     assert [r["status"] for r in rows] == ["ok", "crashed", "ok"]
     assert "worker process died" in rows[1]["error"]
     # a re-run of the same sweep skips the finished trials and runs the crashed one
     files = {p.name: p.stat().st_mtime_ns for p in (out / "trials").iterdir()}
     again = Sweep(TASK, {"hidden": [4]}, 3, out, {"iters": 100})
-    rows2 = again.run(workers=2, progress=False)
+    rows2 = again.run(workers=2)
     assert again.skipped == 2 and [r["status"] for r in rows2] == ["ok", "ok", "ok"]
     changed = [n for n, t in files.items() if (out / "trials" / n).stat().st_mtime_ns != t]
     assert changed == [f"{rows[1]['id']}.json"]
@@ -126,7 +126,7 @@ def test_a_worker_that_dies_is_recorded_and_a_rerun_retries_only_it(tmp_path):
 def test_rerun_skips_finished_trials(tmp_path):
     """The same sweep twice: the second run trains nothing and writes the same table."""
     out = tmp_path / "s"
-    rows = Sweep(TASK, {"lr": [0.1, 1.0]}, 2, out, {"iters": 150}).run(progress=False)
+    rows = Sweep(TASK, {"lr": [0.1, 1.0]}, 2, out, {"iters": 150}).run()
     assert [r["status"] for r in rows] == ["ok"] * 4
     before = {p.name: p.read_bytes() for p in (out / "trials").iterdir()}
     table = (out / "results.json").read_text()
@@ -139,7 +139,7 @@ def test_rerun_skips_finished_trials(tmp_path):
 
 def test_a_trial_that_raises_is_recorded_with_its_error(tmp_path):
     rows = Sweep(TASK, {"hidden": [4]}, 2, tmp_path, {"iters": 50}).run(
-        workers=1, progress=False, trial=raises_on_seed_1)
+        workers=1, trial=raises_on_seed_1)
     assert [r["status"] for r in rows] == ["ok", "crashed"]
     assert rows[1]["error"] == "RuntimeError: boom"
 
@@ -155,10 +155,10 @@ def test_ray_executor_without_ray_is_one_line(tmp_path, monkeypatch, capsys):
 def test_ray_executor_gives_the_same_table_as_local(tmp_path):
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'zerokara[ray]')")
     grid = {"activation": ["sigmoid", "tanh"]}
-    local = Sweep(TASK, grid, 2, tmp_path / "local", {"iters": 300}).run(progress=False)
+    local = Sweep(TASK, grid, 2, tmp_path / "local", {"iters": 300}).run()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        on_ray = Sweep(TASK, grid, 2, tmp_path / "ray", {"iters": 300}).run(executor="ray", progress=False)
+        on_ray = Sweep(TASK, grid, 2, tmp_path / "ray", {"iters": 300}).run(executor="ray")
     finally:
         ray.shutdown()
     assert [r["status"] for r in on_ray] == ["ok"] * 4

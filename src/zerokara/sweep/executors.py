@@ -148,7 +148,10 @@ def run_ray(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done: 
                 try:
                     rec = ray.get(ref)
                 except Exception as e:  # noqa: BLE001 -- WorkerCrashedError, RayTaskError, ...
-                    rec = crashed(cfg, DIED if "WorkerCrashed" in type(e).__name__ else e)
+                    # a RayTaskError wraps the trial's own exception: report that one, as locally
+                    cause = getattr(e, "cause", None)
+                    rec = crashed(cfg, DIED if "WorkerCrashed" in type(e).__name__ else
+                                  cause if isinstance(cause, BaseException) else e)
                 on_done(rec)
     except KeyboardInterrupt:
         for ref in refs:

@@ -397,7 +397,7 @@ def test_backward_twice_same_result_and_inputs_untouched(rng, name):
 
 
 def test_relu_backward_does_not_zero_dout():
-    """Seed 002's ReLU wrote zeros into dout in place."""
+    """Book 1's ReLU wrote zeros into dout in place; ours must not."""
     relu = ReLU()
     relu.forward(np.array([[-1.0, 2.0, -3.0]]))
     dout = np.array([[5.0, 6.0, 7.0]])
@@ -409,9 +409,51 @@ def test_relu_backward_does_not_zero_dout():
 
 
 def test_sigmoid_backward_uses_output_not_dout():
-    """Seed 001's Sigmoid computed dout * (1 - dout)."""
+    """The classic slip: a Sigmoid whose backward computes dout * (1 - dout)."""
     sig = Sigmoid()
     y = sig.forward(np.array([0.0, 2.0]))
     dout = np.array([3.0, 3.0])
     np.testing.assert_allclose(sig.backward(dout), 3.0 * y * (1 - y), rtol=1e-15)
     np.testing.assert_allclose(y[0], 0.5)
+
+
+# ---------------------------------------------------------------------------
+# 8. one sigmoid and one dtype check for the whole library
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_sigmoid_is_core_sigmoid_bit_for_bit(rng, dtype):
+    """Sigmoid, SigmoidWithLoss, NegativeSamplingLoss and the cells' sigmoid
+    all call core.sigmoid (the tanh form: finite at |x| = 800)."""
+    from zerokara.layers import NegativeSamplingLoss, SigmoidWithLoss, recurrent, sigmoid
+
+    x = (rng.standard_normal((6, 5)) * 30).astype(dtype)
+    x[0, :2] = [-800, 800]
+    y = sigmoid(x)
+    assert y.dtype == dtype and np.all(np.isfinite(y)) and y[0, 0] == 0 and y[0, 1] == 1
+    assert recurrent.sigmoid is sigmoid
+    np.testing.assert_array_equal(Sigmoid().forward(x), y)
+    loss = SigmoidWithLoss()
+    loss.forward(x, (x > 0).astype(dtype))
+    np.testing.assert_array_equal(loss.y, y)
+    W, h = rng.standard_normal((9, 4)).astype(dtype), rng.standard_normal((3, 4)).astype(dtype)
+    ns = NegativeSamplingLoss(W, np.arange(9), sample_size=2, rng=np.random.default_rng(0))
+    negatives = np.array([[1, 2], [3, 4], [5, 6]])
+    ns.forward(h, np.array([0, 7, 8]), negatives)
+    np.testing.assert_array_equal(ns.y, sigmoid(ns.embed_dot.forward(h, np.array(
+        [[0, 1, 2], [7, 3, 4], [8, 5, 6]]))))
+
+
+@pytest.mark.parametrize("make, arg", [
+    (lambda: (Affine.create(4, 3, np.random.default_rng(0)), (np.zeros((2, 4)),)), "x"),
+    (lambda: (BatchNorm(4), (np.zeros((2, 4)),)), "x"),
+])
+def test_dtype_mismatch_message_names_layer_argument_expected_received(make, arg):
+    layer, inputs = make()
+    with pytest.raises(InputError) as e:
+        layer.forward(*inputs)
+    msg = str(e.value)
+    name = type(layer).__name__
+    assert msg.startswith(f"{name}: {arg} expected dtype float32 (the layer's dtype), got float64")
+    assert ".astype(np.float32)" in msg

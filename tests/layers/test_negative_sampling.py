@@ -19,7 +19,8 @@ from zerokara.layers import EmbeddingDot, NegativeSamplingLoss, RowGrad, Unigram
 
 
 def test_embedding_dot_is_a_row_wise_dot_product(rng):
-    """Seed 003: out[n] = W[idx[n]] . h[n] -- np.sum(target_W * h, axis=1)."""
+    """out[n] = W[idx[n]] . h[n] -- np.sum(target_W * h, axis=1) (why axis 1?
+    docs/embedding-dot.md)."""
     W, h = rng.standard_normal((5, 3)), rng.standard_normal((4, 3))
     idx = np.array([0, 3, 3, 1])
     out = EmbeddingDot(W).forward(h, idx)

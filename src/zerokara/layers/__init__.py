@@ -1,4 +1,10 @@
-"""Layers: each one small class with a hand-written forward and backward."""
+"""Layers: each one small class with a hand-written forward and backward.
+
+``create`` builds a layer with fresh weights, alike everywhere: the sizes
+first, named by the letters of the layer's shapes (``Affine.create(D, H, rng)``
+for W (D, H), ``Embedding.create(V, D, rng)``, ``TimeLSTM.create(D, H, rng)``),
+then the generator ``rng``, then the keywords ``init`` and ``dtype``.
+"""
 
 from zerokara.layers.attention import Attention, AttentionWeight, TimeAttention, WeightSum
 from zerokara.layers.base import Module, Sequential

@@ -51,10 +51,7 @@ class Affine(Module):
     def create(cls, D: int, H: int, rng: np.random.Generator, *,
                init: str | float = "std", std: float = 0.01,
                dtype: DTypeLike = np.float32) -> Affine:
-        """A new layer with W (D, H) drawn by :func:`zerokara.init.weight` and b = 0.
-
-        Every layer's ``create`` takes the sizes named by the letters of its
-        shapes, then ``rng``, then the keywords ``init`` and ``dtype``."""
+        """A new layer with W (D, H) drawn by :func:`zerokara.init.weight` and b = 0."""
         W = initlib.weight((D, H), rng, init, std=std, dtype=dtype)
         return cls(W, np.zeros(H, dtype=dtype))
 

@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         from zerokara.explain.draw import DrawError, draw
 
         title = f"zerokara explain {args.layer}: {ex.description}"
+        if ex.replaced:  # the picture says what it shows, as the text does
+            title += f" (traced: {type(ex.module).__name__}, the readable reference)"
         try:
             path = draw(ex.graph, args.out, title, {e.name for e in ex.report.failures()})
         except DrawError as e:

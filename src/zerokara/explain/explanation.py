@@ -19,7 +19,7 @@ import importlib.util
 import inspect
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from zerokara.check.examples import EXAMPLES, Sizes, UsedSizes
 from zerokara.check.gradcheck import GradReport, gradcheck
 from zerokara.errors import InputError, ZerokaraError
 from zerokara.explain.layer_trace import Trace, run_plain, trace_layer
+from zerokara.explain.readable import readable
 from zerokara.layers.base import Module
 
 #: graphs stay readable (one block of nodes per time step, small matrices)
@@ -54,6 +55,10 @@ class Explanation:
     report: GradReport
     same_as_untraced: bool
     steps: int | None = None
+    #: (fast, reference) class names when a readable reference was traced instead
+    replaced: list[tuple[str, str]] = field(default_factory=list)
+    #: whether the fast layer gave the reference's outputs and gradients (to rounding)
+    fast_agrees: bool = True
 
     @property
     def graph(self):  # noqa: ANN201
@@ -150,14 +155,29 @@ def _same(a: Trace, b: Trace) -> bool:
             and all(eq(a.param_grads.get(k), v) for k, v in b.param_grads.items()))
 
 
+def _close(a: Trace, b: Trace) -> bool:
+    """The same outputs and gradients to rounding (a reference and its fast twin)."""
+    def eq(x: Any, y: Any) -> bool:
+        return (x is None and y is None) or (x is not None and y is not None and x.shape == y.shape
+                                             and np.allclose(x, y, rtol=1e-9, atol=1e-12))
+    return (all(eq(x, y) for x, y in zip(a.outputs, b.outputs))
+            and all(eq(a.input_grads.get(k), v) for k, v in b.input_grads.items())
+            and all(eq(a.param_grads.get(k), v) for k, v in b.param_grads.items()))
+
+
 def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
-    """Trace ``spec``'s forward and backward on small inputs and check its gradients."""
+    """Trace ``spec``'s forward and backward on small inputs and check its gradients.
+
+    A layer arranged for speed beyond recognition (TimeLSTM) is traced as its readable
+    reference (:mod:`zerokara.explain.readable`), after checking that the two agree.
+    """
     sizes = UsedSizes(sizes)
-    layer, inputs, desc = build(spec, sizes, seed)
+    fast, inputs, desc = build(spec, sizes, seed)
+    layer, replaced = readable(fast)
     # a batch-first sequence input (N, T, D) gives the number of steps to annotate
     steps = next((x.shape[1] for x in inputs if isinstance(x, np.ndarray) and x.ndim == 3), None)
     try:
-        plain = run_plain(layer, inputs, seed)
+        plain = run_plain(fast, inputs, seed)
     except InputError as e:
         raise InputError(f"explain: the example inputs do not fit {spec} with sizes "
                          f"{_sizes_text(sizes)}: {e}") from None
@@ -165,6 +185,10 @@ def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
         raise InputError(f"explain: {spec} failed on inputs of shapes "
                          f"{[getattr(x, 'shape', x) for x in inputs]} (sizes {_sizes_text(sizes)}): "
                          f"{type(e).__name__}: {e}") from None
+    agrees = True
+    if replaced:
+        reference = run_plain(layer, inputs, seed)
+        agrees, plain = _close(plain, reference), reference
     try:
         trace = trace_layer(layer, inputs, seed=seed, steps=steps)
     except Exception as e:  # the plain run worked: a limit of the tracer, not the user's fault
@@ -176,7 +200,8 @@ def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
         report = gradcheck(_as_module(layer), *inputs, seed=seed, max_elements=CHECKED)
     report.layer = spec
     shown = sizes.used() if sizes.read else dict(sizes)
-    return Explanation(spec, desc, shown, layer, inputs, trace, report, _same(trace, plain), steps)
+    return Explanation(spec, desc, shown, layer, inputs, trace, report, _same(trace, plain), steps,
+                       replaced, agrees)
 
 
 def _as_module(layer: Any) -> Any:

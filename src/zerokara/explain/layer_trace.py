@@ -160,9 +160,11 @@ def trace_layer(module: Any, inputs: tuple, *, seed: int = 0, steps: int | None 
             if isinstance(arr, np.ndarray):
                 head, _, short = name.rpartition(".")
                 rows = " (rows)" if arr is not g else ""  # only the rows that were looked up
-                node = _store(t, arr, (f"{head}.d{short}" if head else f"d{short}") + rows)
+                gname = f"{head}.d{short}" if head else f"d{short}"
+                node = _store(t, arr, gname + rows)
                 if node is not None:
                     node.attrs.setdefault("grad_of", []).append(name)
+                    _name_step_terms(node, gname)
     return _collect(t.graph, m, inputs, outs, back)
 
 
@@ -186,6 +188,24 @@ def _name_steps(node: Node | None, name: str, steps: int | None) -> None:
     for k, part in enumerate(node.inputs, 1):
         if not part.label and not part.stores:
             part.label = f"{base}(t={k})"
+
+
+def _name_step_terms(node: Node, name: str) -> None:
+    """A gradient added up step by step (``grads["b"] += layer.grads["b"]`` in book 2's loop):
+    name its terms db(t=3), db(t=2), ... so that the sum over time reads as one."""
+    terms, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if n.op == "Add" and n.phase == "backward" and not (n.stores and n is not node):
+            stack.extend(n.inputs)
+        else:
+            terms.append(n)
+    steps = [n.step for n in terms]
+    if len(terms) < 2 or None in steps or len(set(steps)) != len(steps):
+        return
+    for n in terms:
+        if not n.label and not n.stores:
+            n.label = f"{name}(t={n.step})"
 
 
 def _name_attributes(t: Tracer, m: Any) -> None:

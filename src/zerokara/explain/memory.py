@@ -223,10 +223,22 @@ def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
     else:
         parts, ranges = _index(flat, tuple(wshape))
         shape = tuple(wshape)
+    taken = _taken(parts, ranges, shape)
+    transposed = (taken is not None and taken.ndim == 2 and taken.T.shape == pos.shape
+                  and taken.shape != pos.shape and bool((taken.T == pos).all()))
     while parts and parts[-1] == ":":
         parts.pop()
-    return "Slice", {"index": "[" + ", ".join(parts or [":"]) + "]", "coords": tuple(ranges),
-                     "src": tuple(wshape), "grid": shape}
+    index = "[" + ", ".join(parts or [":"]) + "]" + (".T" if transposed else "")  # x.T of x = xs[:, t]
+    return "Slice", {"index": index, "coords": tuple(ranges), "src": tuple(wshape), "grid": shape}
+
+
+def _taken(parts: list[str], ranges: list[tuple[int, int]], shape: tuple[int, ...]) -> np.ndarray | None:
+    """The flat positions ``arange(size).reshape(shape)[index]`` takes, in order (None: no
+    plain index)."""
+    if "[...]" in parts:
+        return None
+    key = tuple(lo if p.lstrip("-").isdigit() else slice(lo, hi) for p, (lo, hi) in zip(parts, ranges))
+    return np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)[key]
 
 
 def _index(flat: np.ndarray, shape: tuple[int, ...]) -> tuple[list[str], list[tuple[int, int]]]:

@@ -87,6 +87,9 @@ def _elementwise(t: Recorder, uf: np.ufunc, inputs: tuple, nodes: list, shape: t
         ins.append(n)
     if op in ("Mul", "MatMul") and any(i.op == "Zeros" for i in ins):
         return t.node("Zeros", [], shape, label="0")  # h0 = 0 @ Wh: nothing flows
+    if op in ("Add", "Sub") and len(ins) == 1 and np.ndim(attrs.get("const")) == 0 \
+            and attrs.get("const") == 0 and ins[0].shape == shape and (op == "Add" or attrs["const_pos"] == 1):
+        return ins[0]  # dh = 0; dh + dhs[:, t]: adding the number 0 changes nothing
     if op in ("Add", "Sub") and len(ins) == 2:  # adding a zeros buffer changes nothing
         a, b = ins
         if b.op == "Zeros" and a.shape == shape:
@@ -150,6 +153,8 @@ def function(t: Recorder, func: Callable, args: tuple, kwargs: dict) -> Any:
             attrs["axis"] = tuple(range(floaty[0].ndim))
     if name == "take":
         attrs["index"] = "[ids]"
+    if name in ("hstack", "vstack") and floaty[0].ndim >= 2:  # concatenate along columns / rows
+        name, attrs["axis"] = "concatenate", 1 if name == "hstack" else 0
     node = t.node(NAMES.get(name, name), [*nodes, *idx], np.shape(res), **attrs)
     out = kwargs.get("out")
     return t.output(res, None if out is None else (out,), node)

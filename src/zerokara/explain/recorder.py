@@ -38,15 +38,26 @@ class Recorder:
         self.mem = Memory(self._view_node, self._concat_node)
         self.scalars: dict[float, Node] = {}
         self._memo: dict[tuple, Node] = {}
+        self.flowing: set[int] = set()  # ids of the backward nodes that carry a gradient
 
     # -- nodes -----------------------------------------------------------------------
     def node(self, op: str, inputs: list[Node], shape: tuple[int, ...], *, label: str = "",
              step: int | None = None, **attrs: Any) -> Node:
-        if step is None and op not in LEAVES and op not in ("Concat", "Merge"):
-            steps = [i.step for i in inputs if i.step is not None]
-            if steps:  # forward moves up in time, backward down
+        flowing = [i for i in inputs if i.id in self.flowing]
+        if step is None and op in ("Concat", "Merge"):  # parts of one step (the four gates)
+            steps = {i.step for i in inputs}
+            step = steps.pop() if len(steps) == 1 else None  # else a stack over time: hs
+        elif step is None and op not in LEAVES:
+            # forward moves up in time, backward down; in backward the step is that of the
+            # gradient flowing in (ds at t), not of a cached forward value it meets (c_prev at t-1)
+            steps = ([i.step for i in flowing if i.step is not None]
+                     or [i.step for i in inputs if i.step is not None])
+            if steps:
                 step = max(steps) if self.phase == "forward" else min(steps)
-        return self.graph.add(op, self.phase, inputs, shape, label=label, step=step, **attrs)
+        node = self.graph.add(op, self.phase, inputs, shape, label=label, step=step, **attrs)
+        if self.phase == "backward" and (op == "Dout" or flowing):
+            self.flowing.add(node.id)  # a gradient: it descends from dout
+        return node
 
     def traced(self, a: np.ndarray, op: str, label: str, *, eager: bool = True, **attrs: Any) -> TracedArray:
         """A traced view of ``a`` whose initial value is a leaf node (Param, Input, Dout, State)."""

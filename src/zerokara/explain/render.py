@@ -15,6 +15,7 @@ import numpy as np
 from zerokara.check.examples import sizes_text
 from zerokara.errors import shape_str
 from zerokara.explain.graph import Graph, Node
+from zerokara.explain.readable import traced_line
 from zerokara.explain.rules import formula, pairs, rule
 from zerokara.introspect import param_slots
 
@@ -48,6 +49,8 @@ PHRASES = {
     "steps": ("time steps: t=1..{T} (t=0 is the initial state)", "時刻: t=1..{T} (t=0 は初期状態)"),
     "computes": ("computes", "計算"),
     "unchanged": ("(passed on unchanged)", "(そのまま渡す)"),
+    "disagree": ("warning: the fast layer and its readable reference gave different numbers",
+                 "警告: 速い実装と読みやすい参照実装で数値が異なります"),
 }
 TEXT = {lang: {k: v[i] for k, v in PHRASES.items()} for i, lang in enumerate(("en", "ja"))}
 
@@ -111,6 +114,10 @@ def render_text(ex: Explanation, lang: str = "en") -> str:
     g, undo = ex.graph, pairs(ex.graph)
     lines = [f"zerokara explain {ex.name}: {ex.description}",
              f"{t['sizes']}: {sizes_text(ex.sizes)}"]
+    if ex.replaced:
+        lines.append(traced_line(ex.module, ex.replaced, lang))
+        if not ex.fast_agrees:
+            lines.append(t["disagree"])
     if ex.steps and any(n.step for n in g.nodes):
         lines.append(t["steps"].format(T=ex.steps))
     if not ex.same_as_untraced:
@@ -131,7 +138,8 @@ def _forward(g: Graph, undo: list[tuple[Node, Node]], t: dict) -> list[str]:
             continue
         lines.append(node_line(n))
         lines += [f"        {t['local']}: {r}" for r in rule(n)]
-        lines += [f"        {t['undone']} #{b.id} {op_text(b)} -> {b.name}" for f, b in undo if f is n]
+        lines += [f"        {t['undone']} #{b.id} {op_text(b)} -> {b.name}" + (f"  [t={b.step}]" if b.step and b.name.startswith("#") else "")
+                  for f, b in undo if f is n]
     return lines
 
 

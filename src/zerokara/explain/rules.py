@@ -126,18 +126,35 @@ def rule(node: Node) -> list[str]:
 def pairs(graph: Graph) -> list[tuple[Node, Node]]:
     """(forward node, backward node) pairs where backward undoes a broadcast of forward:
     a Repeat and a Sum over the same axes between the same shapes (either way round)."""
+    summed = _summed_into(graph)
     out = []
     for f in graph.forward:
         for b in graph.backward:
-            if _undoes(f, b) or _undoes(b, f):
+            if _undoes(f, b, summed) or _undoes(b, f, summed):
                 out.append((f, b))
     return out
 
 
-def _undoes(rep: Node, s: Node) -> bool:
+def _summed_into(graph: Graph) -> dict[str, set[int]]:
+    """Parameter -> ids of the Sum nodes that add up to its gradient: the gradient itself,
+    or one Sum per step when a layer sums each step's db and adds the steps (book 2's loop)."""
+    out: dict[str, set[int]] = {}
+    for n in graph.backward:
+        for param in n.attrs.get("grad_of", ()):
+            ids, stack = out.setdefault(param, set()), [n]
+            while stack:
+                m = stack.pop()
+                if m.op == "Sum":
+                    ids.add(m.id)
+                elif m.op == "Add" and m.phase == "backward":
+                    stack.extend(m.inputs)
+    return out
+
+
+def _undoes(rep: Node, s: Node, summed: dict[str, set[int]]) -> bool:
     """Whether Sum ``s`` adds up exactly the copies Repeat ``rep`` made: a parameter's
     gradient summing what its repeat spread (maybe over batch and time flattened to one
-    axis), or a Sum over the same axes between the same shapes."""
+    axis, or step by step), or a Sum over the same axes between the same shapes."""
     if rep.op != "Repeat" or s.op != "Sum" or not s.inputs or not rep.inputs:
         return False
     src = rep.inputs[0]
@@ -145,8 +162,8 @@ def _undoes(rep: Node, s: Node) -> bool:
         src = src.inputs[0]
     if src.op in ("Const", "Zeros"):
         return False  # a constant repeated: nothing flows back to it
-    if src.op == "Param" and s.attrs.get("grad_of"):
-        return src.label in s.attrs["grad_of"] and int(np.prod(s.inputs[0].shape)) == int(np.prod(rep.shape))
+    if src.op == "Param" and any(s.id in ids for ids in summed.values()):
+        return s.id in summed.get(src.label, ()) and int(np.prod(s.inputs[0].shape)) == int(np.prod(rep.shape))
     axes = tuple(rep.attrs.get("axes", ()))
     return bool(axes and s.inputs[0].shape == rep.shape and tuple(s.attrs.get("axis", ())) == axes
                 and int(np.prod(s.shape)) == int(np.prod(rep.attrs["src"])))

@@ -225,7 +225,8 @@ def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
         shape = tuple(wshape)
     taken = _taken(parts, ranges, shape)
     transposed = (taken is not None and taken.ndim == 2 and taken.T.shape == pos.shape
-                  and taken.shape != pos.shape and bool((taken.T == pos).all()))
+                  and not (taken.shape == pos.shape and (taken == pos).all())
+                  and bool((taken.T == pos).all()))
     while parts and parts[-1] == ":":
         parts.pop()
     index = "[" + ", ".join(parts or [":"]) + "]" + (".T" if transposed else "")  # x.T of x = xs[:, t]

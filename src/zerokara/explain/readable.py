@@ -4,8 +4,8 @@ Where speed rearranges a layer beyond recognition, the library keeps a readable
 reference of the same function beside it (:mod:`zerokara.layers.reference`,
 book 2's loop over one cell per step), and the guides and ``explain`` show the
 readable one: traced, TimeLSTM's fused layout would show its workspace (``[1, x]``
-rows against ``[b; Wx]``, gates scaled in place so that one ``tanh`` gives all
-four, padded copies of Wh) instead of the algorithm the reader is learning.
+rows against ``[b; Wx]``, weights scaled so that one ``tanh`` gives all four gates,
+at some sizes a padded copy of Wh) instead of the algorithm the reader is learning.
 
 RNN and TimeRNN are not replaced: their fast forms are the book's algorithm
 (TimeRNN's one product over T*N rows is what docs/bptt.md explains).

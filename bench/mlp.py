@@ -91,6 +91,7 @@ def setup(scale: float = 1.0, data: str = "auto") -> Pair:
     # -- zerokara -------------------------------------------------------------
     model = MultiLayerNet(D_IN, HIDDEN, CLASSES, activation_name="relu", init="he",
                           rng=np.random.default_rng(SEED))
+    model.input_grad = False  # as the trainer: the images' gradient is never used
     init_state = {k: v.copy() for k, v in model.state_dict().items()}
     optimizer = SGD(lr=LR)
 
@@ -102,7 +103,7 @@ def setup(scale: float = 1.0, data: str = "auto") -> Pair:
             loss = model.forward(x[idx], t[idx])
             if not math.isfinite(loss):
                 raise FloatingPointError(f"zerokara loss became {loss}")
-            model.backward(input_grad=False)
+            model.backward()
             grads = model.gradients()
             optimizer.update(model.parameters(), grads)
             losses.append(loss)

@@ -11,7 +11,7 @@ from tests.realdata import real_mnist  # noqa: F401  (fixture)
 from zerokara.check import gradcheck
 from zerokara.models import MultiLayerNet, TwoLayerNet
 from zerokara.optim import SGD, Adam
-from zerokara.train import Trainer
+from zerokara.train import ClassifierTrainer
 
 
 def data(n=5, d=6, c=4, seed=0):
@@ -75,7 +75,7 @@ def train_mnist(model, opt, *, epochs=None, iters=None, batch=100, seed=0):
     from zerokara.data import load_mnist
 
     (x, t), (xt, tt) = load_mnist()
-    tr = Trainer(model, opt, rng=np.random.default_rng(seed), progress=False)
+    tr = ClassifierTrainer(model, opt, rng=np.random.default_rng(seed))
     per_epoch = len(x) // batch
     ep = epochs if epochs is not None else -(-iters // per_epoch)
     return tr.fit(x, t, epochs=ep, batch_size=batch, max_iters=iters, x_test=xt, t_test=tt,

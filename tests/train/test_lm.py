@@ -86,7 +86,7 @@ def test_perplexity_reads_every_word_and_matches_one_stream():
 def fit(kind="rnnlm", out=None, epochs=3, max_iters=None, trainer=None, **kw):
     corpus = synthetic_corpus()
     trainer = trainer or LMTrainer(tiny_model(kind), SGD(2.0), out_dir=out, max_grad=1.0,
-                                   progress=False, save_every=None, **kw)
+                                   save_every=None, **kw)
     metrics = trainer.fit(corpus[:2400], corpus[2400:2700], corpus[2700:], epochs=epochs,
                           batch_size=4, time_size=10, max_iters=max_iters)
     return trainer, metrics
@@ -110,7 +110,7 @@ def test_perplexity_decreases_on_a_synthetic_corpus(tmp_path):
 def test_streams_restart_or_continue_at_each_epoch(streams):
     """Each epoch's batches: the same windows again ("restart"), or the next ones,
     as book 2's RnnlmTrainer reads them ("continue"); the state is reset either way."""
-    trainer = LMTrainer(tiny_model(), SGD(2.0), progress=False, save_every=None, streams=streams)
+    trainer = LMTrainer(tiny_model(), SGD(2.0), save_every=None, streams=streams)
     seen, states = [], []
     forward = trainer.model.forward
 
@@ -143,7 +143,7 @@ def test_resume_is_bitwise(tmp_path, stop, streams):
     _, ma = fit("better", a, epochs=2, streams=streams)
     fit("better", b, epochs=2, max_iters=stop, streams=streams)
     t2 = LMTrainer(tiny_model("better", seed=99), SGD(2.0), out_dir=b, max_grad=1.0,
-                   progress=False, save_every=None, streams=streams)
+                   save_every=None, streams=streams)
     t2.resume()
     assert t2.iteration == stop
     _, mb = fit(trainer=t2, epochs=2)
@@ -162,7 +162,7 @@ def test_ctrl_c_saves_the_current_iteration_and_resumes_bitwise(tmp_path):
 
     a, b = tmp_path / "a", tmp_path / "b"
     fit("better", a, epochs=2)
-    trainer = LMTrainer(tiny_model("better"), SGD(2.0), out_dir=b, max_grad=1.0, progress=False,
+    trainer = LMTrainer(tiny_model("better"), SGD(2.0), out_dir=b, max_grad=1.0,
                         save_every=None)
     forward = trainer.model.forward
 
@@ -176,7 +176,7 @@ def test_ctrl_c_saves_the_current_iteration_and_resumes_bitwise(tmp_path):
         fit(trainer=trainer, epochs=2)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     t2 = LMTrainer(tiny_model("better", seed=5), SGD(2.0), out_dir=b, max_grad=1.0,
-                   progress=False, save_every=None)
+                   save_every=None)
     t2.resume()
     assert t2.iteration == 81  # the interrupted update was finished, then saved
     fit(trainer=t2, epochs=2)
@@ -201,7 +201,7 @@ def test_lr_schedules():
 
 def test_plateau_divides_lr_by_4_when_valid_does_not_improve():
     # an lr this large makes valid perplexity get worse on some epochs
-    trainer = LMTrainer(tiny_model(), SGD(200.0), max_grad=None, progress=False, save_every=None)
+    trainer = LMTrainer(tiny_model(), SGD(200.0), max_grad=None, save_every=None)
     corpus = synthetic_corpus()
     trainer.fit(corpus[:2400], corpus[2400:2700], epochs=5, batch_size=4, time_size=10)
     rows = trainer.history["epochs"]  # row["lr"] is the lr the epoch was trained with
@@ -217,7 +217,7 @@ def test_plateau_divides_lr_by_4_when_valid_does_not_improve():
 def test_nan_loss_names_the_iteration():
     model = tiny_model()
     model.layers["affine"].params["b"][3] = np.nan
-    trainer = LMTrainer(model, SGD(1.0), progress=False, save_every=None)
+    trainer = LMTrainer(model, SGD(1.0), save_every=None)
     with pytest.raises(NaNLossError, match="loss became nan at iteration 1 \\(epoch 1\\)"):
         trainer.fit(synthetic_corpus(), epochs=1, batch_size=4, time_size=10)
 
@@ -230,7 +230,7 @@ def test_nan_loss_names_the_iteration():
     (synthetic_corpus(100).astype(float), "expected a 1-d integer array of word ids"),
 ])
 def test_bad_corpus_is_a_clear_error(corpus, message):
-    trainer = LMTrainer(tiny_model(), SGD(1.0), progress=False)
+    trainer = LMTrainer(tiny_model(), SGD(1.0))
     with pytest.raises(InputError) as info:
         trainer.fit(corpus, epochs=1, batch_size=4, time_size=10)
     assert message in str(info.value)
@@ -343,7 +343,7 @@ def test_short_run_on_real_ptb(monkeypatch):
     train, vocab = load_ptb("train")
     valid, _ = load_ptb("valid")
     model = Rnnlm(len(vocab), 50, 50, rng=np.random.default_rng(0))
-    trainer = LMTrainer(model, SGD(20.0), max_grad=0.25, progress=False, save_every=None)
+    trainer = LMTrainer(model, SGD(20.0), max_grad=0.25, save_every=None)
     before = perplexity(model, valid[:20_000])
     metrics = trainer.fit(train[:100_000], valid[:20_000], epochs=1, batch_size=20, time_size=35)
     assert before > 9000

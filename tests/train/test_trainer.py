@@ -1,4 +1,4 @@
-"""Trainer: files it writes, bitwise resume, NaN loss, bad arguments."""
+"""ClassifierTrainer (the one loop over shuffled rows): files it writes, bitwise resume, NaN loss, bad arguments."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from zerokara.errors import InputError, NaNLossError
 from zerokara.io import load_checkpoint
 from zerokara.models import MultiLayerNet, TwoLayerNet
 from zerokara.optim import SGD, Adam
-from zerokara.train import CHECKPOINT, Trainer
+from zerokara.train import CHECKPOINT, ClassifierTrainer
 
 
 def blobs(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -25,7 +25,7 @@ def blobs(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def make(out, seed=0, dropout=0.3):
     model = MultiLayerNet(4, (8, 8), 3, batchnorm=True, dropout=dropout, rng=np.random.default_rng(seed))
-    return Trainer(model, Adam(0.01), rng=np.random.default_rng(seed + 1), out_dir=out, progress=False,
+    return ClassifierTrainer(model, Adam(0.01), rng=np.random.default_rng(seed + 1), out_dir=out,
                    config={"model": "test"})
 
 
@@ -71,7 +71,7 @@ def test_resume_is_bitwise_identical(tmp_path, first):
 def test_nan_loss_is_a_clear_error_and_keeps_the_last_checkpoint(tmp_path):
     x, t = blobs()
     model = TwoLayerNet(4, 8, 3, activation_name="relu", weight_init_std=1.0, rng=np.random.default_rng(0))
-    tr = Trainer(model, SGD(0.1), rng=np.random.default_rng(0), out_dir=tmp_path, progress=False)
+    tr = ClassifierTrainer(model, SGD(0.1), rng=np.random.default_rng(0), out_dir=tmp_path)
     tr.fit(x, t, epochs=1, batch_size=20)
     before = (tmp_path / CHECKPOINT).read_bytes()
     tr.optimizer.lr = 1e30

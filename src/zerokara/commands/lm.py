@@ -14,19 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from zerokara.commands import add_train_options
+from zerokara.commands import add_train_options, given, run_folder
 
-# book 2's settings (ch06/train_rnnlm.py, ch06/train_better_rnnlm.py), used when an option is not given
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "rnnlm": {"wordvec": 100, "hidden": 100, "layers": 1, "dropout": 0.0, "tie": False,
-              "batch_size": 20, "time_size": 35, "lr": 20.0, "max_grad": 0.25, "epochs": 4,
-              "lr_decay": "plateau", "decay_factor": 4.0, "decay_start": 4, "init": "book",
-              "optimizer": "sgd", "streams": "continue"},
-    "better-rnnlm": {"wordvec": 650, "hidden": 650, "layers": 2, "dropout": 0.5, "tie": True,
-                     "batch_size": 20, "time_size": 35, "lr": 20.0, "max_grad": 0.25, "epochs": 40,
-                     "lr_decay": "plateau", "decay_factor": 4.0, "decay_start": 4, "init": "book",
-                     "optimizer": "sgd", "streams": "continue"},
-}
 # Zaremba et al. (2014), "small": lr 1 and clip 5 on a loss *summed* over the 20 time steps
 # (averaged over the batch). zerokara's loss is the mean over the steps too, i.e. 1/20 of theirs,
 # so the same updates are lr 20 and clip 5/20 = 0.25 here.
@@ -36,10 +25,6 @@ PRESETS: dict[str, dict[str, Any]] = {
                       "lr": 20.0, "max_grad": 0.25, "epochs": 13, "lr_decay": "zaremba",
                       "decay_factor": 2.0, "decay_start": 4, "init": "uniform", "optimizer": "sgd"},
 }
-# options that shape the model: a resumed run must use the same ones
-MODEL_KEYS = ("task", "wordvec", "hidden", "layers", "dropout", "tie", "init", "optimizer",
-              "batch_size", "time_size", "data_slice", "streams")
-KEY_DEFAULTS = {"streams": "restart"}  # what checkpoints from before the option did
 SKIP_WORDS = ("N", "<unk>", "$")  # book 2's RnnlmGen never samples these
 
 
@@ -116,108 +101,40 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 
 # -- train ---------------------------------------------------------------------------------
-def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The run's settings: explicit options over the preset over book 2's defaults."""
+#: LMConfig's settings a command line may give
+KEYS = ("wordvec", "hidden", "layers", "dropout", "tie", "batch_size", "time_size", "lr", "max_grad",
+        "epochs", "lr_decay", "decay_factor", "decay_start", "init", "optimizer", "streams",
+        "data_slice", "seed")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from zerokara.commands.console import ConsoleReporter
     from zerokara.errors import InputError
+    from zerokara.train.rnnlm import LMConfig, train_lm
 
     preset = PRESETS.get(args.preset) if args.preset else None
     if preset is not None and preset["task"] != args.task:
         raise InputError(f"--preset {args.preset} is for train {preset['task']}, not {args.task}")
-    s = dict(DEFAULTS[args.task])
-    if preset is not None:
-        s.update({k: v for k, v in preset.items() if k != "task"})
-    for key in (*s, "data_slice"):
-        v = getattr(args, key, None)
-        if v is not None:
-            s[key] = v
-    s.setdefault("data_slice", None)
-    for key in ("wordvec", "hidden", "layers", "batch_size", "time_size", "epochs"):
-        if s[key] < 1:
-            raise InputError(f"--{key.replace('_', '-')}: expected a positive integer, got {s[key]}")
-    if not 0 <= s["dropout"] < 1:
-        raise InputError(f"--dropout: expected in [0, 1), got {s['dropout']}")
-    if s["data_slice"] is not None and s["data_slice"] < 2:
-        raise InputError(f"--data-slice: expected at least 2 words, got {s['data_slice']}")
-    if s["max_grad"] is not None and s["max_grad"] <= 0:
-        s["max_grad"] = None  # --max-grad 0: no clipping
-    return {"task": args.task, "preset": args.preset, "seed": args.seed, "data": "ptb", **s}
-
-
-def build_model(cfg: dict[str, Any], vocab_size: int, rng: np.random.Generator | None = None):
-    from zerokara.models.rnnlm import BetterRnnlm, Rnnlm
-
-    rng = rng if rng is not None else np.random.default_rng(0)
-    if cfg["task"] == "rnnlm":
-        return Rnnlm(vocab_size, cfg["wordvec"], cfg["hidden"], rng=rng, init=cfg["init"])
-    return BetterRnnlm(vocab_size, cfg["wordvec"], cfg["hidden"], num_layers=cfg["layers"],
-                       dropout=cfg["dropout"], tie_weights=cfg["tie"], rng=rng, init=cfg["init"])
-
-
-def _run_train(args: argparse.Namespace) -> int:
-    from zerokara.data import load_ptb
-    from zerokara.optim import make_optimizer
-    from zerokara.train.lm import CHECKPOINT, LMTrainer, LRSchedule
-    from zerokara.train.progress import console
-    from zerokara.train.tasks import prepare_out
-
-    cfg = _settings(args)
-    train, vocab = load_ptb("train")
-    valid, _ = load_ptb("valid")
-    test, _ = load_ptb("test")
-    if cfg["data_slice"] is not None:
-        train = train[:cfg["data_slice"]]
-    cfg["vocab_size"] = len(vocab)
-    out = prepare_out(args, args.task)
-    model = build_model(cfg, len(vocab), np.random.default_rng(args.seed))
-    trainer = LMTrainer(model, make_optimizer(cfg["optimizer"], cfg["lr"]), out_dir=out,
-                        max_grad=cfg["max_grad"], progress=not args.no_progress, config=cfg,
-                        vocab=vocab.id_to_word,
-                        schedule=LRSchedule(cfg["lr_decay"], cfg["decay_factor"], cfg["decay_start"]),
-                        streams=cfg["streams"])
-    if args.resume:
-        trainer.resume(check_keys=MODEL_KEYS, key_defaults=KEY_DEFAULTS)
-        console.print(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, "
-                      f"iteration {trainer.iteration}")
-    n_params = sum(p.size for p in model.parameters().values())
-    console.print(f"[bold]{args.task}[/bold]{f' ({args.preset})' if args.preset else ''}: "
-                  f"V={len(vocab)} D={cfg['wordvec']} H={cfg['hidden']}"
-                  f"{'' if args.task == 'rnnlm' else ' layers=' + str(cfg['layers'])}"
-                  f", {n_params:,} parameters; {cfg['optimizer']} lr {cfg['lr']:g}, clip "
-                  f"{cfg['max_grad']}, batch {cfg['batch_size']} x time {cfg['time_size']}, "
-                  f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''} on {len(train):,} "
-                  f"words -> {out}", highlight=False)
-    metrics = trainer.fit(train, valid, test, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                          time_size=cfg["time_size"])
+    # explicit options over the preset over book 2's defaults
+    settings = {**{k: v for k, v in (preset or {}).items() if k != "task"}, **given(args, KEYS)}
+    config = LMConfig(task=args.task, preset=args.preset, **settings)
+    rep = ConsoleReporter(progress=not args.no_progress)
+    run = train_lm(config, out_dir=run_folder(args, args.task), reporter=rep, resume=args.resume)
+    m = run.metrics
     shown = ("valid_perplexity", "test_perplexity", "train_seconds", "tokens_per_second")
-    console.print("  ".join(f"{k} {metrics[k]:.2f}" for k in shown if metrics.get(k) is not None))
-    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    console.print(f"wrote {out}/: {', '.join(files)}")
+    rep.info("  ".join(f"{k} {m[k]:.2f}" for k in shown if m.get(k) is not None))
+    files = sorted(p.name for p in run.out_dir.iterdir() if not p.name.startswith("."))
+    rep.info(f"wrote {run.out_dir}/: {', '.join(files)}")
     return 0
 
 
 # -- evaluate / generate -------------------------------------------------------------------
-def load_model(path: str | Path):
-    """(model, config, id_to_word) from a run folder or a checkpoint file."""
-    from zerokara.errors import CheckpointError
-    from zerokara.io import load_checkpoint, split_prefix
-    from zerokara.train.lm import BEST
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / BEST
-    tensors, meta = load_checkpoint(path)
-    cfg, words = meta.get("config") or {}, meta.get("vocab")
-    if cfg.get("task") not in DEFAULTS or not words:
-        raise CheckpointError(f"{path} is not a language-model checkpoint (train rnnlm / better-rnnlm)")
-    model = build_model(cfg, len(words))
-    model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
-    return model, cfg, words
-
-
 def _run_evaluate(args: argparse.Namespace) -> int:
     from zerokara.data import load_ptb
     from zerokara.errors import InputError
     from zerokara.train.lm import perplexity
+
+    from zerokara.train.rnnlm import load_model
 
     model, cfg, words = load_model(args.checkpoint)
     corpus, vocab = load_ptb(args.split)
@@ -234,6 +151,8 @@ def _run_generate(args: argparse.Namespace) -> int:
 
     if args.length < 0:
         raise InputError(f"--length: expected >= 0, got {args.length}")
+    from zerokara.train.rnnlm import load_model
+
     model, cfg, words = load_model(args.checkpoint)
     vocab = Vocab({w: i for i, w in enumerate(words)}, list(words))
     start = args.start.split()

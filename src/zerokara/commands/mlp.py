@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from zerokara.commands import add_train_options
+from zerokara.commands import add_train_options, given, report_files, run_folder
+
+#: MLPConfig's settings a command line may give
+KEYS = ("model", "hidden", "activation", "init", "batchnorm", "dropout", "optimizer", "lr",
+        "batch_size", "epochs", "iters", "max_grad", "seed")
 
 
 def _model_options(g: argparse._ArgumentGroup) -> None:
@@ -24,20 +28,24 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     mlp.add_argument("--batchnorm", action="store_true", help="BatchNorm after each hidden Affine (multi-layer)")
     mlp.add_argument("--dropout", type=float, help="dropout probability (multi-layer; default 0.2)")
     _model_options(add_train_options(mlp, "passes over the 60,000 training images"))
-    mlp.set_defaults(func=_run("run_mlp"))
+    mlp.set_defaults(func=lambda args: _train(args, "mnist"))
 
     spiral = train_tasks.add_parser(
         "spiral", help="the 3-class spiral (book 2, chapter 1); no download",
         description="Train book 2's TwoLayerNet on the spiral data: hidden 10, sigmoid, SGD lr 1.0, "
         "batch 30, 300 epochs; draws the decision boundary.")
-    spiral.set_defaults(batchnorm=False, dropout=None, iters=None, func=_run("run_spiral"))
+    spiral.set_defaults(batchnorm=False, dropout=None, iters=None, model="two-layer",
+                        func=lambda args: _train(args, "spiral"))
     _model_options(add_train_options(spiral, "passes over the 300 points"))
 
 
-def _run(name: str):
-    def run(args: argparse.Namespace) -> int:
-        from zerokara.train import tasks
+def _train(args: argparse.Namespace, data: str) -> int:
+    from zerokara.commands.console import ConsoleReporter
+    from zerokara.train.mlp import MLPConfig, train_mlp
 
-        getattr(tasks, name)(args)
-        return 0
-    return run
+    config = MLPConfig(data=data, **given(args, KEYS))
+    rep = ConsoleReporter(progress=not args.no_progress)
+    run = train_mlp(config, out_dir=run_folder(args, "mlp" if data == "mnist" else data),
+                    reporter=rep, resume=args.resume)
+    report_files(run.out_dir, run.metrics, rep)
+    return 0

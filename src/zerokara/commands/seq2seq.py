@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-from zerokara.commands import add_train_options
+from zerokara.commands import add_train_options, given, run_folder
+
+#: Seq2seqConfig's settings a command line may give
+KEYS = ("data", "model", "reverse", "bidirectional", "wordvec", "hidden", "batch_size", "epochs",
+        "optimizer", "lr", "max_grad", "seed", "workers")
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -32,7 +36,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
                    help="split each batch over this many threads, one core each (default 1). "
                         "The same gradients up to float rounding; faster with 2 on 2 cores at "
                         "batch 128 (see docs/speed.md)")
-    p.set_defaults(func=_run("train"))
+    p.set_defaults(func=_train)
 
     t = commands.add_parser(
         "translate", help="answer questions with a trained seq2seq checkpoint",
@@ -40,7 +44,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "seq2seq, e.g. zerokara translate runs/date/checkpoint.safetensors \"september 27, 1994\".")
     t.add_argument("checkpoint", help="a checkpoint file or the run folder holding it")
     t.add_argument("text", nargs="+", help="question(s), at most the model's input width each")
-    t.set_defaults(func=_run("translate_cli"))
+    t.set_defaults(func=_translate)
 
     a = commands.add_parser(
         "attention-map", help="draw an attention model's weights for one question",
@@ -49,13 +53,50 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     a.add_argument("checkpoint", help="a checkpoint file (--model attention) or its run folder")
     a.add_argument("text", help="the question")
     a.add_argument("--out", default="attention.png", help="PNG to write (default attention.png)")
-    a.set_defaults(func=_run("attention_map_cli"))
+    a.set_defaults(func=_attention_map)
 
 
-def _run(name: str):
-    def run(args: argparse.Namespace) -> int:
-        from zerokara.train import seq2seq
+def _train(args: argparse.Namespace) -> int:
+    from zerokara.commands.console import ConsoleReporter
+    from zerokara.train.seq2seq import Seq2seqConfig, show_answers, train_seq2seq
 
-        out = getattr(seq2seq, name)(args)
-        return out if isinstance(out, int) else 0
-    return run
+    rep = ConsoleReporter(progress=not args.no_progress)
+    run = train_seq2seq(Seq2seqConfig(**given(args, KEYS)), out_dir=run_folder(args, "seq2seq"),
+                        reporter=rep, resume=args.resume)
+    t = run.trainer
+    for line in show_answers(run.model, _vocab(run.config), t.x_test, t.t_test):
+        rep.info(line)
+    m = run.metrics
+    rep.info(f"held-out exact match {m['test_accuracy']:.4f}  ({m['seconds_per_epoch']:.1f} s per "
+             f"epoch, {t.epoch} epochs)")
+    files = sorted(p.name for p in run.out_dir.iterdir() if not p.name.startswith("."))
+    rep.info(f"wrote {run.out_dir}/: {', '.join(files)}")
+    return 0
+
+
+def _vocab(config: dict):
+    from zerokara.data.sequence import CharVocab
+
+    return CharVocab(list(config["vocab"]))
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from zerokara.commands.console import console
+    from zerokara.train.seq2seq import Translator
+
+    tr = Translator.load(args.checkpoint)
+    for q, a in zip(args.text, tr.translate(args.text)):
+        console.print(a if len(args.text) == 1 else f"{q} -> {a}", highlight=False, markup=False)
+    return 0
+
+
+def _attention_map(args: argparse.Namespace) -> int:
+    from zerokara.commands.console import console
+    from zerokara.train.seq2seq import Translator, plot_attention
+
+    tr = Translator.load(args.checkpoint)
+    answer, w = tr.attention(args.text)
+    png = plot_attention(args.text, answer, w, args.out)
+    console.print(f"{args.text} -> {answer.rstrip()}  (attention map: {png})", highlight=False,
+                  markup=False)
+    return 0

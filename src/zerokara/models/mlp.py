@@ -49,11 +49,13 @@ class Classifier(Module):
     def forward(self, x: Array, t: np.ndarray) -> float:
         return self.loss_layer.forward(self.net.forward(x), t)
 
-    def backward(self, dout: float = 1.0, *, input_grad: bool = True) -> Array | None:
-        """Gradients of every parameter; returns dL/dx unless ``input_grad=False``
-        (the trainer's choice: the data's gradient is never used, and skipping
-        it saves the first layer's largest matrix product)."""
-        next(iter(self.net.layers.values())).input_grad = input_grad
+    #: return dL/dx from backward; a trainer turns it off (the data's gradient is
+    #: never used, and skipping it saves the first layer's largest matrix product)
+    input_grad = True
+
+    def backward(self, dout: float = 1.0) -> Array | None:
+        """Gradients of every parameter; returns dL/dx (None if ``input_grad`` is off)."""
+        next(iter(self.net.layers.values())).input_grad = self.input_grad
         return self.net.backward(self.loss_layer.backward(dout))
 
     def accuracy(self, x: Array, t: np.ndarray, batch_size: int = 1000) -> float:

@@ -310,7 +310,7 @@ class Seq2seq(Module):
         scores = self.decoder.forward(ts[:, :-1], h)
         return self.loss.forward(scores, ts[:, 1:])
 
-    def backward(self, dout: float = 1.0, input_grad: bool = False) -> None:
+    def backward(self, dout: float = 1.0) -> None:
         dh = self.decoder.backward(self.loss.backward(dout))
         self.encoder.backward(dh)
 
@@ -368,7 +368,7 @@ class AttentionSeq2seq(Seq2seq):
         scores = self.decoder.forward(ts[:, :-1], hs, self.encoder.last_state(hs))
         return self.loss.forward(scores, ts[:, 1:])
 
-    def backward(self, dout: float = 1.0, input_grad: bool = False) -> None:
+    def backward(self, dout: float = 1.0) -> None:
         dhs, dh = self.decoder.backward(self.loss.backward(dout))
         self.encoder.last_state_backward(dhs, dh)
         self.encoder.backward(dhs)

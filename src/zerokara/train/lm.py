@@ -19,13 +19,8 @@ Perplexity is ``exp(mean cross-entropy per word)``.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,14 +28,12 @@ from typing import Any
 import numpy as np
 
 from zerokara.errors import CheckpointError, InputError
-from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, split_prefix
+from zerokara.io import load_checkpoint, save_checkpoint, split_prefix
 from zerokara.models.rnnlm import LanguageModel
-from zerokara.optim import Optimizer, clip_grads
-from zerokara.train.progress import Progress
-from zerokara.train.state import load_run, save_run
-from zerokara.train.trainer import check_loss
+from zerokara.optim import Optimizer
+from zerokara.train.loop import Trainer
+from zerokara.train.state import CHECKPOINT
 
-CHECKPOINT = "checkpoint.safetensors"  # the latest state, to resume
 BEST = "best.safetensors"  # the model with the best valid perplexity so far
 DECAYS = ("plateau", "zaremba", "none")
 STREAMS = ("restart", "continue")
@@ -141,61 +134,47 @@ class LRSchedule:
         return lr
 
 
-class LMTrainer:
+class LMTrainer(Trainer):
     """Train a :class:`~zerokara.models.rnnlm.LanguageModel` with truncated BPTT.
 
-    Args:
-        model: Rnnlm / BetterRnnlm (forward(ids, ts) -> loss, backward(), reset_state()).
-        optimizer: updates ``model.parameters()`` from ``model.gradients()``.
+    Args (besides :class:`~zerokara.train.loop.Trainer`'s):
         out_dir: checkpoint.safetensors (resume), best.safetensors (best on
             valid), history.json, metrics.json, perplexity.png (None: nothing written).
-        max_grad: clip the gradients' global L2 norm to this (None: no clipping).
         schedule: learning-rate decay (see :class:`LRSchedule`).
-        config: JSON-able settings stored with every checkpoint (model sizes...).
         vocab: id -> word, stored with the checkpoints so generation needs no data.
         save_every: also checkpoint inside an epoch every this many seconds
             (with the carried LSTM state, so a resume is exact); None: epoch ends only.
         eval_batch_size, eval_time_size: how :func:`perplexity` reads valid/test.
+        log_interval: a training-perplexity point every this many updates.
         streams: where each epoch's streams start. "continue" (default): where
             the last epoch stopped, as book 2's RnnlmTrainer (its ``time_idx`` is
             never reset), so the windows' edges move by a few words from one
-            epoch to the next; on PTB with book 2's Rnnlm this gives test
-            perplexity about 1.5 lower than "restart". "restart": at their
+            epoch to the next; on PTB with book 2's Rnnlm this gives a lower
+            test perplexity than "restart" (README). "restart": at their
             offsets, so every epoch reads the same windows (Zaremba et al.'s
             code). The state is reset at the start of each epoch either way.
     """
 
+    name = "train"
+    series = "perplexity"
+
     def __init__(self, model: LanguageModel, optimizer: Optimizer, *,
-                 out_dir: Path | str | None = None, max_grad: float | None = None,
-                 schedule: LRSchedule | None = None, progress: bool = True,
-                 config: dict[str, Any] | None = None, vocab: list[str] | None = None,
+                 schedule: LRSchedule | None = None, vocab: list[str] | None = None,
                  save_every: float | None = 300.0, eval_batch_size: int = 10,
-                 eval_time_size: int = 35, log_interval: int = 20, streams: str = "continue") -> None:
+                 eval_time_size: int = 35, log_interval: int = 20, streams: str = "continue",
+                 **kw: Any) -> None:
         if streams not in STREAMS:
             raise InputError(f"LMTrainer: streams expected one of {STREAMS}, got {streams!r}")
-        self.model, self.optimizer = model, optimizer
+        super().__init__(model, optimizer, save_every=save_every, **kw)
         self.streams = streams
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.max_grad = max_grad
         self.schedule = schedule or LRSchedule()
-        self.show_progress = progress
-        self.config = dict(config or {})
         self.vocab = vocab
-        self.save_every = save_every
         self.eval_batch_size, self.eval_time_size = eval_batch_size, eval_time_size
-        self.log_interval = log_interval
+        self.log_every = log_interval
         self.lr0 = optimizer.lr
-        self.epoch = 0  # completed epochs
-        self.iteration = 0  # completed updates
-        self.pos = 0  # iterations of the current epoch already done
-        self.seconds = 0.0  # training time (no evaluation), summed across resumes
         self.tokens = 0  # words trained on
         self.best_ppl = math.inf
-        self.history: dict[str, list] = {"iteration": [], "perplexity": [], "epochs": []}
-        self._loss_sum, self._loss_n = 0.0, 0
-        self._stop = False
 
-    # -- the loop --------------------------------------------------------------------
     def fit(self, train: np.ndarray, valid: np.ndarray | None = None, test: np.ndarray | None = None,
             *, epochs: int, batch_size: int = 20, time_size: int = 35,
             max_iters: int | None = None) -> dict[str, Any]:
@@ -211,114 +190,74 @@ class LMTrainer:
             if c is not None:
                 check_corpus(c, V, name)
                 _check_length(c, self.eval_batch_size, 1, name)
-        xs, ts = train[:-1], train[1:]
-        n = len(xs)
-        per_epoch = n // (batch_size * time_size)
-        total = epochs * per_epoch if max_iters is None else min(max_iters, epochs * per_epoch)
-        tokens_per_iter = batch_size * time_size
+        self.xs, self.ts = train[:-1], train[1:]
+        self.valid, self.test = valid, test
+        self.batch_size, self.time_size = batch_size, time_size
         self.model.train()
-        bar = Progress("train", total=total, done=self.iteration, enabled=self.show_progress)
-        start = time.perf_counter()
-        last_save = time.monotonic()
-        with bar, self._stop_on_interrupt():
-            while self.iteration < total:
-                if self.pos == 0:
-                    self.model.reset_state()
-                k = self.iteration if self.streams == "continue" else self.pos
-                idx = batch_indices(n, batch_size, time_size, k)
-                loss = self.step(xs[idx], ts[idx])
-                self.pos += 1
-                self.tokens += tokens_per_iter
-                self._loss_sum += loss
-                self._loss_n += 1
-                if self._loss_n == self.log_interval or self.pos == per_epoch:
-                    ppl = math.exp(self._loss_sum / self._loss_n)
-                    self.history["iteration"].append(self.iteration)
-                    self.history["perplexity"].append(ppl)
-                    self._loss_sum, self._loss_n = 0.0, 0
-                    elapsed = self.seconds + time.perf_counter() - start
-                    bar.update(self.iteration, ppl=ppl, lr=self.optimizer.lr,
-                               **{"tok/s": self.tokens / max(elapsed, 1e-9)})
-                if self.pos == per_epoch:
-                    self.seconds += time.perf_counter() - start
-                    row = self._end_epoch(valid)
-                    bar.log(_epoch_line(row, epochs))
-                    start = time.perf_counter()  # evaluation and checkpoint are not training time
-                    last_save = time.monotonic()
-                elif self._stop or (self.save_every is not None
-                                    and time.monotonic() - last_save > self.save_every):
-                    self.seconds += time.perf_counter() - start
-                    self.save()
-                    start, last_save = time.perf_counter(), time.monotonic()
-                if self._stop:  # Ctrl-C: the checkpoint now holds this very iteration
-                    raise KeyboardInterrupt
-        self.seconds += time.perf_counter() - start
-        if self.pos:  # stopped inside an epoch (max_iters): checkpoint there too
-            self.save()
-        return self.finish(valid, test)
+        return self.run(epochs=epochs, iters=max_iters)
 
-    @contextlib.contextmanager
-    def _stop_on_interrupt(self) -> Iterator[None]:
-        """A first Ctrl-C (SIGINT) lets the current update finish, saves a checkpoint
-        and stops; a second one stops at once (the previous checkpoint is intact)."""
-        self._stop = False
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
+    # -- batches: parallel streams of the corpus ----------------------------------------------
+    def begin_epoch(self) -> int:
+        self.model.reset_state()
+        return len(self.xs) // (self.batch_size * self.time_size)
 
-        def handler(signum: int, frame: object) -> None:
-            if self._stop:
-                raise KeyboardInterrupt
-            self._stop = True
+    def planned_steps(self, epochs: int | None) -> int:
+        return (epochs or 0) * (len(self.xs) // (self.batch_size * self.time_size))
 
-        old = signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, old)
+    def batch(self) -> tuple:
+        k = self.iteration if self.streams == "continue" else self.pos
+        idx = batch_indices(len(self.xs), self.batch_size, self.time_size, k)
+        self.tokens += idx.size
+        return self.xs[idx], self.ts[idx]
 
-    def step(self, x: np.ndarray, t: np.ndarray) -> float:
-        """One update: forward, backward, clipping, optimizer step. x, t: (N, T) ids."""
-        loss = self.model.forward(x, t)
-        check_loss(loss, self.iteration, self.epoch, self.optimizer.lr, self.out_dir)
-        self.model.backward()
-        grads = self.model.gradients()
-        if self.max_grad is not None:
-            clip_grads(grads, self.max_grad)
-        self.optimizer.update(self.model.parameters(), grads)
-        self.iteration += 1
-        return loss
+    def series_value(self, mean_loss: float) -> float:
+        return math.exp(mean_loss)
 
+    def progress_values(self) -> dict[str, float]:
+        elapsed = max(self.seconds + time.perf_counter() - self._run_start, 1e-9)
+        return {"ppl": self.history["perplexity"][-1], "lr": self.optimizer.lr,
+                "tok/s": self.tokens / elapsed}
+
+    def start_run(self) -> None:
+        self._run_start = time.perf_counter()
+
+    # -- evaluation and epoch-end hooks --------------------------------------------------------
     def evaluate(self, corpus: np.ndarray) -> float:
         return perplexity(self.model, corpus, batch_size=self.eval_batch_size,
                           time_size=self.eval_time_size)
 
-    def _end_epoch(self, valid: np.ndarray | None) -> dict[str, Any]:
-        self.epoch += 1
-        self.pos = 0
+    def end_epoch(self) -> dict[str, Any]:
         self.model.reset_state()
-        row: dict[str, Any] = {"epoch": self.epoch, "iteration": self.iteration,
-                               "lr": self.optimizer.lr,
+        row: dict[str, Any] = {"lr": self.optimizer.lr,
                                "train_perplexity": self.history["perplexity"][-1]
                                if self.history["perplexity"] else None}
-        improved = True
-        if valid is not None:
-            ppl = self.evaluate(valid)
+        self._improved = True
+        if self.valid is not None:
+            ppl = self.evaluate(self.valid)
             row["valid_perplexity"] = ppl
-            improved = ppl < self.best_ppl
-            if improved:
+            self._improved = ppl < self.best_ppl
+            if self._improved:
                 self.best_ppl = ppl
                 self.save_model(BEST)
         elif self.out_dir is not None:
             self.save_model(BEST)  # nothing to select on: the latest model is the one kept
-        row["seconds"] = round(self.seconds, 3)
-        self.history["epochs"].append(row)
-        self.optimizer.lr = self.schedule.next_lr(self.optimizer.lr, self.lr0, self.epoch, improved)
-        self.save()
         return row
 
-    def finish(self, valid: np.ndarray | None, test: np.ndarray | None) -> dict[str, Any]:
-        """Final metrics with the best-on-valid model; writes metrics.json and perplexity.png."""
+    def after_epoch(self, row: dict[str, Any]) -> None:
+        self.optimizer.lr = self.schedule.next_lr(self.optimizer.lr, self.lr0, self.epoch,
+                                                  self._improved)
+
+    def epoch_line(self, row: dict[str, Any], epochs: int | None) -> str:
+        parts = [f"epoch {row['epoch']}/{epochs}"]
+        if row.get("train_perplexity") is not None:
+            parts.append(f"train ppl {row['train_perplexity']:.2f}")
+        if "valid_perplexity" in row:
+            parts.append(f"valid ppl {row['valid_perplexity']:.2f}")
+        parts += [f"lr {row['lr']:g}", f"{row['seconds']:.1f} s"]
+        return "  ".join(parts)
+
+    def metrics(self) -> dict[str, Any]:
+        """Final metrics; test perplexity is the best-on-valid model's."""
         metrics: dict[str, Any] = {
             "epochs": self.epoch, "iterations": self.iteration,
             "train_perplexity": self.history["perplexity"][-1] if self.history["perplexity"] else None,
@@ -326,24 +265,23 @@ class LMTrainer:
             "train_seconds": round(self.seconds, 3),
             "tokens_per_second": round(self.tokens / self.seconds, 1) if self.seconds else None,
         }
-        if test is not None:
+        if self.test is not None:
             best = self.out_dir / BEST if self.out_dir is not None else None
             if best is not None and best.is_file():
                 current = {k: v.copy() for k, v in self.model.state_dict().items()}
                 tensors, _ = load_checkpoint(best)
                 self.model.load_state_dict(split_prefix(tensors, "model"), source=str(best))
-                metrics["test_perplexity"] = self.evaluate(test)
+                metrics["test_perplexity"] = self.evaluate(self.test)
                 self.model.load_state_dict(current)  # the trainer's model stays the latest one
             else:
-                metrics["test_perplexity"] = self.evaluate(test)
+                metrics["test_perplexity"] = self.evaluate(self.test)
         metrics["lr"] = self.optimizer.lr
-        if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-            plot_perplexity(self.history, self.out_dir / "perplexity.png")
         return metrics
 
-    # -- checkpoints -------------------------------------------------------------------
+    def plot(self) -> None:
+        plot_perplexity(self.history, self.out_dir / "perplexity.png")
+
+    # -- checkpoints -------------------------------------------------------------------------
     def save_model(self, name: str = BEST) -> None:
         """The model alone (for evaluate/generate), with its config and vocabulary."""
         if self.out_dir is None:
@@ -354,41 +292,26 @@ class LMTrainer:
                 "vocab": self.vocab}
         save_checkpoint(self.out_dir / name, tensors, meta)
 
-    def save(self) -> None:
-        """Everything a resume needs (:func:`zerokara.train.state.save_run`: parameters,
-        optimizer state, random generators) plus the carried LSTM state inside an
-        epoch, the counters and the schedule's state."""
-        if self.out_dir is None:
-            return
+    def task_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The carried LSTM state inside an epoch, the word count, the schedule's state."""
         state = {f"state/{k}": v for k, v in self.model.get_state().items()} if self.pos else {}
-        meta = {"config": self.config, "epoch": self.epoch, "iteration": self.iteration,
-                "pos": self.pos, "seconds": self.seconds, "tokens": self.tokens, "lr0": self.lr0,
-                "best_ppl": self.best_ppl if math.isfinite(self.best_ppl) else None,
-                "loss_acc": [self._loss_sum, self._loss_n], "vocab": self.vocab}
-        save_run(self.out_dir / CHECKPOINT, self.model, self.optimizer, meta=meta, tensors=state,
-                 history=self.history)
+        meta = {"tokens": self.tokens, "lr0": self.lr0, "vocab": self.vocab,
+                "best_ppl": self.best_ppl if math.isfinite(self.best_ppl) else None}
+        return meta, state
 
-    def resume(self, path: Path | str | None = None, *, check_keys: tuple[str, ...] = (),
-               key_defaults: dict[str, Any] | None = None) -> None:
-        """Restore everything from a checkpoint (default: out_dir's); ``check_keys``
-        and ``key_defaults`` as :func:`~zerokara.train.state.load_run`."""
-        path = Path(path) if path is not None else self.out_dir / CHECKPOINT
-        meta, tensors = load_run(path, self.model, self.optimizer, config=self.config,
-                                 check_keys=check_keys, key_defaults=key_defaults)
+    def resume(self, path: Path | str | None = None, **kw: Any) -> dict[str, Any]:
+        meta = super().resume(path, **kw)
         if "pos" not in meta or "best_ppl" not in meta:
-            raise CheckpointError(f"{path} is not a language-model training checkpoint")
+            raise CheckpointError(f"{path or self.out_dir / CHECKPOINT} is not a language-model "
+                                  "training checkpoint")
+        if "loss_acc" in meta:  # checkpoint format 1 kept the log window under this name
+            self._window = list(meta["loss_acc"])
+        return meta
+
+    def load_task_state(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         self.model.set_state(split_prefix(tensors, "state"))
-        self.lr0 = meta["lr0"]
-        self.epoch, self.iteration, self.pos = meta["epoch"], meta["iteration"], meta["pos"]
-        self.seconds, self.tokens = meta["seconds"], meta["tokens"]
+        self.lr0, self.tokens = meta["lr0"], meta["tokens"]
         self.best_ppl = meta["best_ppl"] if meta["best_ppl"] is not None else math.inf
-        self._loss_sum, self._loss_n = meta.get("loss_acc", [0.0, 0])
-        hist = path.parent / "history.json"
-        if hist.is_file():
-            h = json.loads(hist.read_text())
-            keep = sum(1 for i in h["iteration"] if i <= self.iteration)
-            self.history = {"iteration": h["iteration"][:keep], "perplexity": h["perplexity"][:keep],
-                            "epochs": [r for r in h["epochs"] if r["epoch"] <= self.epoch]}
 
 
 def plot_perplexity(history: dict[str, list], path: Path) -> Path | None:
@@ -411,13 +334,3 @@ def plot_perplexity(history: dict[str, list], path: Path) -> Path | None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     return _save(fig, Path(path))
-
-
-def _epoch_line(row: dict[str, Any], epochs: int) -> str:
-    parts = [f"epoch {row['epoch']}/{epochs}"]
-    if row.get("train_perplexity") is not None:
-        parts.append(f"train ppl {row['train_perplexity']:.2f}")
-    if "valid_perplexity" in row:
-        parts.append(f"valid ppl {row['valid_perplexity']:.2f}")
-    parts += [f"lr {row['lr']:g}", f"{row['seconds']:.1f} s"]
-    return "  ".join(parts)

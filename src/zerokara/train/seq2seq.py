@@ -1,9 +1,9 @@
-"""What ``zerokara train seq2seq``, ``translate`` and ``attention-map`` do.
+"""Seq2seq models on book 2's addition and date data: training, translating, attention maps.
 
-Training uses the shared :class:`~zerokara.train.trainer.Trainer` (shuffled
-batches, Adam, clipping, per-epoch evaluation, checkpoints, resume, plots):
-a seq2seq model has the trainer's interface, with ``accuracy`` = exact match
-of the greedy answer on held-out questions (book 2's measure).
+Training goes through the one loop with shuffled rows
+(:class:`~zerokara.train.classifier.ClassifierTrainer`): a seq2seq model has
+a classifier's interface, with ``accuracy`` = exact match of the greedy answer
+on held-out questions (book 2's measure).
 
 Defaults are book 2's scripts: ``ch07/train_seq2seq.py`` (addition: wordvec
 16, hidden 128, batch 128, 25 epochs, Adam lr 0.001, clip 5.0) and
@@ -17,8 +17,7 @@ alone is enough to translate.
 
 from __future__ import annotations
 
-import json
-from argparse import Namespace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,13 @@ import numpy as np
 
 from zerokara.data.sequence import START, CharVocab, SequenceData, load_sequence
 from zerokara.errors import CheckpointError, InputError
-from zerokara.io import atomic_write_text, load_checkpoint, split_prefix
+from zerokara.io import load_checkpoint, split_prefix
 from zerokara.models.seq2seq import AttentionSeq2seq, Seq2seq, build_seq2seq
 from zerokara.optim import make_optimizer
 from zerokara.parallel import DataParallel
-from zerokara.train.progress import console
-from zerokara.train.trainer import CHECKPOINT, Trainer
+from zerokara.train.classifier import ClassifierTrainer
+from zerokara.train.report import Reporter
+from zerokara.train.state import CHECKPOINT, Run, open_run_dir
 
 #: book 2's settings by data set (ch07/train_seq2seq.py, ch08/train.py)
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -51,73 +51,100 @@ def model_from_config(config: dict[str, Any], rng: np.random.Generator | None = 
                          rng=rng if rng is not None else np.random.default_rng(config.get("seed", 0)))
 
 
-def make_config(args: Namespace, data: SequenceData) -> dict[str, Any]:
-    name = str(args.data)
-    base = DEFAULTS.get(name, DEFAULTS["date"] if args.model == "attention" else DEFAULTS["addition"])
-    c: dict[str, Any] = {"task": "seq2seq", "data": name, "model": args.model,
-                         "reverse": bool(args.reverse), "bidirectional": bool(args.bidirectional),
-                         "seed": args.seed}
-    for k, v in base.items():
-        given = getattr(args, k, None)
-        c[k] = v if given is None else given
-    for k in ("wordvec", "hidden", "batch_size", "epochs"):
-        if not isinstance(c[k], int) or c[k] < 1:
-            raise InputError(f"--{k.replace('_', '-')}: expected a positive integer, got {c[k]!r}")
-    c["vocab"] = "".join(data.vocab.chars)
-    c["question_width"], c["answer_width"] = int(data.x.shape[1]), int(data.t.shape[1])
-    return c
+@dataclass
+class Seq2seqConfig:
+    """One seq2seq run. ``data``: "addition", "date" or a path to a file of
+    fixed-width ``question_answer`` lines; a setting left None takes book 2's
+    value for the data (:data:`DEFAULTS`; an unknown file takes the date
+    settings with ``model="attention"``, else the addition ones). ``workers``
+    splits each batch over threads (:class:`~zerokara.parallel.DataParallel`)."""
+
+    data: str = "addition"
+    model: str = "plain"  # "plain", "peeky" or "attention"
+    reverse: bool = False
+    bidirectional: bool = False
+    wordvec: int | None = None
+    hidden: int | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    max_grad: float | None = None
+    seed: int = 0
+    workers: int = 1
+
+    def record(self, data: SequenceData) -> dict[str, Any]:
+        """The complete settings as the checkpoint stores them (with the vocabulary
+        and the widths, so that a checkpoint alone is enough to translate)."""
+        name = str(self.data)
+        base = DEFAULTS.get(name, DEFAULTS["date"] if self.model == "attention" else DEFAULTS["addition"])
+        c: dict[str, Any] = {"task": "seq2seq", "data": name, "model": self.model,
+                             "reverse": bool(self.reverse), "bidirectional": bool(self.bidirectional),
+                             "seed": self.seed}
+        for k, v in base.items():
+            mine = getattr(self, k)
+            c[k] = v if mine is None else mine
+        for k in ("wordvec", "hidden", "batch_size", "epochs"):
+            if not isinstance(c[k], int) or c[k] < 1:
+                raise InputError(f"--{k.replace('_', '-')}: expected a positive integer, got {c[k]!r}")
+        c["vocab"] = "".join(data.vocab.chars)
+        c["question_width"], c["answer_width"] = int(data.x.shape[1]), int(data.t.shape[1])
+        return c
 
 
-def train(args: Namespace) -> dict[str, Any]:
-    """``zerokara train seq2seq``: train, evaluate each epoch, write the run folder."""
-    from zerokara.train.tasks import prepare_out
+class Seq2seqTrainer(ClassifierTrainer):
+    """Shuffled (question, answer) rows; accuracy is the exact match of the greedy answer."""
 
-    data = load_sequence(args.data)
-    config = make_config(args, data)
+    def metrics(self) -> dict[str, Any]:
+        metrics = super().metrics()
+        metrics["seconds_per_epoch"] = round(metrics["train_seconds"] / max(1, self.epoch), 3)
+        metrics["test_accuracy_by_epoch"] = [r.get("test_accuracy") for r in self.history["epochs"]]
+        return metrics
+
+
+def train_seq2seq(config: Seq2seqConfig, *, out_dir: Path | str | None = None,
+                  reporter: Reporter | None = None, resume: bool = False) -> Run:
+    """Train, evaluating the held-out exact match after each epoch; see :class:`Seq2seqConfig`."""
+    data = load_sequence(config.data)
+    c = config.record(data)
     (x, t), (x_test, t_test) = data.split()
-    if config["batch_size"] > len(x):
-        raise InputError(f"--batch-size: {config['batch_size']} is more than the {len(x)} "
-                         "training pairs")
-    out = prepare_out(args, "seq2seq")
-    rng = np.random.default_rng(config["seed"])
-    model = model_from_config(config, rng)
-    workers = getattr(args, "workers", 1)
-    if not isinstance(workers, int) or not 1 <= workers <= config["batch_size"]:
-        raise InputError(f"--workers: expected an integer in [1, {config['batch_size']}] "
+    if c["batch_size"] > len(x):
+        raise InputError(f"--batch-size: {c['batch_size']} is more than the {len(x)} training pairs")
+    workers = config.workers
+    if not isinstance(workers, int) or not 1 <= workers <= c["batch_size"]:
+        raise InputError(f"--workers: expected an integer in [1, {c['batch_size']}] "
                          f"(the batch size), got {workers!r}")
-    trainer = Trainer(model if workers == 1 else DataParallel(model, workers),
-                      make_optimizer(config["optimizer"], config["lr"]), rng=rng,
-                      out_dir=out, max_grad=config["max_grad"], progress=not args.no_progress,
-                      config=config)
-    if args.resume:
+    out = open_run_dir(out_dir, resume)
+    rng = np.random.default_rng(c["seed"])
+    model = model_from_config(c, rng)
+    trainer = Seq2seqTrainer(model if workers == 1 else DataParallel(model, workers),
+                             make_optimizer(c["optimizer"], c["lr"]), rng=rng, out_dir=out,
+                             max_grad=c["max_grad"], reporter=reporter, config=c)
+    rep = trainer.reporter
+    if resume:
         trainer.resume(check_keys=MODEL_KEYS)
-        console.print(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}", highlight=False)
-    console.print(
-        f"[bold]seq2seq[/bold] {config['model']}{' reversed' if config['reverse'] else ''}"
-        f"{' bidirectional' if config['bidirectional'] else ''} on {data.source}: "
-        f"{len(x)} train / {len(x_test)} held-out pairs, vocab {len(data.vocab)}, wordvec "
-        f"{config['wordvec']}, hidden {config['hidden']}, {config['optimizer']} lr {config['lr']}, "
-        f"batch {config['batch_size']}, clip {config['max_grad']}, {config['epochs']} epochs -> {out}",
-        highlight=False)
-    metrics = trainer.fit(x, t, epochs=config["epochs"], batch_size=config["batch_size"],
+        rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}")
+    rep.info(f"seq2seq {c['model']}{' reversed' if c['reverse'] else ''}"
+             f"{' bidirectional' if c['bidirectional'] else ''} on {data.source}: "
+             f"{len(x)} train / {len(x_test)} held-out pairs, vocab {len(data.vocab)}, wordvec "
+             f"{c['wordvec']}, hidden {c['hidden']}, {c['optimizer']} lr {c['lr']}, "
+             f"batch {c['batch_size']}, clip {c['max_grad']}, {c['epochs']} epochs -> {out}")
+    metrics = trainer.fit(x, t, epochs=c["epochs"], batch_size=c["batch_size"],
                           x_test=x_test, t_test=t_test, eval_train=min(len(x), 2000))
-    rows = trainer.history["epochs"]
-    metrics["seconds_per_epoch"] = round(metrics["train_seconds"] / max(1, trainer.epoch), 3)
-    metrics["test_accuracy_by_epoch"] = [r.get("test_accuracy") for r in rows]
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    vocab = data.vocab
-    for i in range(min(5, len(x_test))):
+    return Run(metrics, trainer, out, c)
+
+
+def show_answers(model: Seq2seq, vocab: CharVocab, x_test: np.ndarray, t_test: np.ndarray,
+                 k: int = 5) -> list[str]:
+    """Lines ``Q '...'  T '...'  ok '...'`` for the first k held-out questions."""
+    lines = []
+    for i in range(min(k, len(x_test))):
         q = x_test[i:i + 1]
         pred = model.generate(q, t_test[i:i + 1, 0], t_test.shape[1] - 1)[0]
         ok = np.array_equal(pred, t_test[i, 1:])
-        console.print(f"  Q {vocab.decode(q[0])!r}  T {vocab.decode(t_test[i, 1:])!r}  "
-                      f"{'ok ' if ok else 'WRONG'} {vocab.decode(pred)!r}", highlight=False)
-    console.print(f"held-out exact match {metrics['test_accuracy']:.4f}  "
-                  f"({metrics['seconds_per_epoch']:.1f} s per epoch, {trainer.epoch} epochs)",
-                  highlight=False)
-    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    console.print(f"wrote {out}/: {', '.join(files)}", highlight=False)
-    return metrics
+        lines.append(f"  Q {vocab.decode(q[0])!r}  T {vocab.decode(t_test[i, 1:])!r}  "
+                     f"{'ok ' if ok else 'WRONG'} {vocab.decode(pred)!r}")
+    return lines
 
 
 # -- using a trained model -----------------------------------------------------------
@@ -183,20 +210,5 @@ def plot_attention(question: str, answer: str, weights: np.ndarray, path: str | 
     return _save(fig, Path(path))
 
 
-def translate_cli(args: Namespace) -> int:
-    tr = Translator.load(args.checkpoint)
-    for q, a in zip(args.text, tr.translate(args.text)):
-        console.print(a if len(args.text) == 1 else f"{q} -> {a}", highlight=False, markup=False)
-    return 0
-
-
-def attention_map_cli(args: Namespace) -> int:
-    tr = Translator.load(args.checkpoint)
-    answer, w = tr.attention(args.text)
-    png = plot_attention(args.text, answer, w, args.out)
-    console.print(f"{args.text} -> {answer.rstrip()}  (attention map: {png})", highlight=False,
-                  markup=False)
-    return 0
-
-
-__all__ = ["DEFAULTS", "MODEL_KEYS", "Translator", "train", "plot_attention", "model_from_config"]
+__all__ = ["DEFAULTS", "MODEL_KEYS", "Seq2seqConfig", "Seq2seqTrainer", "Translator", "train_seq2seq",
+           "plot_attention", "model_from_config", "show_answers"]

@@ -10,12 +10,13 @@ any of them continues bit for bit.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zerokara.errors import CheckpointError
+from zerokara.errors import CheckpointError, InputError
 from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, split_prefix
 from zerokara.layers.base import Module
 from zerokara.optim import Optimizer
@@ -99,3 +100,41 @@ def load_run(path: Path, model: Module, optimizer: Optimizer | None = None, *,
             raise CheckpointError(f"{path}: no state saved for the model's generator {k!r}")
         g.bit_generator.state = saved[k]
     return meta, tensors
+
+
+@dataclass
+class Run:
+    """What a ``train_*`` function returns: the final metrics, the trainer (its
+    model, history and counters), the run folder (None: nothing was written)
+    and the complete configuration the run used."""
+
+    metrics: dict[str, Any]
+    trainer: Any
+    out_dir: Path | None
+    config: Any
+
+    @property
+    def model(self) -> Module:
+        """The trained model (the one a DataParallel wrapper shares its weights with)."""
+        return getattr(self.trainer.model, "module", self.trainer.model)
+
+    @property
+    def history(self) -> dict[str, Any]:
+        return self.trainer.history
+
+
+def open_run_dir(out_dir: Path | str | None, resume: bool) -> Path | None:
+    """The run folder, made if need be; never one that holds a run unless ``resume``."""
+    if out_dir is None:
+        if resume:
+            raise InputError("resume: no run folder given (--out)")
+        return None
+    out = Path(out_dir)
+    ckpt = out / CHECKPOINT
+    if resume and not ckpt.is_file():
+        raise InputError(f"--resume: no checkpoint in {out} ({ckpt} not found)")
+    if not resume and ckpt.exists():
+        raise InputError(f"{out} already holds a run ({CHECKPOINT}); pass --resume to continue "
+                         "it, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    return out

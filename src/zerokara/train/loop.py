@@ -1,0 +1,355 @@
+"""The one training loop. Every task (MLP, spiral, binary addition, language
+models, word2vec, seq2seq) trains through :class:`Trainer`; a task is a
+subclass that supplies only what differs:
+
+* its batch source: :meth:`Trainer.begin_epoch` (draw the epoch's order,
+  resample, reset a carried state; returns the epoch's number of steps) and
+  :meth:`Trainer.batch` (the inputs of step ``pos`` of the epoch);
+* its evaluation: :meth:`Trainer.end_epoch` (the epoch's figures) and
+  :meth:`Trainer.metrics` (the final ones);
+* its epoch-end hooks: :meth:`Trainer.after_epoch` (learning-rate schedule,
+  keeping the best-on-valid model), and :meth:`Trainer.plot`.
+
+The loop owns the rest, once: the step (forward, a finite-loss check naming
+the step, backward, clipping, update), epochs or a number of updates, the
+history (a per-step series and a row per epoch), progress through a
+:class:`~zerokara.train.report.Reporter`, checkpoints and resume, and
+metrics.json, written once at the end.
+
+Resume is bit for bit: a checkpoint holds the parameters, the optimizer's
+state, every random generator, the counters, the partial sums of the current
+epoch and the generator's state when the epoch began. A run resumed inside an
+epoch draws that epoch's order again from that state (so nothing epoch-sized
+needs saving) and then continues from the saved generators.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zerokara.errors import CheckpointError, InputError, NaNLossError
+from zerokara.io import atomic_write_text
+from zerokara.layers.base import Module
+from zerokara.optim import Optimizer, clip_grads
+from zerokara.train.report import Reporter
+from zerokara.train.state import CHECKPOINT, load_run, save_run
+
+#: the layout of the loop's checkpoint meta; 1 = zerokara 0.1.0's trainers
+FORMAT = 2
+HISTORY = "history.json"
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer``; subclasses say where batches come from.
+
+    Args:
+        model: forward(*batch) -> loss, backward(), parameters(), gradients().
+        optimizer: updates the parameters from the gradients.
+        rng: the run's generator (batch order; its state is checkpointed).
+        out_dir: where checkpoint, history, metrics and plots go (None: nowhere).
+        max_grad: clip the gradients' global L2 norm to this (None: no clipping).
+        reporter: progress and per-epoch lines (default: quiet).
+        config: JSON-able settings stored in the checkpoint.
+        save_every: also checkpoint inside an epoch every this many seconds.
+    """
+
+    #: what the progress bar says
+    name = "train"
+    #: the per-step series in the history, beside "iteration"
+    series = "loss"
+    #: a history point (and a progress update) every this many steps
+    log_every = 1
+    #: what a NaN loss tells the user to change
+    nan_hint = "lower the learning rate (now {lr:g}) or clip gradients (--max-grad)"
+
+    def __init__(self, model: Module, optimizer: Optimizer, *, rng: np.random.Generator | None = None,
+                 out_dir: Path | str | None = None, max_grad: float | None = None,
+                 reporter: Reporter | None = None, config: dict[str, Any] | None = None,
+                 save_every: float | None = None) -> None:
+        self.model, self.optimizer, self.rng = model, optimizer, rng
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.max_grad = max_grad
+        self.reporter = reporter if reporter is not None else Reporter()
+        self.config = dict(config or {})
+        self.save_every = save_every
+        self.epoch = 0  # completed epochs
+        self.iteration = 0  # completed updates
+        self.pos = 0  # steps of the current epoch already done
+        self.epoch_steps = 0  # steps in the current epoch
+        self.seconds = 0.0  # training time (no evaluation, no checkpoints), summed across resumes
+        self.history: dict[str, list] = {"iteration": [], self.series: [], "epochs": []}
+        self._window = [0.0, 0]  # loss sum and count since the last history point
+        self._epoch_loss = [0.0, 0]  # loss sum and count of the current epoch
+        self._epoch_rng: dict | None = None  # the generator's state when the epoch began
+        self._resumed: tuple[dict, dict] | None = None  # (meta, tensors) of a resume inside an epoch
+        self._stop = False
+
+    # -- what a task supplies -------------------------------------------------------------
+    def begin_epoch(self) -> int:
+        """Prepare the epoch that starts now; return its number of steps."""
+        raise NotImplementedError
+
+    def batch(self) -> tuple:
+        """The inputs of step ``self.pos`` of the current epoch."""
+        raise NotImplementedError
+
+    def forward(self, batch: tuple) -> float:
+        return self.model.forward(*batch)
+
+    def before_step(self) -> None:
+        """Called before each step (e.g. a learning rate that changes every step)."""
+
+    def series_value(self, mean_loss: float) -> float:
+        """The history's value for a window of steps whose mean loss is ``mean_loss``."""
+        return mean_loss
+
+    def progress_values(self) -> dict[str, float]:
+        return {self.series: self.history[self.series][-1]} if self.history[self.series] else {}
+
+    def planned_steps(self, epochs: int | None) -> int:
+        """Steps in ``epochs`` epochs, for the progress bar (an estimate is fine)."""
+        return 0
+
+    def end_epoch(self) -> dict[str, Any]:
+        """The epoch's figures (evaluation); ``epoch``, ``iteration`` and ``seconds`` are added."""
+        return {"loss": self.epoch_loss()}
+
+    def after_epoch(self, row: dict[str, Any]) -> None:
+        """Epoch-end hooks after the row is recorded (learning-rate schedule...)."""
+
+    def epoch_line(self, row: dict[str, Any], epochs: int | None) -> str:
+        return f"epoch {row['epoch']}/{epochs}  loss {row['loss']:.4f}  {row['seconds']:.1f} s"
+
+    def metrics(self) -> dict[str, Any]:
+        """The final figures, as metrics.json holds them."""
+        return {"epochs": self.epoch, "iterations": self.iteration,
+                "train_seconds": round(self.seconds, 3)}
+
+    def plot(self) -> None:
+        """Draw the run's PNGs into out_dir (called only when there is one)."""
+
+    def task_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """What else a resume needs: (JSON-able meta, tensors)."""
+        return {}, {}
+
+    def load_task_state(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`task_state` saved (after the epoch's order is drawn again)."""
+
+    def start_run(self) -> None:
+        """Called when :meth:`run` starts, after any resume."""
+
+    # -- the loop ---------------------------------------------------------------------------
+    def epoch_loss(self) -> float:
+        total, n = self._epoch_loss
+        return total / n if n else math.nan
+
+    def _done(self, epochs: int | None, iters: int | None) -> bool:
+        return ((epochs is not None and self.epoch >= epochs)
+                or (iters is not None and self.iteration >= iters))
+
+    def run(self, *, epochs: int | None = None, iters: int | None = None) -> dict[str, Any]:
+        """Train until ``epochs`` epochs are complete or ``iters`` updates are done
+        in total (whichever comes first); return the final metrics."""
+        if epochs is None and iters is None:
+            raise InputError(f"{type(self).__name__}: give epochs or iters")
+        total = self.planned_steps(epochs) if epochs is not None else 0
+        if iters is not None:
+            total = min(total, iters) if total else iters
+        self._continue_epoch()
+        self.start_run()
+        self._params = self.model.parameters()
+        rep = self.reporter
+        rep.start(self.name, total=total or 0, done=self.iteration)
+        start = time.perf_counter()
+        last_save = time.monotonic()
+        try:
+            # overflow on the way to a NaN loss is reported once, by the check, not as warnings
+            with self._stop_on_interrupt(), np.errstate(over="ignore", invalid="ignore"):
+                while not self._done(epochs, iters):
+                    if self.pos == 0:
+                        self._epoch_rng = self.rng.bit_generator.state if self.rng is not None else None
+                        self.epoch_steps = self.begin_epoch()
+                        self._epoch_loss = [0.0, 0]
+                    loss = self.step(self.batch())
+                    self.pos += 1
+                    self._log(loss)
+                    if self.pos == self.epoch_steps:
+                        self.seconds += time.perf_counter() - start
+                        self._end_epoch(epochs)
+                        start, last_save = time.perf_counter(), time.monotonic()
+                    elif self._stop or (self.save_every is not None
+                                        and time.monotonic() - last_save > self.save_every):
+                        self.seconds += time.perf_counter() - start
+                        self.save()
+                        start, last_save = time.perf_counter(), time.monotonic()
+                    if self._stop:  # Ctrl-C: the checkpoint now holds this very step
+                        raise KeyboardInterrupt
+        finally:
+            rep.finish()
+        self.seconds += time.perf_counter() - start
+        if self.pos:  # stopped inside an epoch (iters): checkpoint there too
+            self.save()
+        return self.finish()
+
+    def step(self, batch: tuple) -> float:
+        """One update: forward, finite-loss check, backward, clipping, update."""
+        self.before_step()
+        loss = self.forward(batch)
+        self.check_loss(loss)
+        self.model.backward()
+        grads = self.model.gradients()
+        if self.max_grad is not None:
+            clip_grads(grads, self.max_grad)
+        self.optimizer.update(self._params, grads)
+        self.iteration += 1
+        return loss
+
+    def check_loss(self, loss: float) -> None:
+        """A NaN or infinite loss stops training with one line saying what to change."""
+        if math.isfinite(loss):
+            return
+        ckpt = self.out_dir / CHECKPOINT if self.out_dir is not None else None
+        where = f" The last good checkpoint is {ckpt}." if ckpt is not None and ckpt.is_file() else ""
+        raise NaNLossError(f"loss became {loss} at iteration {self.iteration + 1} (epoch "
+                           f"{self.epoch + 1}); {self.nan_hint.format(lr=self.optimizer.lr)}.{where}")
+
+    def _log(self, loss: float) -> None:
+        self._epoch_loss[0] += loss
+        self._epoch_loss[1] += 1
+        self._window[0] += loss
+        self._window[1] += 1
+        if self._window[1] == self.log_every or self.pos == self.epoch_steps:
+            self.history["iteration"].append(self.iteration)
+            self.history[self.series].append(self.series_value(self._window[0] / self._window[1]))
+            self._window = [0.0, 0]
+            self.reporter.update(self.iteration, **self.progress_values())
+
+    def _end_epoch(self, epochs: int | None) -> None:
+        self.epoch += 1
+        self.pos = 0
+        row: dict[str, Any] = {"epoch": self.epoch, "iteration": self.iteration, **self.end_epoch()}
+        row["seconds"] = round(self.seconds, 3)
+        self.history["epochs"].append(row)
+        self.after_epoch(row)
+        self.save()
+        self.reporter.line(self.epoch_line(row, epochs))
+
+    @contextlib.contextmanager
+    def _stop_on_interrupt(self) -> Iterator[None]:
+        """With a run folder, a first Ctrl-C (SIGINT) lets the current step finish,
+        saves a checkpoint and stops; a second one stops at once (the previous
+        checkpoint is intact)."""
+        self._stop = False
+        if self.out_dir is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            if self._stop:
+                raise KeyboardInterrupt
+            self._stop = True
+
+        old = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, old)
+
+    def finish(self) -> dict[str, Any]:
+        """The final metrics; metrics.json and the plots go into out_dir."""
+        metrics = self.metrics()
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            self.plot()
+        return metrics
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def save(self) -> None:
+        """The history, then the checkpoint (each atomic): a kill between the two
+        leaves a history at least as long as the checkpoint, which resume cuts back."""
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.out_dir / HISTORY, json.dumps(self.history) + "\n")
+        meta, tensors = self.task_state()
+        meta = {"run_format": FORMAT, "config": self.config, "epoch": self.epoch,
+                "iteration": self.iteration, "pos": self.pos, "seconds": self.seconds,
+                "epoch_steps": self.epoch_steps if self.pos else 0,
+                "epoch_rng": self._epoch_rng if self.pos else None,
+                "window": self._window, "epoch_loss": self._epoch_loss, **meta}
+        save_run(self.out_dir / CHECKPOINT, self.model, self.optimizer, rng=self.rng, meta=meta,
+                 tensors=tensors)
+
+    def resume(self, path: Path | str | None = None, *, check_keys: tuple[str, ...] = (),
+               key_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Restore everything from a checkpoint (default: out_dir's); returns its meta.
+
+        ``check_keys``: config entries that must equal the checkpoint's;
+        ``key_defaults``: their values in checkpoints written before they existed.
+        """
+        if path is None and self.out_dir is None:
+            raise InputError(f"{type(self).__name__}.resume: no checkpoint path and no out_dir")
+        path = Path(path) if path is not None else self.out_dir / CHECKPOINT
+        meta, tensors = load_run(path, self.model, self.optimizer, rng=self.rng, config=self.config,
+                                 check_keys=check_keys, key_defaults=key_defaults)
+        fmt = meta.get("run_format", 1)
+        if fmt > FORMAT:
+            raise CheckpointError(f"{path}: checkpoint format {fmt} is newer than this zerokara "
+                                  f"reads ({FORMAT}); upgrade zerokara")
+        self.epoch, self.iteration = meta.get("epoch", 0), meta["iteration"]
+        self.pos, self.seconds = meta.get("pos", 0), meta.get("seconds", 0.0)
+        self.epoch_steps = meta.get("epoch_steps", 0)
+        self._window = list(meta.get("window", [0.0, 0]))
+        self._epoch_loss = list(meta.get("epoch_loss", [0.0, 0]))
+        self.history = self._read_history(path.parent / HISTORY)
+        if self.pos:
+            # the epoch's order is drawn again in run(), when the data is there
+            self._resumed = (meta, tensors)
+        else:
+            self.load_task_state(meta, tensors)
+        return meta
+
+    def _continue_epoch(self) -> None:
+        """After a resume inside an epoch: draw that epoch again from the generator's
+        state when it began, then put the generator back and restore the task's state."""
+        if self._resumed is None:
+            return
+        meta, tensors = self._resumed
+        self._resumed = None
+        now = self.rng.bit_generator.state if self.rng is not None else None
+        if self.rng is not None and meta.get("epoch_rng") is not None:
+            self.rng.bit_generator.state = meta["epoch_rng"]
+        steps = self.begin_epoch()
+        if now is not None:
+            self.rng.bit_generator.state = now
+        self._epoch_rng = meta.get("epoch_rng")
+        self.epoch_steps = meta.get("epoch_steps") or steps
+        self.load_task_state(meta, tensors)
+
+    def _read_history(self, path: Path) -> dict[str, list]:
+        """The history up to the checkpoint's iteration (a kill may have left it longer)."""
+        empty: dict[str, list] = {"iteration": [], self.series: [], "epochs": []}
+        if not path.is_file():
+            return empty
+        try:
+            h = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: cannot read the run's history: {e}") from None
+        if "evals" in h:  # binary addition before the one loop: evals were its rows
+            h["epochs"] = h.pop("evals")
+        values = h.get(self.series, [])
+        its = h.get("iteration") or list(range(1, len(values) + 1))
+        keep = sum(1 for i in its if i <= self.iteration)
+        return {"iteration": its[:keep], self.series: values[:keep],
+                "epochs": [r for r in h.get("epochs", []) if r["iteration"] <= self.iteration]}

@@ -154,3 +154,11 @@ def test_a_reference_that_disagrees_with_the_fast_layer_is_reported(monkeypatch)
     ex = explain("time-lstm", parse_sizes("N=2,T=2,D=3,H=3"))
     assert not ex.fast_agrees
     assert "warning: the fast layer and its readable reference gave different numbers" in render_text(ex)
+
+
+def test_help_lists_the_built_in_layers_and_says_which_are_traced_as_references(capsys):
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    out = capsys.readouterr().out
+    assert "built-in layers" in out and "time-lstm" in out and "softmax-with-loss" in out
+    assert "traced as their readable" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 
 USAGE = """examples:
@@ -15,7 +16,24 @@ USAGE = """examples:
 your own layer needs forward(*inputs) and backward(dout) (zerokara.layers.Module);
 it is built with its classmethod example(sizes, rng) -> (layer, inputs) if it has
 one, else create(D, H, rng, dtype=np.float64), else with no arguments, and then
-fed x of shape (N, D) (or (N, T, D) when its name starts with Time)."""
+fed x of shape (N, D) (or (N, T, D) when its name starts with Time).
+
+lstm, time-lstm, gru, time-gru and bidirectional are traced as their readable
+references (zerokara.layers.reference, book 2's plain cells and loop), which
+compute the same function as the fast layers; the output's third line says so."""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """The help ends with the built-in layer names (the registry is imported only then)."""
+
+    def format_help(self) -> str:
+        from zerokara.check.examples import EXAMPLES
+
+        names = ", ".join(EXAMPLES)
+        self.add_text("built-in layers (zerokara explain --list describes each):\n"
+                      + textwrap.fill(names, 78, initial_indent="  ", subsequent_indent="  ",
+                                    break_on_hyphens=False))
+        return super().format_help()
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -25,7 +43,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "operation with its shapes, broadcasts as explicit Repeat nodes and the Sum that undoes "
         "them in backward, each local gradient rule, the shape of every gradient, and a float64 "
         "numerical gradient check. Exit status 1 when a gradient is wrong.",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=USAGE)
+        formatter_class=_Help, epilog=USAGE)
     p.add_argument("layer", nargs="?", help="a built-in layer name (see --list) or module:Class of "
                    "your own layer (also path/to/file.py:Class)")
     p.add_argument("--sizes", help="sizes, e.g. N=3,D=2,H=4 (N batch, D input, H hidden, C classes, "

@@ -145,7 +145,7 @@ def test_train_writes_its_files_and_prints_sums(tmp_path, capsys):
     assert printed.count("Pred:[") == 4 and printed.count("True:[") == 4
     assert f"loss plot: {out / 'loss.png'}" in printed and "exact accuracy" in printed
     hist = json.loads((out / "history.json").read_text())
-    assert len(hist["loss"]) == 300 and [r["iteration"] for r in hist["evals"]][-1] == 300
+    assert len(hist["loss"]) == 300 and [r["iteration"] for r in hist["epochs"]][-1] == 300
 
 
 def test_resume_is_bitwise_identical(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from zerokara.commands import add_train_options
+from zerokara.commands import add_train_options, given, run_folder
 
 # the course's settings, repeated here so that --help needs no numpy
 COURSE = "hidden 16, sigmoid, weight_init_std 1, SGD lr 0.1, one pair per step, 10,000 iterations"
@@ -47,7 +47,29 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 
 def _train(args: argparse.Namespace) -> int:
-    from zerokara.train.binary_addition import run_cli
+    from zerokara.commands.console import ConsoleReporter
+    from zerokara.errors import InputError
+    from zerokara.models.binary_addition import course_bits
+    from zerokara.train.binary_addition import DEFAULTS, PAIRS, AdditionConfig, train_binary_addition
 
-    run_cli(args)
+    if getattr(args, "epochs", None) is not None:
+        raise InputError("--epochs: binary addition has no epochs (every step draws new pairs); "
+                         "use --iters")
+    rep = ConsoleReporter(progress=not args.no_progress)
+    run = train_binary_addition(AdditionConfig(**given(args, DEFAULTS)),
+                                out_dir=run_folder(args, "binary-addition"), reporter=rep,
+                                resume=args.resume, eval_every=args.eval_every)
+    m, tr, out = run.metrics, run.trainer, run.out_dir
+    rep.info(f"all {PAIRS} pairs: loss {m['loss']:.4f}  bit accuracy {m['bit_accuracy']:.4f}  "
+             f"exact accuracy {m['exact_accuracy']:.4f}")
+    if m["heldout_pairs"]:
+        rep.info(f"held-out ({m['heldout_pairs']} pairs never drawn in training): bit accuracy "
+                 f"{m['heldout_bit_accuracy']:.4f}  exact accuracy {m['heldout_exact_accuracy']:.4f}")
+    rep.info(f"train_seconds {m['train_seconds']:.2f}  ({tr.iteration} iterations)")
+    for s in tr.samples(4):  # as the course prints them, most significant bit first
+        rep.info(f"Pred:{course_bits(s['pred'])}\nTrue:{course_bits(s['true'])}\n"
+                 f"{s['a']} + {s['b']} = {s['pred']}\n------------")
+    rep.info(f"loss plot: {out / 'loss.png'}")
+    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    rep.info(f"wrote {out}/: {', '.join(files)}")
     return 0

@@ -6,6 +6,8 @@ stdout keeps just the results.
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
@@ -26,9 +28,10 @@ class ConsoleReporter(Reporter):
     """
 
     def __init__(self, progress: bool = True) -> None:
-        self.progress = progress
+        self.progress = self.shows_progress = progress
         self._bar: RichProgress | None = None
         self._task = None
+        self._shown = 0.0  # when the bar was last redrawn
 
     def start(self, what: str, total: int, done: int = 0) -> None:
         self.finish()
@@ -41,8 +44,10 @@ class ConsoleReporter(Reporter):
         self._bar.start()
 
     def update(self, done: int, **values: float) -> None:
-        if self._bar is None or not self.progress:
-            return
+        now = time.monotonic()
+        if self._bar is None or not self.progress or now - self._shown < 0.1:
+            return  # a redraw per step would cost more than a small model's step
+        self._shown = now
         info = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
         self._bar.update(self._task, completed=done, info=info)
 

@@ -7,30 +7,30 @@ the held-out pairs are the ones the run happened never to draw (after 10,000
 single-pair steps about 46% of the 16,384 pairs have been drawn and 54% are
 held out), and the final accuracy is also measured over all 128 x 128 pairs.
 
-Used by ``zerokara train binary-addition`` (:func:`run_cli`) and by each trial
+Used by ``zerokara train binary-addition`` (:func:`train_binary_addition`) and by each trial
 of ``zerokara sweep binary-addition`` (:func:`run_trial`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from argparse import Namespace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.markup import escape
 
 from zerokara.errors import InputError, NaNLossError
-from zerokara.io import atomic_write_text, load_checkpoint
+from zerokara.io import load_checkpoint
 from zerokara.models.binary_addition import (BITS, INITS, LARGEST, LOSSES,
-                                             BinaryAdditionRNN, all_pairs, course_bits, decode,
+                                             BinaryAdditionRNN, all_pairs, decode,
                                              encode, evaluate)
-from zerokara.optim import OPTIMIZERS, clip_grads, make_optimizer
-from zerokara.train.progress import Progress, console
-from zerokara.train.state import CHECKPOINT, load_run, save_run
+from zerokara.optim import OPTIMIZERS, make_optimizer
+from zerokara.train.loop import Trainer
+from zerokara.train.report import Reporter
+from zerokara.train.state import CHECKPOINT, Run, open_run_dir
+
 PAIRS = LARGEST * LARGEST  # 16,384 pairs (a, b); pair index i = a * 128 + b
 
 #: the course's settings (3_1_simple_RNN: hidden_layer_size 16, weight_init_std 1,
@@ -74,88 +74,98 @@ def _tables(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     return encode(a, b, dtype=dtype)
 
 
-class AdditionTrainer:
+@dataclass
+class AdditionConfig:
+    """One binary-addition run. A setting left None takes the course's value
+    (:data:`DEFAULTS`), or, when resuming, the run's. ``init``: "std" (normal x
+    ``weight_init_std``), "xavier" or "he"; ``loss``: "mse" or "bce"."""
+
+    hidden: int | None = None
+    activation: str | None = None
+    init: str | None = None
+    weight_init_std: float | None = None
+    lr: float | None = None
+    iters: int | None = None
+    batch_size: int | None = None
+    max_grad: float | None = None
+    loss: str | None = None
+    optimizer: str | None = None
+    seed: int | None = None
+
+
+class AdditionTrainer(Trainer):
     """One run: the model, its optimizer, the data generator, and the run files.
+
+    There are no epochs: every step draws new pairs. The loop's "epochs" are
+    the stretches between two evaluations on all pairs (every ``eval_every``
+    steps, default iters // 10), and the history's rows are those evaluations,
+    the first at iteration 0.
 
     Args:
         config: settings (see DEFAULTS); missing ones take the course's values.
         out_dir: where checkpoint, history, metrics and plots go (None: nowhere).
-        progress: show a progress bar and a line per evaluation.
+        reporter: progress and a line per evaluation (default: quiet).
         eval_every: evaluate on all pairs every this many steps (default iters // 10).
     """
 
+    nan_hint = ("lower the learning rate (now {lr:g}), the init std, or clip gradients "
+                "(--max-grad)")
+
     def __init__(self, config: dict[str, Any], *, out_dir: Path | str | None = None,
-                 progress: bool = False, eval_every: int | None = None) -> None:
-        self.config = check_config(config)
-        c = self.config
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.show_progress = progress
+                 reporter: Reporter | None = None, eval_every: int | None = None) -> None:
+        c = check_config(config)
+        rng = np.random.default_rng(c["seed"])  # draws the initial weights, then every pair
+        model = BinaryAdditionRNN(c["hidden"], activation=c["activation"], init=c["init"],
+                                  weight_init_std=c["weight_init_std"], loss=c["loss"], rng=rng)
+        model.input_grad = False  # nobody needs the gradient of the input bits
+        super().__init__(model, make_optimizer(c["optimizer"], c["lr"]), rng=rng, out_dir=out_dir,
+                         max_grad=c["max_grad"], reporter=reporter, config=c)
         self.eval_every = eval_every
-        self.rng = np.random.default_rng(c["seed"])  # draws the initial weights, then every pair
-        self.model = BinaryAdditionRNN(c["hidden"], activation=c["activation"], init=c["init"],
-                                       weight_init_std=c["weight_init_std"], loss=c["loss"], rng=self.rng)
-        self.model.input_grad = False  # nobody needs the gradient of the input bits
-        self.optimizer = make_optimizer(c["optimizer"], c["lr"])
-        # the dicts hold the model's own arrays, which forward/backward/update change in place
-        self.params, self.grads = self.model.parameters(), self.model.gradients()
+        self.params = self.model.parameters()
         self.x_all, self.d_all = _tables(self.model.params["W"].dtype)
         self.seen = np.zeros(PAIRS, dtype=bool)  # pairs drawn for training so far
-        self.iteration = 0
-        self.seconds = 0.0  # training time (steps only), summed across resumes
-        self.losses: list[float] = []  # one per step: the batch's mean loss per sequence
-        self.evals: list[dict[str, Any]] = []
 
-    # -- training ------------------------------------------------------------------------
-    def step(self) -> float:
-        """Draw a batch of pairs, forward, BPTT, (clip,) update. Returns the loss."""
-        idx = self.rng.integers(0, PAIRS, size=self.config["batch_size"])  # a and b uniform, independent
-        self.seen[idx] = True
-        loss = self.model.forward(self.x_all[idx], self.d_all[idx])
-        if not math.isfinite(loss):
-            where = (f" The last good checkpoint is {self.out_dir / CHECKPOINT}."
-                     if self.out_dir is not None and (self.out_dir / CHECKPOINT).exists() else "")
-            raise NaNLossError(
-                f"loss became {loss} at iteration {self.iteration + 1}; lower the learning rate "
-                f"(now {self.optimizer.lr:g}), the init std, or clip gradients (--max-grad).{where}")
-        self.model.backward()
-        if self.config["max_grad"] is not None:
-            clip_grads(self.grads, self.config["max_grad"])
-        self.optimizer.update(self.params, self.grads)
-        self.iteration += 1
-        self.losses.append(loss)
-        return loss
+    @property
+    def losses(self) -> list[float]:
+        """One per step: the batch's mean loss per sequence."""
+        return self.history["loss"]
+
+    @property
+    def evals(self) -> list[dict[str, Any]]:
+        """The evaluations on all pairs, the first at iteration 0."""
+        return self.history["epochs"]
 
     def fit(self, iters: int | None = None) -> dict[str, Any]:
         """Train until ``iters`` steps in total are done (default: config["iters"]);
         evaluate every ``eval_every`` steps; return the final metrics."""
-        iters = self.config["iters"] if iters is None else iters
-        every = self.eval_every or max(1, iters // 10)
-        bar = Progress("train", total=iters, done=self.iteration, enabled=self.show_progress)
-        if not self.evals:
-            self.evaluate_all()  # the starting point of the accuracy curve
-        # overflow on the way to a NaN loss is reported once, by step(), not as numpy warnings
-        with bar, np.errstate(over="ignore", invalid="ignore"):
-            while self.iteration < iters:
-                stop = min(iters, (self.iteration // every + 1) * every)
-                start = time.perf_counter()
-                while self.iteration < stop:
-                    self.step()
-                    if self.show_progress and self.iteration % 50 == 0:
-                        bar.update(self.iteration, loss=float(np.mean(self.losses[-100:])))
-                self.seconds += time.perf_counter() - start
-                row = self.evaluate_all()
-                if self.show_progress:
-                    bar.update(self.iteration, loss=float(np.mean(self.losses[-100:])))
-                    bar.log(escape(self._eval_line(row, iters)))
-                self.save()
-        return self.finish()
+        self.iters = self.config["iters"] if iters is None else iters
+        return self.run(iters=self.iters)
 
-    # -- measuring -------------------------------------------------------------------
-    def evaluate_all(self) -> dict[str, Any]:
-        """Loss and accuracies over all 128 x 128 pairs; appended to the history."""
-        row = {"iteration": self.iteration, **evaluate(self.model, self.x_all, self.d_all)}
+    # -- batches ---------------------------------------------------------------------------
+    def begin_epoch(self) -> int:
+        every = self.eval_every or max(1, self.iters // 10)
+        return min(self.iters, (self.iteration // every + 1) * every) - self.iteration
+
+    def batch(self) -> tuple:
+        idx = self.rng.integers(0, PAIRS, size=self.config["batch_size"])  # a and b uniform, independent
+        self.seen[idx] = True
+        return self.x_all[idx], self.d_all[idx]
+
+    def step_name(self) -> str:
+        return f"iteration {self.iteration + 1}"
+
+    def progress_values(self) -> dict[str, float]:
+        return {"loss": float(np.mean(self.losses[-100:]))}
+
+    # -- measuring -------------------------------------------------------------------------
+    def start_run(self) -> None:
+        if not self.evals:  # the starting point of the accuracy curve
+            self.evals.append({"epoch": 0, "iteration": 0, **self.end_epoch(), "seconds": 0.0})
+
+    def end_epoch(self) -> dict[str, Any]:
+        """Loss and accuracies over all 128 x 128 pairs."""
+        row = evaluate(self.model, self.x_all, self.d_all)
         row["train_loss"] = float(np.mean(self.losses[-100:])) if self.losses else None  # last 100 steps
-        self.evals.append(row)
         return row
 
     def metrics(self) -> dict[str, Any]:
@@ -189,53 +199,58 @@ class AdditionTrainer:
         return [{"a": int(ai), "b": int(bi), "pred": int(p), "true": int(ai + bi),
                  "heldout": bool(not self.seen[i])} for ai, bi, p, i in zip(a, b, pred, idx)]
 
-    def _eval_line(self, row: dict[str, Any], iters: int) -> str:
+    def epoch_line(self, row: dict[str, Any], epochs: int | None) -> str:
         s = self.samples(1)[0]
         mark = "ok" if s["pred"] == s["true"] else f"wrong, true {s['true']}"
-        return (f"iter {row['iteration']:>{len(str(iters))}}/{iters}  loss {row['train_loss']:.4f}  "
-                f"all pairs: bit acc {row['bit_accuracy']:.4f}  exact acc {row['exact_accuracy']:.4f}  "
-                f"e.g. {s['a']} + {s['b']} = {s['pred']} ({mark})")
+        return (f"iter {row['iteration']:>{len(str(self.iters))}}/{self.iters}  loss "
+                f"{row['train_loss']:.4f}  all pairs: bit acc {row['bit_accuracy']:.4f}  exact acc "
+                f"{row['exact_accuracy']:.4f}  e.g. {s['a']} + {s['b']} = {s['pred']} ({mark})")
 
-    # -- run files -------------------------------------------------------------------
-    def finish(self) -> dict[str, Any]:
-        metrics = self.metrics()
-        if self.out_dir is not None:
-            atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-            plot_run(self.losses, self.evals, self.config, self.out_dir)
-        return metrics
+    # -- run files ---------------------------------------------------------------------------
+    def plot(self) -> None:
+        plot_run(self.losses, self.evals, self.config, self.out_dir)
 
-    def save(self) -> None:
-        """Checkpoint (atomic): model, optimizer, generator, the pairs seen, counters."""
-        if self.out_dir is None:
-            return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        # history first: a crash between the two writes leaves a history at least as long
-        # as the checkpoint's iteration, and resume() cuts it back to that
-        atomic_write_text(self.out_dir / "history.json",
-                          json.dumps({"loss": self.losses, "evals": self.evals}) + "\n")
-        save_run(self.out_dir / CHECKPOINT, self.model, self.optimizer, rng=self.rng,
-                 tensors={"trainer/seen": self.seen.astype(np.uint8)},
-                 meta={"config": self.config, "iteration": self.iteration, "seconds": self.seconds})
+    def task_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {}, {"trainer/seen": self.seen.astype(np.uint8)}
+
+    def load_task_state(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        self.seen[...] = tensors["trainer/seen"].astype(bool)
+        if "run_format" not in meta:  # format 1 counted no evaluation stretches
+            self.epoch = max(0, len(self.evals) - 1)
 
     @classmethod
     def resume(cls, out_dir: Path | str, given: dict[str, Any], **kw: Any) -> AdditionTrainer:
         """Continue the run in ``out_dir``: settings not in ``given`` come from the
-        checkpoint; given model settings must match it; iters, lr, batch_size and
-        max_grad may change."""
+        checkpoint; given model settings must match it; iters may change."""
         path = Path(out_dir) / CHECKPOINT
         _, meta = load_checkpoint(path)
         tr = cls({**meta.get("config", {}), **given}, out_dir=out_dir, **kw)
-        meta, tensors = load_run(path, tr.model, tr.optimizer, rng=tr.rng, config=tr.config,
-                                 check_keys=MODEL_KEYS)
+        Trainer.resume(tr, path, check_keys=MODEL_KEYS)
         tr.optimizer.lr = tr.config["lr"]  # the checkpoint's, unless --lr was given
-        tr.seen[...] = tensors["trainer/seen"].astype(bool)
-        tr.iteration, tr.seconds = meta["iteration"], meta["seconds"]
-        hist = Path(out_dir) / "history.json"
-        if hist.is_file():
-            h = json.loads(hist.read_text())
-            tr.losses = h["loss"][:tr.iteration]
-            tr.evals = [r for r in h["evals"] if r["iteration"] <= tr.iteration]
         return tr
+
+
+def train_binary_addition(config: AdditionConfig, *, out_dir: Path | str | None = None,
+                          reporter: Reporter | None = None, resume: bool = False,
+                          eval_every: int | None = None) -> Run:
+    """Train (or, with ``resume``, continue: ``config``'s settings that differ from
+    the course's defaults are checked against the run's) and return the run."""
+    if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
+        raise InputError(f"--eval-every: expected a positive integer, got {eval_every}")
+    settings = {k: v for k, v in asdict(config).items() if v is not None}
+    check_config(settings, "train binary-addition")
+    out = open_run_dir(out_dir, resume)
+    if resume:
+        tr = AdditionTrainer.resume(out, settings, reporter=reporter, eval_every=eval_every)
+        tr.reporter.info(f"resumed from {out / CHECKPOINT} at iteration {tr.iteration}")
+    else:
+        tr = AdditionTrainer(settings, out_dir=out, reporter=reporter, eval_every=eval_every)
+    c = tr.config
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in tr.params.items())
+    tr.reporter.info(f"binary-addition: {describe(c)}; {c['iters']} iterations of "
+                     f"{c['batch_size']} pair(s); {shapes} -> {out}")
+    metrics = tr.fit()
+    return Run(metrics, tr, out, c)
 
 
 # -- plots -------------------------------------------------------------------------------
@@ -312,48 +327,5 @@ def run_trial(config: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-# -- the command ---------------------------------------------------------------------
-def run_cli(args: Namespace) -> dict[str, Any]:
-    """``zerokara train binary-addition``: train, write the run files, print the result."""
-    from zerokara.train.tasks import prepare_out
-
-    if getattr(args, "epochs", None) is not None:
-        raise InputError("--epochs: binary addition has no epochs (every step draws new pairs); "
-                         "use --iters")
-    keys = [k for k in DEFAULTS if k != "seed"] + ["seed"]
-    given = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-    if args.eval_every is not None and args.eval_every < 1:
-        raise InputError(f"--eval-every: expected a positive integer, got {args.eval_every}")
-    check_config(given, "train binary-addition")
-    out = prepare_out(args, "binary-addition")
-    kw = {"progress": not args.no_progress, "eval_every": args.eval_every}
-    if args.resume:
-        tr = AdditionTrainer.resume(out, given, **kw)
-        console.print(f"resumed from {out / CHECKPOINT} at iteration {tr.iteration}", highlight=False)
-    else:
-        tr = AdditionTrainer(given, out_dir=out, **kw)
-    c = tr.config
-    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in tr.params.items())
-    console.print(f"[bold]binary-addition[/bold]: {describe(c)}; {c['iters']} iterations of "
-                  f"{c['batch_size']} pair(s); {shapes} -> {out}", highlight=False)
-    metrics = tr.fit()
-    console.print(f"all {PAIRS} pairs: loss {metrics['loss']:.4f}  bit accuracy "
-                  f"{metrics['bit_accuracy']:.4f}  exact accuracy {metrics['exact_accuracy']:.4f}",
-                  highlight=False)
-    if metrics["heldout_pairs"]:
-        console.print(f"held-out ({metrics['heldout_pairs']} pairs never drawn in training): bit "
-                      f"accuracy {metrics['heldout_bit_accuracy']:.4f}  exact accuracy "
-                      f"{metrics['heldout_exact_accuracy']:.4f}", highlight=False)
-    console.print(f"train_seconds {metrics['train_seconds']:.2f}  ({tr.iteration} iterations)",
-                  highlight=False)
-    for s in tr.samples(4):  # as the course prints them, most significant bit first
-        console.print(f"Pred:{course_bits(s['pred'])}\nTrue:{course_bits(s['true'])}\n"
-                      f"{s['a']} + {s['b']} = {s['pred']}\n------------", highlight=False, markup=False)
-    console.print(f"loss plot: {out / 'loss.png'}", highlight=False)
-    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    console.print(f"wrote {out}/: {', '.join(files)}", highlight=False)
-    return metrics
-
-
-__all__ = ["AdditionTrainer", "DEFAULTS", "MODEL_KEYS", "CHOICES", "check_config", "run_trial",
-           "run_cli", "describe", "plot_run", "BITS"]
+__all__ = ["AdditionConfig", "AdditionTrainer", "DEFAULTS", "MODEL_KEYS", "CHOICES", "check_config",
+           "run_trial", "train_binary_addition", "describe", "plot_run", "BITS"]

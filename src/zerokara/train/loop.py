@@ -220,8 +220,12 @@ class Trainer:
             return
         ckpt = self.out_dir / CHECKPOINT if self.out_dir is not None else None
         where = f" The last good checkpoint is {ckpt}." if ckpt is not None and ckpt.is_file() else ""
-        raise NaNLossError(f"loss became {loss} at iteration {self.iteration + 1} (epoch "
-                           f"{self.epoch + 1}); {self.nan_hint.format(lr=self.optimizer.lr)}.{where}")
+        raise NaNLossError(f"loss became {loss} at {self.step_name()}; "
+                           f"{self.nan_hint.format(lr=self.optimizer.lr)}.{where}")
+
+    def step_name(self) -> str:
+        """The step about to be taken, as an error message names it."""
+        return f"iteration {self.iteration + 1} (epoch {self.epoch + 1})"
 
     def _log(self, loss: float) -> None:
         self._epoch_loss[0] += loss
@@ -232,7 +236,8 @@ class Trainer:
             self.history["iteration"].append(self.iteration)
             self.history[self.series].append(self.series_value(self._window[0] / self._window[1]))
             self._window = [0.0, 0]
-            self.reporter.update(self.iteration, **self.progress_values())
+            if self.reporter.shows_progress:
+                self.reporter.update(self.iteration, **self.progress_values())
 
     def _end_epoch(self, epochs: int | None) -> None:
         self.epoch += 1

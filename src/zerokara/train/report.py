@@ -21,6 +21,9 @@ from typing import Any
 class Reporter:
     """Says nothing: the library's default. Subclass it to show progress."""
 
+    #: whether ``update`` shows anything (a loop skips computing the values if not)
+    shows_progress = False
+
     def start(self, what: str, total: int, done: int = 0) -> None:
         """Work of ``total`` steps begins, ``done`` of them already done (a resume)."""
 
@@ -47,6 +50,8 @@ class Reporter:
 class RecordingReporter(Reporter):
     """Keeps every line and the last update: for tests, and for a caller that
     wants the text without a console."""
+
+    shows_progress = True
 
     def __init__(self) -> None:
         self.lines: list[str] = []

@@ -131,7 +131,7 @@ def test_real_ptb_short_run_learns():
               "lr": 0.001}
     rng = np.random.default_rng(0)
     model, opt, contexts, target = build(config, corpus, len(vocab), rng)
-    trainer = Word2VecTrainer(model, opt, rng=rng, words=vocab.id_to_word, progress=False,
+    trainer = Word2VecTrainer(model, opt, rng=rng, words=vocab.id_to_word,
                               log_every=100)
     start = time.process_time()
     trainer.fit(contexts, target, epochs=1, batch_size=100)
@@ -219,7 +219,7 @@ def test_linear_lr_schedule_values(corpus_file):
         [0.01, 0.0075, 0.005, 0.0001])
     _, _, words, rng, model, contexts, target = _toy(corpus_file)
     opt = RecordingAdam(0.004)
-    trainer = Word2VecTrainer(model, opt, rng=rng, words=words, progress=False,
+    trainer = Word2VecTrainer(model, opt, rng=rng, words=words,
                               lr_schedule="linear")
     trainer.fit(contexts, target, epochs=2, batch_size=10)  # 160 pairs: 16 steps per epoch
     assert len(opt.lrs) == 32
@@ -235,7 +235,7 @@ def test_default_training_is_book_2s_loop(corpus_file):
 
     cfg, _, words, rng, model, contexts, target = _toy(corpus_file)
     opt = Adam(lr=cfg["lr"])
-    Word2VecTrainer(model, opt, rng=rng, words=words, progress=False).fit(
+    Word2VecTrainer(model, opt, rng=rng, words=words).fit(
         contexts, target, epochs=2, batch_size=10)
     _, _, _, rng2, model2, _, _ = _toy(corpus_file)
     opt2 = Adam(lr=cfg["lr"])
@@ -264,7 +264,7 @@ def test_shrink_window_trains_on_shrunk_windows(corpus_file, monkeypatch):
     monkeypatch.setattr(model, "forward", spy)
     from zerokara.optim import Adam
 
-    Word2VecTrainer(model, Adam(), rng=rng, words=words, progress=False,
+    Word2VecTrainer(model, Adam(), rng=rng, words=words,
                     shrink_window=True).fit(contexts, target, epochs=2, batch_size=10)
     reach = np.concatenate(seen)
     assert len(seen) == 32 and reach.shape == (320,) and set(reach.tolist()) == {1, 2}

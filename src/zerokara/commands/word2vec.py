@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from zerokara.commands import add_train_options
+from zerokara.commands import add_train_options, given, run_folder
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -63,27 +62,25 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     ana.set_defaults(func=_analogy)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from zerokara.errors import InputError
-    from zerokara.train.tasks import prepare_out
-    from zerokara.train.word2vec import DEFAULTS, PRESETS, run_word2vec
+#: Word2VecConfig's settings a command line may give
+KEYS = ("model", "window", "hidden", "batch_size", "epochs", "optimizer", "lr", "negatives",
+        "subsample", "shrink_window", "lr_schedule", "init", "preset", "corpus", "questions",
+        "max_grad", "seed")
 
-    preset = args.preset or "book"
-    config = {k: getattr(args, k, None) for k in DEFAULTS}
-    for k, v in {**DEFAULTS, **PRESETS[preset]}.items():
-        if config[k] is None:  # an option given explicitly wins over the preset
-            config[k] = v
-    if config["subsample"] < 0:
-        raise InputError(f"--subsample expected >= 0, got {config['subsample']}")
-    if config["window"] < 1:
-        raise InputError(f"--window expected >= 1, got {config['window']}")
-    config.update(corpus=args.corpus, seed=args.seed, max_grad=args.max_grad, task="word2vec",
-                  preset=preset)
-    questions = Path(args.questions) if args.questions else None
-    if questions is not None and not questions.is_file():
-        raise InputError(f"--questions: {questions} not found")
-    run_word2vec(config, out=lambda: prepare_out(args, "word2vec"), resume=args.resume,
-                 progress=not args.no_progress, questions=questions)
+
+def _train(args: argparse.Namespace) -> int:
+    from zerokara.commands.console import ConsoleReporter
+    from zerokara.train.word2vec import Word2VecConfig, book_queries, train_word2vec
+
+    rep = ConsoleReporter(progress=not args.no_progress)
+    run = train_word2vec(Word2VecConfig(**given(args, KEYS)), out_dir=run_folder(args, "word2vec"),
+                         reporter=rep, resume=args.resume)
+    for line in book_queries(run.trainer.word_vectors()):
+        rep.info(line)
+    if getattr(run.trainer, "analogy", None) is not None:
+        rep.info(run.trainer.analogy.summary())
+    files = sorted(p.name for p in run.out_dir.iterdir() if not p.name.startswith("."))
+    rep.info(f"wrote {run.out_dir}/: {', '.join(files)}")
     return 0
 
 

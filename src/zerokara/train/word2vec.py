@@ -11,21 +11,20 @@ and the word vectors ``zerokara similar`` and ``zerokara analogy`` read.
 
 from __future__ import annotations
 
-import json
-import math
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zerokara.errors import CheckpointError, DataError, InputError, NaNLossError
-from zerokara.io import atomic_write_text, load_checkpoint
+from zerokara.errors import CheckpointError, DataError, InputError
+from zerokara.io import load_checkpoint
 from zerokara.models.word2vec import MODELS, create_contexts_target
-from zerokara.optim import Optimizer, clip_grads, make_optimizer
-from zerokara.train.progress import Progress, console
-from zerokara.train.state import CHECKPOINT, load_run, save_run
+from zerokara.optim import Optimizer, make_optimizer
+from zerokara.train.loop import Trainer
+from zerokara.train.report import Reporter
+from zerokara.train.state import CHECKPOINT, Run, open_run_dir
 from zerokara.word_vectors import WordVectors
 
 VECTORS_KEY = "model/embed_in.W"  # the word vectors inside a checkpoint
@@ -103,36 +102,31 @@ def subsample(corpus: np.ndarray, t: float, rng: np.random.Generator) -> np.ndar
     return corpus[rng.random(len(corpus)) < keep_p[corpus]]
 
 
-class Word2VecTrainer:
+class Word2VecTrainer(Trainer):
     """Epochs of shuffled mini-batches of (contexts, target) pairs.
 
-    Args:
+    Args (besides :class:`~zerokara.train.loop.Trainer`'s):
         model: CBOW / SkipGram (forward(contexts, target) -> loss, backward()).
         optimizer: updates ``model.parameters()`` (sparse rows).
         rng: shuffles the pairs each epoch (its state is checkpointed).
         words: the vocabulary, row i of the word vectors is words[i].
-        out_dir: where checkpoint, history and metrics go (None: nowhere).
+        log_every: a history point every this many steps (default: about 10 an epoch).
         shrink_window: draw each target's effective window from 1..w every
             epoch (gensim's reduced windows; the model's ``reach``).
         lr_schedule: "constant" (book 2) or "linear" (the optimizer's lr at
             construction decays to 0 over the ``epochs`` passed to ``fit``).
     """
 
+    name = "word2vec"
+
     def __init__(self, model: Any, optimizer: Optimizer, *, rng: np.random.Generator,
-                 words: list[str], out_dir: Path | str | None = None, progress: bool = True,
-                 config: dict[str, Any] | None = None, log_every: int | None = None,
-                 max_grad: float | None = None, shrink_window: bool = False,
-                 lr_schedule: str = "constant") -> None:
-        self.model, self.optimizer, self.rng, self.words = model, optimizer, rng, list(words)
+                 words: list[str], log_every: int | None = None, shrink_window: bool = False,
+                 lr_schedule: str = "constant", **kw: Any) -> None:
+        super().__init__(model, optimizer, rng=rng, **kw)
+        self.words = list(words)
         scheduled_lr(optimizer.lr, lr_schedule, 0.0)  # an unknown schedule fails here, not mid-run
         self.shrink_window, self.lr_schedule, self.lr0 = shrink_window, lr_schedule, optimizer.lr
-        self.max_grad = max_grad
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.show_progress, self.config, self.log_every = progress, dict(config or {}), log_every
-        self.epoch = self.iteration = 0
-        self.seconds = 0.0
-        # loss every log_every steps (their mean); per epoch: mean loss and seconds
-        self.history: dict[str, list] = {"iteration": [], "loss": [], "epochs": []}
+        self._log_every = log_every
 
     def fit(self, contexts: np.ndarray, target: np.ndarray, *, epochs: int, batch_size: int,
             resample: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None
@@ -145,94 +139,75 @@ class Word2VecTrainer:
             raise InputError(f"word2vec: batch_size expected in [1, {n}] (the number of "
                              f"(contexts, target) pairs), got {batch_size}")
         per_epoch = n // batch_size  # a last partial batch is dropped, as book 2's trainer does
-        if self.log_every is None:  # ~10 points per epoch, at most one per 100 steps
-            self.log_every = max(1, min(100, per_epoch // 10))
-        model, opt = self.model, self.optimizer
-        params = model.parameters()
-        bar = Progress("word2vec", total=epochs * per_epoch, done=self.iteration,
-                       enabled=self.show_progress)
-        with bar:
-            while self.epoch < epochs:
-                start = time.perf_counter()
-                if resample is not None:
-                    contexts, target = resample(self.rng)
-                    n = len(target)
-                    per_epoch = n // batch_size
-                    if per_epoch == 0:
-                        raise InputError(f"word2vec: after subsampling only {n} pairs remain, "
-                                         f"fewer than one batch of {batch_size}")
-                perm = self.rng.permutation(n)
-                # one effective window per pair of the epoch, in the shuffled order
-                reach = (draw_reach(self.rng, n, contexts.shape[1] // 2)
-                         if self.shrink_window else None)
-                total, window = 0.0, 0.0
-                for i in range(per_epoch):
-                    idx = perm[i * batch_size:(i + 1) * batch_size]
-                    if self.lr_schedule != "constant":
-                        opt.lr = scheduled_lr(self.lr0, self.lr_schedule,
-                                              (self.epoch + i / per_epoch) / epochs)
-                    if reach is None:
-                        loss = model.forward(contexts[idx], target[idx])
-                    else:
-                        loss = model.forward(contexts[idx], target[idx],
-                                             reach=reach[i * batch_size:(i + 1) * batch_size])
-                    if not math.isfinite(loss):
-                        raise NaNLossError(f"word2vec: loss became {loss} at iteration "
-                                           f"{self.iteration + 1}; lower the learning rate "
-                                           f"(now {opt.lr})")
-                    model.backward()
-                    grads = model.gradients()
-                    if self.max_grad is not None:
-                        clip_grads(grads, self.max_grad)
-                    opt.update(params, grads)
-                    self.iteration += 1
-                    total += loss
-                    window += loss
-                    if self.iteration % self.log_every == 0:
-                        self.history["iteration"].append(self.iteration)
-                        self.history["loss"].append(window / self.log_every)
-                        window = 0.0
-                        bar.update(self.iteration, loss=self.history["loss"][-1])
-                self.epoch += 1
-                self.seconds += time.perf_counter() - start
-                row = {"epoch": self.epoch, "iteration": self.iteration,
-                       "loss": total / per_epoch, "seconds": round(self.seconds, 3)}
-                self.history["epochs"].append(row)
-                bar.log(f"epoch {self.epoch}/{epochs}  loss {row['loss']:.4f}  "
-                        f"{row['seconds']:.1f} s")
-                self.save()
+        # ~10 points per epoch, at most one per 100 steps
+        self.log_every = self._log_every or max(1, min(100, per_epoch // 10))
+        self.contexts, self.target, self.resample = contexts, target, resample
+        self.batch_size, self.epochs = batch_size, epochs
+        return self.run(epochs=epochs)
+
+    def begin_epoch(self) -> int:
+        if self.resample is not None:
+            self.contexts, self.target = self.resample(self.rng)
+        n = len(self.target)
+        if n // self.batch_size == 0:
+            raise InputError(f"word2vec: after subsampling only {n} pairs remain, "
+                             f"fewer than one batch of {self.batch_size}")
+        self.perm = self.rng.permutation(n)
+        # one effective window per pair of the epoch, in the shuffled order
+        self.reach = (draw_reach(self.rng, n, self.contexts.shape[1] // 2)
+                      if self.shrink_window else None)
+        return n // self.batch_size
+
+    def planned_steps(self, epochs: int | None) -> int:
+        return (epochs or 0) * (len(self.target) // self.batch_size)
+
+    def batch(self) -> tuple:
+        rows = slice(self.pos * self.batch_size, (self.pos + 1) * self.batch_size)
+        idx = self.perm[rows]
+        return self.contexts[idx], self.target[idx], None if self.reach is None else self.reach[rows]
+
+    def forward(self, batch: tuple) -> float:
+        contexts, target, reach = batch
+        if reach is None:
+            return self.model.forward(contexts, target)
+        return self.model.forward(contexts, target, reach=reach)
+
+    def before_step(self) -> None:
+        if self.lr_schedule != "constant":
+            self.optimizer.lr = scheduled_lr(self.lr0, self.lr_schedule,
+                                             (self.epoch + self.pos / self.epoch_steps) / self.epochs)
+
+    def metrics(self) -> dict[str, Any]:
         return {"epochs": self.epoch, "iterations": self.iteration,
                 "final_loss": self.history["epochs"][-1]["loss"] if self.history["epochs"] else None,
                 "train_seconds": round(self.seconds, 3)}
+
+    def plot(self) -> None:
+        from zerokara.train.plots import plot_history
+
+        plot_history({"iteration": self.history["iteration"], "loss": self.history["loss"]},
+                     self.out_dir)
 
     def word_vectors(self) -> WordVectors:
         return WordVectors(self.model.word_vecs, self.words)
 
     # -- checkpoints -------------------------------------------------------------
-    def save(self) -> None:
-        if self.out_dir is None:
-            return
-        meta = {"kind": "word2vec", "config": self.config, "epoch": self.epoch,
-                "iteration": self.iteration, "seconds": self.seconds, "vectors": VECTORS_KEY,
-                "vocab": self.words}
-        save_run(self.out_dir / CHECKPOINT, self.model, self.optimizer, rng=self.rng, meta=meta,
-                 history=self.history)
+    def task_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The vocabulary and where the word vectors are: the checkpoint is also
+        what ``zerokara similar`` and ``analogy`` read."""
+        return {"kind": "word2vec", "vectors": VECTORS_KEY, "vocab": self.words}, {}
 
-    def resume(self, path: Path | str | None = None) -> None:
+    def resume(self, path: Path | str | None = None, **kw: Any) -> dict[str, Any]:
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
         _, meta = load_checkpoint(path)  # check the vocabulary before touching anything
         if meta.get("vocab") != self.words:
             raise CheckpointError(f"{path}: the checkpoint's vocabulary differs from the corpus's")
-        meta, _ = load_run(path, self.model, self.optimizer, rng=self.rng, config=self.config,
-                           check_keys=MODEL_KEYS + OPTION_KEYS, key_defaults=DEFAULTS)
+        meta = super().resume(path, check_keys=MODEL_KEYS + OPTION_KEYS, key_defaults=DEFAULTS)
         old = meta.get("config", {}).get("epochs")
         if self.lr_schedule == "linear" and old != self.config.get("epochs"):
             raise CheckpointError(f"{path}: the linear lr schedule spans the run's {old} epochs; "
                                   f"resume with --epochs {old}, not {self.config.get('epochs')}")
-        self.epoch, self.iteration, self.seconds = meta["epoch"], meta["iteration"], meta["seconds"]
-        hist = path.parent / "history.json"
-        if hist.is_file():
-            self.history = json.loads(hist.read_text())
+        return meta
 
 
 def load_word_vectors(path: Path | str) -> WordVectors:
@@ -273,66 +248,113 @@ def resampler(corpus: np.ndarray, config: dict[str, Any]):
     return lambda rng: create_contexts_target(subsample(corpus, t, rng), config["window"])
 
 
-def run_word2vec(config: dict[str, Any], *, out: Path | Callable[[], Path] | None,
-                 resume: bool = False, progress: bool = True,
-                 questions: Path | None = None) -> dict[str, Any]:
-    """What ``zerokara train word2vec`` does: train, report the book's
-    queries and the analogy accuracy, write metrics.json.
+@dataclass
+class Word2VecConfig:
+    """One word2vec run; None settings take book 2's values (:data:`DEFAULTS`)
+    or the ``preset``'s ("gensim-like": :data:`PRESETS`). ``corpus``: a text
+    file (None: Penn Treebank's training text); ``questions``: analogy
+    questions in questions-words.txt format (None: gensim's copy, if installed)."""
 
-    ``out`` may be a function making the run folder: it is called once the
-    corpus and the model are known to be fine, so bad input leaves no folder.
-    """
-    from zerokara.word_vectors import (BOOK_ANALOGIES, BOOK_QUERIES, analogy_accuracy,
-                                       find_questions_file)
+    model: str | None = None  # "cbow" or "skipgram"
+    window: int | None = None
+    hidden: int | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    negatives: int | None = None
+    subsample: float | None = None
+    shrink_window: bool | None = None
+    lr_schedule: str | None = None
+    init: str | None = None
+    preset: str = "book"
+    corpus: str | None = None
+    questions: str | None = None
+    max_grad: float | None = None
+    seed: int = 0
 
-    corpus, words = read_corpus(config.get("corpus"))
-    rng = np.random.default_rng(config["seed"])
-    model, opt, contexts, target = build(config, corpus, len(words), rng)
-    if not 0 < config["batch_size"] <= len(target):
+    def record(self) -> dict[str, Any]:
+        """The complete, checked settings, as the checkpoint stores them."""
+        if self.preset not in PRESETS:
+            raise InputError(f"--preset: expected one of {sorted(PRESETS)}, got {self.preset!r}")
+        config = {k: getattr(self, k) for k in DEFAULTS}
+        for k, v in {**DEFAULTS, **PRESETS[self.preset]}.items():
+            if config[k] is None:  # a setting given explicitly wins over the preset
+                config[k] = v
+        if config["subsample"] < 0:
+            raise InputError(f"--subsample expected >= 0, got {config['subsample']}")
+        if config["window"] < 1:
+            raise InputError(f"--window expected >= 1, got {config['window']}")
+        config.update(corpus=self.corpus, seed=self.seed, max_grad=self.max_grad, task="word2vec",
+                      preset=self.preset)
+        return config
+
+
+class Word2VecRunTrainer(Word2VecTrainer):
+    """A word2vec run whose metrics also hold the analogy accuracy."""
+
+    def __init__(self, *args: Any, questions: Path | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.questions = questions
+
+    def metrics(self) -> dict[str, Any]:
+        from zerokara.word_vectors import analogy_accuracy
+
+        metrics = super().metrics()
+        if self.questions is not None:
+            res = analogy_accuracy(self.word_vectors(), self.questions)
+            metrics.update(analogy_accuracy=res.accuracy, analogy_coverage=res.coverage,
+                           analogy_asked=res.asked, analogy_total=res.total)
+            self.analogy = res
+        return metrics
+
+
+def train_word2vec(config: Word2VecConfig, *, out_dir: Path | str | None = None,
+                   reporter: Reporter | None = None, resume: bool = False) -> Run:
+    """Train on the corpus; the metrics hold the analogy accuracy when there are questions.
+    Bad input leaves no run folder (it is made once the corpus and model are known fine)."""
+    from zerokara.word_vectors import find_questions_file
+
+    c = config.record()
+    questions = Path(config.questions) if config.questions else None
+    if questions is not None and not questions.is_file():
+        raise InputError(f"--questions: {questions} not found")
+    corpus, words = read_corpus(c.get("corpus"))
+    rng = np.random.default_rng(c["seed"])
+    model, opt, contexts, target = build(c, corpus, len(words), rng)
+    if not 0 < c["batch_size"] <= len(target):
         raise InputError(f"word2vec: --batch-size expected in [1, {len(target)}] (the number of "
-                         f"(contexts, target) pairs), got {config['batch_size']}")
-    if callable(out):
-        out = out()
-    trainer = Word2VecTrainer(model, opt, rng=rng, words=words, out_dir=out, progress=progress,
-                              config=config, max_grad=config.get("max_grad"),
-                              shrink_window=bool(config.get("shrink_window")),
-                              lr_schedule=config.get("lr_schedule", "constant"))
+                         f"(contexts, target) pairs), got {c['batch_size']}")
+    out = open_run_dir(out_dir, resume)
+    trainer = Word2VecRunTrainer(model, opt, rng=rng, words=words, out_dir=out, reporter=reporter,
+                                 config=c, max_grad=c.get("max_grad"),
+                                 shrink_window=bool(c.get("shrink_window")),
+                                 lr_schedule=c.get("lr_schedule", "constant"),
+                                 questions=questions if questions is not None else find_questions_file())
+    rep = trainer.reporter
     if resume:
         trainer.resume()
-        console.print(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}")
-    console.print(f"[bold]word2vec[/bold]: {type(model).__name__}, {len(words)} words, "
-                  f"{len(corpus)} tokens, window {config['window']}, hidden {config['hidden']}, "
-                  f"{config['negatives']} negatives, {config['optimizer']} lr {config['lr']}"
-                  + (f" ({config['lr_schedule']})" if config.get("lr_schedule", "constant") != "constant"
-                     else "")
-                  + f", batch {config['batch_size']}, {config['epochs']} epochs"
-                  + (f", subsample {config['subsample']}" if config.get("subsample") else "")
-                  + (", shrinking windows" if config.get("shrink_window") else "")
-                  + (f", {config['init']} init" if config.get("init", "book") != "book" else "")
-                  + f" -> {out}", highlight=False)
-    metrics = trainer.fit(contexts, target, epochs=config["epochs"], batch_size=config["batch_size"],
-                          resample=resampler(corpus, config))
-    wv = trainer.word_vectors()
-    for q in BOOK_QUERIES:
-        if q in wv:
-            console.print(f"[query] {q}: " + ", ".join(f"{w} {s:.3f}" for w, s in wv.most_similar(q)),
-                          highlight=False, markup=False)
-    for a, b, c in BOOK_ANALOGIES:
-        if a in wv and b in wv and c in wv:
-            console.print(f"[analogy] {a}:{b} = {c}:? " +
-                          ", ".join(f"{w} {s:.3f}" for w, s in wv.analogy(a, b, c)),
-                          highlight=False, markup=False)
-    qfile = questions if questions is not None else find_questions_file()
-    if qfile is not None:
-        res = analogy_accuracy(wv, qfile)
-        metrics.update(analogy_accuracy=res.accuracy, analogy_coverage=res.coverage,
-                       analogy_asked=res.asked, analogy_total=res.total)
-        console.print(res.summary(), highlight=False)
-    if out is not None:
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        from zerokara.train.plots import plot_history
+        rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}")
+    rep.info(f"word2vec: {type(model).__name__}, {len(words)} words, "
+             f"{len(corpus)} tokens, window {c['window']}, hidden {c['hidden']}, "
+             f"{c['negatives']} negatives, {c['optimizer']} lr {c['lr']}"
+             + (f" ({c['lr_schedule']})" if c.get("lr_schedule", "constant") != "constant" else "")
+             + f", batch {c['batch_size']}, {c['epochs']} epochs"
+             + (f", subsample {c['subsample']}" if c.get("subsample") else "")
+             + (", shrinking windows" if c.get("shrink_window") else "")
+             + (f", {c['init']} init" if c.get("init", "book") != "book" else "")
+             + f" -> {out}")
+    metrics = trainer.fit(contexts, target, epochs=c["epochs"], batch_size=c["batch_size"],
+                          resample=resampler(corpus, c))
+    return Run(metrics, trainer, out, c)
 
-        plot_history({"iteration": trainer.history["iteration"], "loss": trainer.history["loss"]}, out)
-        console.print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir()
-                                                            if not p.name.startswith("."))))
-    return metrics
+
+def book_queries(wv: WordVectors) -> list[str]:
+    """Book 2's similarity and analogy queries, a line each (the words the vocabulary has)."""
+    from zerokara.word_vectors import BOOK_ANALOGIES, BOOK_QUERIES
+
+    lines = [f"[query] {q}: " + ", ".join(f"{w} {s:.3f}" for w, s in wv.most_similar(q))
+             for q in BOOK_QUERIES if q in wv]
+    lines += [f"[analogy] {a}:{b} = {c}:? " + ", ".join(f"{w} {s:.3f}" for w, s in wv.analogy(a, b, c))
+              for a, b, c in BOOK_ANALOGIES if a in wv and b in wv and c in wv]
+    return lines

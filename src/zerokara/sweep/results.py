@@ -15,13 +15,14 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zerokara.io import atomic_write_text
 from zerokara.sweep.grid import Range
 
-if TYPE_CHECKING:
-    from zerokara.sweep.run import Sweep
+#: the sweep these functions read (a zerokara.sweep.run.Sweep), named loosely so that
+#: run imports results and never the other way round
+Sweep = Any
 
 STATUSES = ("ok", "diverged", "crashed")
 #: a grid key with more values than this gets no plot of its own (too many lines to read)

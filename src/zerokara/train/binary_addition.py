@@ -269,7 +269,7 @@ def describe(config: dict[str, Any]) -> str:
 def plot_run(losses: list[float], evals: list[dict[str, Any]], config: dict[str, Any],
              out_dir: Path) -> list[Path]:
     """loss.png (per step and a 100-step mean) and accuracy.png (all pairs, per evaluation)."""
-    from zerokara.train.plots import _save, plt, smooth
+    from zerokara.train.plots import plt, save_figure, smooth
 
     out = []
     if losses:
@@ -284,7 +284,7 @@ def plot_run(losses: list[float], evals: list[dict[str, Any]], config: dict[str,
                   else "loss: BCE summed over 8 bits")
         ax.set(xlabel="iteration", ylabel=ylabel, title=f"binary addition: {describe(config)}")
         ax.legend()
-        out.append(_save(fig, Path(out_dir) / "loss.png"))
+        out.append(save_figure(fig, Path(out_dir) / "loss.png"))
     if evals:
         fig, ax = plt.subplots(figsize=(6, 4))
         it = [r["iteration"] for r in evals]
@@ -293,7 +293,7 @@ def plot_run(losses: list[float], evals: list[dict[str, Any]], config: dict[str,
         ax.set(xlabel="iteration", ylabel="accuracy over all 128 × 128 pairs", ylim=(-0.02, 1.02),
                title=f"binary addition: {describe(config)}")
         ax.legend(loc="lower right")
-        out.append(_save(fig, Path(out_dir) / "accuracy.png"))
+        out.append(save_figure(fig, Path(out_dir) / "accuracy.png"))
     return out
 
 

@@ -317,7 +317,7 @@ class LMTrainer(Trainer):
 def plot_perplexity(history: dict[str, list], path: Path) -> Path | None:
     """Training perplexity (per log interval) and valid perplexity (per epoch),
     against the iteration, on a log scale; None if there is nothing to draw."""
-    from zerokara.train.plots import _save, plt
+    from zerokara.train.plots import plt, save_figure
 
     it, ppl = history["iteration"], history["perplexity"]
     rows = [r for r in history["epochs"] if "valid_perplexity" in r]
@@ -333,4 +333,4 @@ def plot_perplexity(history: dict[str, list], path: Path) -> Path | None:
     ax.set(xlabel="iteration", ylabel="perplexity", title="perplexity")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))

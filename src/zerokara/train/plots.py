@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (through a temporary file) and close it."""
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -40,7 +41,7 @@ def plot_history(history: dict[str, list], out_dir: Path) -> list[Path]:
             ax.plot(it[w - 1:], smooth(loss, w), lw=1.5, label=f"mean of {w} steps")
         ax.set(xlabel="iteration", ylabel="loss", title="training loss")
         ax.legend()
-        out.append(_save(fig, Path(out_dir) / "loss.png"))
+        out.append(save_figure(fig, Path(out_dir) / "loss.png"))
     rows = history.get("epochs", [])
     if rows:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -50,7 +51,7 @@ def plot_history(history: dict[str, list], out_dir: Path) -> list[Path]:
                 ax.plot(ep, [r[key] for r in rows], marker="o", ms=3, label=label)
         ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
         ax.legend()
-        out.append(_save(fig, Path(out_dir) / "accuracy.png"))
+        out.append(save_figure(fig, Path(out_dir) / "accuracy.png"))
     return out
 
 
@@ -67,4 +68,4 @@ def plot_decision_boundary(predict: Any, x: np.ndarray, t: np.ndarray, path: Pat
     ax.contourf(xx, yy, z, alpha=0.3, cmap="viridis")
     ax.scatter(x[:, 0], x[:, 1], c=t, s=12, cmap="viridis", edgecolors="k", linewidths=0.3)
     ax.set(title=title, xticks=[], yticks=[])
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))

@@ -195,7 +195,7 @@ class Translator:
 def plot_attention(question: str, answer: str, weights: np.ndarray, path: str | Path,
                    title: str = "") -> Path:
     """Heatmap: rows = output characters, columns = input characters (padding shown as ·)."""
-    from zerokara.train.plots import _save, plt
+    from zerokara.train.plots import plt, save_figure
 
     rows, cols = weights.shape
     fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * cols + 1.5), max(3.0, 0.32 * rows + 1.2)))
@@ -207,7 +207,7 @@ def plot_attention(question: str, answer: str, weights: np.ndarray, path: str | 
     ax.set_ylabel("output (answer)")
     ax.set_title(title or f"attention: {question.strip()!r} -> {answer.strip()!r}", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.03)
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 __all__ = ["DEFAULTS", "MODEL_KEYS", "Seq2seqConfig", "Seq2seqTrainer", "Translator", "train_seq2seq",

@@ -1,0 +1,86 @@
+"""Bit-exact resume through the one loop, for every task: a run stopped by a
+Ctrl-C inside an epoch (the loop finishes the step, checkpoints and stops) and
+resumed ends with the same parameters, optimizer state, generators, history
+and metrics as a run that never stopped."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.realdata import real_data_dir
+from tests.train.behaviour_runs import CORPUS, NEEDS
+from zerokara.data.sequence import make_addition, write_sequence
+from zerokara.io import load_checkpoint
+from zerokara.train import CHECKPOINT, MLPConfig, Seq2seqConfig, Trainer, train_mlp, train_seq2seq
+from zerokara.train.binary_addition import AdditionConfig, train_binary_addition
+from zerokara.train.rnnlm import LMConfig, train_lm
+from zerokara.train.word2vec import Word2VecConfig, train_word2vec
+
+
+def _runs(tmp):
+    sums = write_sequence(tmp / "sums.txt", make_addition(400, 1))
+    (tmp / "corpus.txt").write_text(CORPUS)
+    return {
+        # name: (real data or None, train function, config, step to stop after)
+        "spiral": (None, train_mlp, MLPConfig(data="spiral", epochs=3, batch_size=40), 11),
+        "binary-addition": (None, train_binary_addition,
+                            AdditionConfig(iters=120, batch_size=4, optimizer="adam", lr=0.01), 37),
+        "word2vec": (None, train_word2vec,
+                     Word2VecConfig(corpus=str(tmp / "corpus.txt"), epochs=3, hidden=6, window=2,
+                                    batch_size=16, preset="gensim-like", subsample=0.05,
+                                    lr_schedule="linear", questions=None), 13),
+        "seq2seq": (None, train_seq2seq,
+                    Seq2seqConfig(data=str(sums), model="attention", epochs=2, wordvec=6, hidden=8,
+                                  batch_size=32, workers=2), 7),
+        "mlp": ("mnist", train_mlp,
+                MLPConfig(model="multi-layer", hidden="30,20", dropout=0.3, iters=700,
+                          batch_size=200), 250),
+        "better-rnnlm": ("ptb", train_lm,
+                         LMConfig(task="better-rnnlm", wordvec=8, hidden=8, data_slice=2000,
+                                  epochs=2, batch_size=4, time_size=10, dropout=0.3), 61),
+    }
+
+
+RUN_NAMES = ["spiral", "binary-addition", "word2vec", "seq2seq", "mlp", "better-rnnlm"]
+
+
+@pytest.mark.parametrize("name", RUN_NAMES)
+def test_ctrl_c_inside_an_epoch_then_resume_is_bit_exact(name, tmp_path, monkeypatch):
+    needs, train, config, stop_at = _runs(tmp_path)[name]
+    if needs is not None:
+        monkeypatch.setenv("ZEROKARA_DATA_DIR", str(real_data_dir(*NEEDS[needs])))
+    straight = train(config, out_dir=tmp_path / "a")
+
+    log = Trainer._log
+
+    def ctrl_c_at(self, loss):  # as the SIGINT handler does: finish this step, then stop
+        log(self, loss)
+        if self.iteration == stop_at:
+            self._stop = True
+    monkeypatch.setattr(Trainer, "_log", ctrl_c_at)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out_dir=tmp_path / "b")
+    monkeypatch.setattr(Trainer, "_log", log)
+    _, meta = load_checkpoint(tmp_path / "b" / CHECKPOINT)
+    assert meta["iteration"] == stop_at and meta["pos"] > 0, "the stop must land inside an epoch"
+
+    resumed = train(config, out_dir=tmp_path / "b", resume=True)
+    a, ma = load_checkpoint(tmp_path / "a" / CHECKPOINT)
+    b, mb = load_checkpoint(tmp_path / "b" / CHECKPOINT)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    assert ma.get("rng") == mb.get("rng") and ma["model_rngs"] == mb["model_rngs"]
+    drop = ("seconds",)
+    ha = json.loads((tmp_path / "a" / "history.json").read_text())
+    hb = json.loads((tmp_path / "b" / "history.json").read_text())
+    assert ha[straight.trainer.series] == hb[straight.trainer.series]
+    assert [{k: v for k, v in r.items() if k not in drop} for r in ha["epochs"]] == \
+        [{k: v for k, v in r.items() if k not in drop} for r in hb["epochs"]]
+    timing = [k for k in straight.metrics if "seconds" in k or k == "tokens_per_second"]
+    assert {k: v for k, v in straight.metrics.items() if k not in timing} == \
+        {k: v for k, v in resumed.metrics.items() if k not in timing}
+    assert not list((tmp_path / "b").glob("*.tmp*")), "no temporary file left"

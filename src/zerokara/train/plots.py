@@ -45,10 +45,10 @@ def plot_history(history: dict[str, list], out_dir: Path) -> list[Path]:
     rows = history.get("epochs", [])
     if rows:
         fig, ax = plt.subplots(figsize=(6, 4))
-        ep = [r["epoch"] for r in rows]
         for key, label in (("train_accuracy", "train"), ("test_accuracy", "test")):
-            if key in rows[0]:
-                ax.plot(ep, [r[key] for r in rows], marker="o", ms=3, label=label)
+            pts = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
+            if pts:  # rows of older runs may have figures the newer ones lack
+                ax.plot(*zip(*pts), marker="o", ms=3, label=label)
         ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
         ax.legend()
         out.append(save_figure(fig, Path(out_dir) / "accuracy.png"))

@@ -137,7 +137,10 @@ def run_ray(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done: 
         started = True
     # Ray sets OMP_NUM_THREADS to a task's num_cpus (1), and OpenBLAS reads it: one BLAS
     # thread per trial, as in the local pool (a runtime_env for it would cost ~1 s of set-up)
-    remote = ray.remote(num_cpus=1, max_retries=0)(trial)
+    def run_trial(config: dict[str, Any]) -> dict[str, Any]:  # Ray takes functions, not partials
+        return trial(config)
+
+    remote = ray.remote(num_cpus=1, max_retries=0)(run_trial)
     refs: dict[Any, dict[str, Any]] = {}
     try:
         refs = {remote.remote(cfg): cfg for cfg in configs}

@@ -11,6 +11,7 @@ history's series, as means over at most 200 windows) and its per-epoch rows
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 import typing
@@ -203,34 +204,10 @@ def run_trial(name: str, config: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def mlp_trial(config: dict[str, Any]) -> dict[str, Any]:
-    return run_trial("mlp", config)
-
-
-def spiral_trial(config: dict[str, Any]) -> dict[str, Any]:
-    return run_trial("spiral", config)
-
-
-def rnnlm_trial(config: dict[str, Any]) -> dict[str, Any]:
-    return run_trial("rnnlm", config)
-
-
-def better_rnnlm_trial(config: dict[str, Any]) -> dict[str, Any]:
-    return run_trial("better-rnnlm", config)
-
-
-def word2vec_trial(config: dict[str, Any]) -> dict[str, Any]:
-    return run_trial("word2vec", config)
-
-
-def seq2seq_trial(config: dict[str, Any]) -> dict[str, Any]:
-    return run_trial("seq2seq", config)
-
-
-#: module-level trial functions (a worker process imports them by name)
+#: the trial of each task: a partial of a module-level function, so a worker process
+#: can unpickle it by name
 TRIALS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "mlp": mlp_trial, "spiral": spiral_trial, "rnnlm": rnnlm_trial,
-    "better-rnnlm": better_rnnlm_trial, "word2vec": word2vec_trial, "seq2seq": seq2seq_trial}
+    name: functools.partial(run_trial, name) for name in SPECS}
 
 
 def sweep_task(name: str) -> SweepTask:
@@ -255,25 +232,7 @@ def sweep_task(name: str) -> SweepTask:
                      eval_label=spec.eval_label)
 
 
-def mlp() -> SweepTask:
-    return sweep_task("mlp")
-
-
-def spiral() -> SweepTask:
-    return sweep_task("spiral")
-
-
-def rnnlm() -> SweepTask:
-    return sweep_task("rnnlm")
-
-
-def better_rnnlm() -> SweepTask:
-    return sweep_task("better-rnnlm")
-
-
-def word2vec() -> SweepTask:
-    return sweep_task("word2vec")
-
-
-def seq2seq() -> SweepTask:
-    return sweep_task("seq2seq")
+#: the factories the registry names (zerokara.sweep.task.BUILTIN)
+mlp, spiral, rnnlm, better_rnnlm, word2vec, seq2seq = (
+    functools.partial(sweep_task, name)
+    for name in ("mlp", "spiral", "rnnlm", "better-rnnlm", "word2vec", "seq2seq"))

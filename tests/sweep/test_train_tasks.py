@@ -73,16 +73,24 @@ def test_small_sweep_of_each_task_runs_resumes_and_records_a_crash(name, files, 
     assert row["status"] == "crashed" and "batch" in row["error"].lower()
 
 
-def test_a_task_sweep_on_ray(files, tmp_path):
+#: the language models score all of PTB's valid and test text per trial: long on Ray too
+ON_RAY = [pytest.param(n, marks=pytest.mark.slow) if "rnnlm" in n else n for n in sorted(SMALL)]
+
+
+@pytest.mark.parametrize("name", ON_RAY)
+def test_each_task_sweeps_on_ray_to_the_local_figures(name, files, tmp_path, monkeypatch):
     pytest.importorskip("ray")
-    grid = [g.format(**files) for g in SMALL["seq2seq"][1]]
-    sweep = run_sweep("seq2seq", grid, seeds=1, out_dir=tmp_path / "r", executor="ray", workers=2)
-    local = run_sweep("seq2seq", grid, seeds=1, out_dir=tmp_path / "l", workers=2)
+    needs, grid = SMALL[name]
+    if needs is not None:
+        monkeypatch.setenv("ZEROKARA_DATA_DIR", str(real_data_dir(*NEEDS[needs])))
+    grid = [g.format(**files) for g in grid]
+    on_ray = run_sweep(name, grid, seeds=1, out_dir=tmp_path / "r", executor="ray", workers=2)
+    local = run_sweep(name, grid, seeds=1, out_dir=tmp_path / "l", workers=2)
 
     def same(rows):
         return [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]
-    assert [r["status"] for r in sweep.table()] == ["ok", "ok"]
-    assert same(sweep.table()) == same(local.table())  # the same trials give the same figures
+    assert [r["status"] for r in on_ray.table()] == ["ok", "ok"]
+    assert same(on_ray.table()) == same(local.table())  # the same trials give the same figures
 
 
 def test_random_search_draws_the_same_settings_from_the_same_seed(tmp_path):

@@ -32,6 +32,7 @@ class ConsoleReporter(Reporter):
         self._bar: RichProgress | None = None
         self._task = None
         self._shown = 0.0  # when the bar was last redrawn
+        self._last: tuple[int, dict[str, float]] | None = None  # the latest update, drawn or not
 
     def start(self, what: str, total: int, done: int = 0) -> None:
         self.finish()
@@ -44,10 +45,14 @@ class ConsoleReporter(Reporter):
         self._bar.start()
 
     def update(self, done: int, **values: float) -> None:
+        self._last = (done, values)
         now = time.monotonic()
         if self._bar is None or not self.progress or now - self._shown < 0.1:
             return  # a redraw per step would cost more than a small model's step
         self._shown = now
+        self._draw(done, values)
+
+    def _draw(self, done: int, values: dict[str, float]) -> None:
         info = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
         self._bar.update(self._task, completed=done, info=info)
 
@@ -61,8 +66,11 @@ class ConsoleReporter(Reporter):
 
     def finish(self) -> None:
         if self._bar is not None:
+            if self._last is not None and self.progress:
+                self._draw(*self._last)  # the bar ends where the work did
             self._bar.stop()
             self._bar = None
+            self._last = None
 
     def info(self, text: str) -> None:
         console.print(text, highlight=False, markup=False)

@@ -76,8 +76,9 @@ def parse_range(key: str, text: str, task: SweepTask) -> Range:
                          "(expected LOW..HIGH or LOW..HIGH:log)")
     low, high = task.parse(key, low_text), task.parse(key, high_text)
     if not (_is_number(low) and _is_number(high)):
-        raise InputError(f"--grid {spec}: a range needs numbers at both ends; for a choice list "
-                         f"the values ({key}=A,B,C)")
+        raise InputError(f"--grid {spec}: {key} is not a number setting (it reads "
+                         f"{low_text.strip()!r} as {low!r}), so it takes a list of values "
+                         f"({key}=A,B,C), not a range")
     if low >= high:
         raise InputError(f"--grid {spec}: the low end must be below the high end")
     log = bool(colon)

@@ -10,12 +10,16 @@ The functions are quiet; pass ``reporter=`` (see :mod:`zerokara.train.report`)
 to see progress.
 """
 
+from zerokara.train.binary_addition import AdditionConfig, train_binary_addition
 from zerokara.train.classifier import ClassifierTrainer
 from zerokara.train.loop import Trainer
 from zerokara.train.mlp import MLPConfig, train_mlp
 from zerokara.train.report import RecordingReporter, Reporter
+from zerokara.train.rnnlm import LMConfig, train_lm
 from zerokara.train.seq2seq import Seq2seqConfig, train_seq2seq
 from zerokara.train.state import CHECKPOINT, Run
+from zerokara.train.word2vec import Word2VecConfig, train_word2vec
 
 __all__ = ["Trainer", "ClassifierTrainer", "CHECKPOINT", "Run", "Reporter", "RecordingReporter",
-           "MLPConfig", "train_mlp", "Seq2seqConfig", "train_seq2seq"]
+           "AdditionConfig", "train_binary_addition", "MLPConfig", "train_mlp", "LMConfig",
+           "train_lm", "Word2VecConfig", "train_word2vec", "Seq2seqConfig", "train_seq2seq"]

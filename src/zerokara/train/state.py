@@ -134,7 +134,7 @@ def open_run_dir(out_dir: Path | str | None, resume: bool) -> Path | None:
     if resume and not ckpt.is_file():
         raise InputError(f"--resume: no checkpoint in {out} ({ckpt} not found)")
     if not resume and ckpt.exists():
-        raise InputError(f"{out} already holds a run ({CHECKPOINT}); pass --resume to continue "
-                         "it, or choose another --out")
+        raise InputError(f"{out} already holds a run ({CHECKPOINT}); pass --resume (from Python: "
+                         "resume=True) to continue it, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     return out

@@ -32,7 +32,7 @@ def test_ranges_parse_with_the_tasks_types():
     ("rate=0.5..0.5", "the low end must be below the high end"),
     ("shift=0..1:log", "--grid shift=0..1:log: a log range needs a positive low end"),
     ("shift=-1..1:log", "a log range needs a positive low end"),
-    ("shape=round..square", "shape is not a number setting (it reads .round. as .round.), so it takes a list"),
+    ("shape=round..square", "shape is not a number setting (it reads 'round' as 'round'), so it takes a list"),
     ("rate=0.1..1:foo", "unknown scale 'foo' (expected LOW..HIGH or LOW..HIGH:log)"),
     ("rate=0.1..1:", "unknown scale ''"),
     ("rate=..1", "--grid rate=..1: expected LOW..HIGH or LOW..HIGH:log"),

@@ -20,7 +20,8 @@ from zerokara.errors import ZerokaraError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zerokara",
-        description="Deep learning from zero: NumPy layers with hand-written, proven backward passes.")
+        description="Deep learning from zero: NumPy layers with hand-written, proven backward passes.",
+    )
     parser.add_argument("--version", action="version", version=f"zerokara {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     train = commands.add_parser("train", help="train a model", description="Train a model.")

@@ -73,4 +73,5 @@ def check_dtype(layer: str, arg: str, x: np.ndarray, want: np.dtype, *, owner: s
     if x.dtype != want:
         raise InputError(
             f"{layer}: {arg} expected dtype {want} (the {owner}'s dtype), got {x.dtype}; "
-            f"convert the input with .astype(np.{want}) or the {owner} with .astype(np.{x.dtype})")
+            f"convert the input with .astype(np.{want}) or the {owner} with .astype(np.{x.dtype})"
+        )

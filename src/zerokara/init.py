@@ -27,8 +27,10 @@ def init_std(kind: str | float, fan_in: int, std: float = 0.01) -> float:
         return float(np.sqrt(1.0 / fan_in))
     if name in ("he", "relu"):
         return float(np.sqrt(2.0 / fan_in))
-    raise InputError(f"init: unknown kind {kind!r}; expected one of {INITS[:3]} or a number "
-                     "(uniform has a range, not a std)")
+    raise InputError(
+        f"init: unknown kind {kind!r}; expected one of {INITS[:3]} or a number "
+        "(uniform has a range, not a std)"
+    )
 
 
 def weight(

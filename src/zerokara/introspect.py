@@ -21,8 +21,11 @@ def arg_names(fn: Any, count: int) -> list[str]:
     under (``dx``, ``dh_prev``).
     """
     try:
-        names = [p.name for p in inspect.signature(fn).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        names = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     except (TypeError, ValueError):  # a builtin or a C function: no signature
         names = []
     return [names[i] if i < len(names) else f"input{i}" for i in range(count)]
@@ -37,5 +40,8 @@ def modules_of(module: Any) -> list[tuple[str, Any]]:
 def param_slots(module: Any) -> list[tuple[str, Any, str]]:
     """(dotted name, owning module, key) of every parameter slot; a parameter shared by two
     layers (weight tying) has two slots, one per layer that holds it."""
-    return [(f"{prefix}.{key}" if prefix else key, mod, key)
-            for prefix, mod in modules_of(module) for key in getattr(mod, "params", {})]
+    return [
+        (f"{prefix}.{key}" if prefix else key, mod, key)
+        for prefix, mod in modules_of(module)
+        for key in getattr(mod, "params", {})
+    ]

@@ -60,14 +60,17 @@ def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     try:
         tensors = st_load(data)
         header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8:8 + header_len])
+        header = json.loads(data[8 : 8 + header_len])
     except (SafetensorError, ValueError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint (truncated or "
-                              f"corrupt: {str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise CheckpointError(
+            f"{path} is not a readable safetensors checkpoint (truncated or "
+            f"corrupt: {str(e).splitlines()[0] if str(e) else type(e).__name__})"
+        ) from None
     doc = (header.get("__metadata__") or {}).get("zerokara")
     if doc is None:
-        raise CheckpointError(f"{path} is a safetensors file but not a zerokara checkpoint "
-                              "(no 'zerokara' metadata)")
+        raise CheckpointError(
+            f"{path} is a safetensors file but not a zerokara checkpoint (no 'zerokara' metadata)"
+        )
     try:
         meta = json.loads(doc)
     except ValueError:
@@ -75,12 +78,14 @@ def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
     if meta.get("version", 0) > VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {meta.get('version')} is newer than this "
-                              f"zerokara reads ({VERSION}); upgrade zerokara")
+        raise CheckpointError(
+            f"{path}: checkpoint version {meta.get('version')} is newer than this "
+            f"zerokara reads ({VERSION}); upgrade zerokara"
+        )
     return tensors, meta
 
 
 def split_prefix(tensors: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     """The tensors under ``prefix + '/'`` with the prefix removed."""
     p = prefix + "/"
-    return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
+    return {k[len(p) :]: v for k, v in tensors.items() if k.startswith(p)}

@@ -169,8 +169,9 @@ class Adam(Optimizer):
 
     slots = ("m", "v")
 
-    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
         super().__init__(lr)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
@@ -187,8 +188,12 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov,
-    "adagrad": AdaGrad, "rmsprop": RMSprop, "adam": Adam,
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": AdaGrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
 }
 
 
@@ -205,8 +210,9 @@ def clip_grads(grads: dict[str, Array], max_norm: float) -> float:
 
     Returns the norm before clipping (as torch.nn.utils.clip_grad_norm_ does).
     """
-    total = float(np.sqrt(sum(g.sq_norm() if isinstance(g, RowGrad) else float(np.vdot(g, g))
-                              for g in grads.values())))
+    total = float(
+        np.sqrt(sum(g.sq_norm() if isinstance(g, RowGrad) else float(np.vdot(g, g)) for g in grads.values()))
+    )
     rate = max_norm / (total + 1e-6)
     if rate < 1:
         for g in grads.values():

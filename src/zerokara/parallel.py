@@ -48,9 +48,11 @@ class DataParallel:
             raise InputError(f"DataParallel: workers expected a positive integer, got {workers!r}")
         gens = model.generators()
         if gens and workers > 1:
-            raise InputError(f"DataParallel: {type(model).__name__} draws random numbers in training "
-                             f"({', '.join(sorted(gens))}); its replicas would draw the same ones. "
-                             "Train it with workers=1")
+            raise InputError(
+                f"DataParallel: {type(model).__name__} draws random numbers in training "
+                f"({', '.join(sorted(gens))}); its replicas would draw the same ones. "
+                "Train it with workers=1"
+            )
         self.module, self.workers = model, workers
         params = model.parameters()
         shared = {id(a): a for a in params.values()}  # deepcopy keeps these, copies the rest
@@ -78,11 +80,9 @@ class DataParallel:
         """arrays: each (N, ...) -> the batch's mean loss (the parts' row-weighted mean)."""
         n = len(arrays[0])
         if any(len(a) != n for a in arrays):
-            raise InputError(f"DataParallel: the inputs' first dimensions differ: "
-                             f"{[len(a) for a in arrays]}")
+            raise InputError(f"DataParallel: the inputs' first dimensions differ: {[len(a) for a in arrays]}")
         if n < self.workers:
-            raise InputError(f"DataParallel: a batch of {n} rows cannot be split over "
-                             f"{self.workers} workers")
+            raise InputError(f"DataParallel: a batch of {n} rows cannot be split over {self.workers} workers")
         bounds = [n * k // self.workers for k in range(self.workers + 1)]
         parts = [tuple(a[lo:hi] for a in arrays) for lo, hi in zip(bounds, bounds[1:])]
         self._weights = [(hi - lo) / n for lo, hi in zip(bounds, bounds[1:])]
@@ -93,8 +93,9 @@ class DataParallel:
         """Each part's backward from ``dout`` x (part's rows / N): its gradients
         come out already weighted for the batch's mean."""
         self._grads = None
-        self._run([functools.partial(m.backward, dout * w, **kwargs)
-                   for m, w in zip(self.replicas, self._weights)])
+        self._run(
+            [functools.partial(m.backward, dout * w, **kwargs) for m, w in zip(self.replicas, self._weights)]
+        )
 
     def gradients(self) -> dict[str, Array]:
         """The batch's gradients: the sum of the parts' (weighted) gradients,

@@ -36,8 +36,10 @@ class WordVectors:
     def __post_init__(self) -> None:
         self.vectors = np.asarray(self.vectors)
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.words):
-            raise InputError(f"WordVectors: vectors expected shape ({len(self.words)}, D) for "
-                             f"{len(self.words)} words, got {self.vectors.shape}")
+            raise InputError(
+                f"WordVectors: vectors expected shape ({len(self.words)}, D) for "
+                f"{len(self.words)} words, got {self.vectors.shape}"
+            )
         self.word_to_id = {w: i for i, w in enumerate(self.words)}
         self._unit: np.ndarray | None = None
 
@@ -90,8 +92,8 @@ class AnalogyResult:
     """Accuracy over the questions whose four words are all in the vocabulary."""
 
     correct: int
-    asked: int     # questions with all four words in the vocabulary
-    total: int     # questions in the file
+    asked: int  # questions with all four words in the vocabulary
+    total: int  # questions in the file
     sections: dict[str, tuple[int, int]]  # section -> (correct, asked)
 
     @property
@@ -103,8 +105,10 @@ class AnalogyResult:
         return self.asked / self.total if self.total else 0.0
 
     def summary(self) -> str:
-        return (f"analogy accuracy {self.accuracy:.4f} ({self.correct}/{self.asked} questions "
-                f"in the vocabulary; coverage {self.coverage:.1%} of {self.total})")
+        return (
+            f"analogy accuracy {self.accuracy:.4f} ({self.correct}/{self.asked} questions "
+            f"in the vocabulary; coverage {self.coverage:.1%} of {self.total})"
+        )
 
 
 def read_questions(path: Path | str) -> list[tuple[str, list[str]]]:
@@ -130,8 +134,13 @@ def read_questions(path: Path | str) -> list[tuple[str, list[str]]]:
     return out
 
 
-def analogy_accuracy(wv: WordVectors, questions: Path | str | Sequence[tuple[str, list[str]]], *,
-                     lowercase: bool = True, batch: int = 1000) -> AnalogyResult:
+def analogy_accuracy(
+    wv: WordVectors,
+    questions: Path | str | Sequence[tuple[str, list[str]]],
+    *,
+    lowercase: bool = True,
+    batch: int = 1000,
+) -> AnalogyResult:
     """Fraction of ``a b c d`` questions where the analogy ``a : b = c : ?``
     puts d first (a, b, c excluded), over the questions whose four words are
     all in the vocabulary; ``coverage`` says how many that is.
@@ -158,14 +167,14 @@ def analogy_accuracy(wv: WordVectors, questions: Path | str | Sequence[tuple[str
         q = np.array(ids)
         u = wv.unit
         for s in range(0, len(q), batch):
-            a, b, c, d = q[s:s + batch].T
+            a, b, c, d = q[s : s + batch].T
             scores = _unit(u[b] - u[a] + u[c]) @ u.T  # (B, V)
             rows = np.arange(len(a))
             for col in (a, b, c):
                 scores[rows, col] = -np.inf
             hit = scores.argmax(axis=1) == d
             correct += int(hit.sum())
-            for sec, h in zip(secs[s:s + batch], hit):
+            for sec, h in zip(secs[s : s + batch], hit):
                 pair = sections.setdefault(sec, [0, 0])
                 pair[0] += int(h)
                 pair[1] += 1
@@ -188,5 +197,9 @@ def find_questions_file() -> Path | None:
 
 #: book 2's queries (chapter 4): most similar, and analogies a : b = c : ?
 BOOK_QUERIES = ("you", "year", "car", "toyota")
-BOOK_ANALOGIES = (("king", "man", "queen"), ("take", "took", "go"), ("car", "cars", "child"),
-                  ("good", "better", "bad"))
+BOOK_ANALOGIES = (
+    ("king", "man", "queen"),
+    ("take", "took", "go"),
+    ("car", "cars", "child"),
+    ("good", "better", "bad"),
+)

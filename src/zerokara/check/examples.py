@@ -12,9 +12,25 @@ from collections.abc import Callable
 import numpy as np
 
 from zerokara.errors import InputError
-from zerokara.layers import (GRU, LSTM, RNN, Affine, BatchNorm, Bidirectional, Dropout, Module,
-                             ReLU, Sigmoid, SigmoidWithLoss, SoftmaxWithLoss, Tanh, TimeDropout,
-                             TimeGRU, TimeLSTM, TimeRNN)
+from zerokara.layers import (
+    GRU,
+    LSTM,
+    RNN,
+    Affine,
+    BatchNorm,
+    Bidirectional,
+    Dropout,
+    Module,
+    ReLU,
+    Sigmoid,
+    SigmoidWithLoss,
+    SoftmaxWithLoss,
+    Tanh,
+    TimeDropout,
+    TimeGRU,
+    TimeLSTM,
+    TimeRNN,
+)
 from zerokara.layers import Embedding, TimeAffine, TimeAttention, TimeEmbedding, TimeSoftmaxWithLoss
 from zerokara.layers.negative_sampling import EmbeddingDot
 from zerokara.models import BinaryAdditionRNN, MultiLayerNet, TwoLayerNet
@@ -65,63 +81,106 @@ def _time(cls: type, s: Sizes, r: np.random.Generator, **kw) -> tuple[Module, tu
 
 
 EXAMPLES: dict[str, tuple[str, Factory]] = {
-    "affine": ("x (N, D) @ W (D, H) + b (H,)",
-               lambda s, r: (Affine.create(s["D"], s["H"], r, init="xavier", dtype=F64), (_x(s, r),))),
+    "affine": (
+        "x (N, D) @ W (D, H) + b (H,)",
+        lambda s, r: (Affine.create(s["D"], s["H"], r, init="xavier", dtype=F64), (_x(s, r),)),
+    ),
     "relu": ("max(x, 0)", lambda s, r: (ReLU(), (_x(s, r),))),
     "sigmoid": ("1 / (1 + exp(-x))", lambda s, r: (Sigmoid(), (_x(s, r),))),
     "tanh": ("tanh(x)", lambda s, r: (Tanh(), (_x(s, r),))),
-    "dropout": ("inverted dropout, p=0.5, training mode",
-                lambda s, r: (Dropout(0.5, rng=np.random.default_rng(r.integers(2**32))), (_x(s, r),))),
-    "batchnorm": ("batch normalisation, training mode",
-                  lambda s, r: (BatchNorm(s["D"], dtype=F64), (_x(s, r),))),
+    "dropout": (
+        "inverted dropout, p=0.5, training mode",
+        lambda s, r: (Dropout(0.5, rng=np.random.default_rng(r.integers(2**32))), (_x(s, r),)),
+    ),
+    "batchnorm": (
+        "batch normalisation, training mode",
+        lambda s, r: (BatchNorm(s["D"], dtype=F64), (_x(s, r),)),
+    ),
     "batchnorm-eval": ("batch normalisation, eval mode (running statistics)", _batchnorm_eval),
-    "softmax-with-loss": ("softmax + cross-entropy, class-id labels",
-                          lambda s, r: (SoftmaxWithLoss(), (_x(s, r, "C"), _labels(s, r)))),
-    "sigmoid-with-loss": ("sigmoid + binary cross-entropy",
-                          lambda s, r: (SigmoidWithLoss(), (_x(s, r), r.integers(0, 2, (s["N"], s["D"])).astype(F64)))),
+    "softmax-with-loss": (
+        "softmax + cross-entropy, class-id labels",
+        lambda s, r: (SoftmaxWithLoss(), (_x(s, r, "C"), _labels(s, r))),
+    ),
+    "sigmoid-with-loss": (
+        "sigmoid + binary cross-entropy",
+        lambda s, r: (SigmoidWithLoss(), (_x(s, r), r.integers(0, 2, (s["N"], s["D"])).astype(F64))),
+    ),
     "rnn": ("one RNN step, tanh: h = tanh(x Wx + h_prev Wh + b)", lambda s, r: _cell(RNN, s, r)),
     "lstm": ("one LSTM step (gates i, f, g, o)", lambda s, r: _cell(LSTM, s, r)),
     "gru": ("one GRU step (torch's formulation)", lambda s, r: _cell(GRU, s, r)),
-    "time-rnn": ("TimeRNN over T steps, with initial state h0",
-                 lambda s, r: _time(TimeRNN, s, r)),
-    "time-lstm": ("TimeLSTM over T steps, with initial states h0, c0",
-                  lambda s, r: _time(TimeLSTM, s, r)),
+    "time-rnn": ("TimeRNN over T steps, with initial state h0", lambda s, r: _time(TimeRNN, s, r)),
+    "time-lstm": ("TimeLSTM over T steps, with initial states h0, c0", lambda s, r: _time(TimeLSTM, s, r)),
     "time-gru": ("TimeGRU over T steps, with initial state h0", lambda s, r: _time(TimeGRU, s, r)),
-    "bidirectional": ("Bidirectional(TimeLSTM, TimeLSTM): outputs concatenated",
-                      lambda s, r: (Bidirectional(TimeLSTM.create(s["D"], s["H"], r, dtype=F64),
-                                                  TimeLSTM.create(s["D"], s["H"], r, dtype=F64)),
-                                    (_seq(s, r),))),
-    "time-dropout": ("TimeDropout, p=0.5, training mode",
-                     lambda s, r: (TimeDropout(0.5, rng=np.random.default_rng(r.integers(2**32))),
-                                   (_seq(s, r),))),
-    "embedding": ("row lookup W[ids], with a repeated id",
-                  lambda s, r: (Embedding.create(s["C"] + 2, s["D"], r, init=1.0, dtype=F64),
-                                (np.r_[0, r.integers(0, s["C"] + 2, s["N"]), 0],))),
-    "time-embedding": ("TimeEmbedding over (N, T) ids",
-                       lambda s, r: (TimeEmbedding.create(s["C"] + 2, s["D"], r, init=1.0, dtype=F64),
-                                     (r.integers(0, s["C"] + 2, (s["N"], s["T"])),))),
-    "embedding-dot": ("EmbeddingDot: np.sum(W[idx] * h, axis=1)",
-                      lambda s, r: (EmbeddingDot(r.standard_normal((s["C"] + 2, s["D"]))),
-                                    (_x(s, r), r.integers(0, s["C"] + 2, s["N"])))),
-    "time-affine": ("TimeAffine: one matrix product over N*T rows",
-                    lambda s, r: (TimeAffine.create(s["D"], s["H"], r, dtype=F64), (_seq(s, r),))),
-    "time-softmax-with-loss": ("TimeSoftmaxWithLoss over (N, T, C) scores",
-                               lambda s, r: (TimeSoftmaxWithLoss(),
-                                             (r.standard_normal((s["N"], s["T"], s["C"])),
-                                              r.integers(0, s["C"], (s["N"], s["T"]))))),
-    "time-attention": ("TimeAttention: dot-product weights over encoder states, weighted sum",
-                       lambda s, r: (TimeAttention(), (_seq(s, r), r.standard_normal((s["N"], s["T"] + 1, s["D"]))))),
-    "binary-addition": ("the course's binary-addition RNN (sigmoid, squared error, BPTT over 8 bits)",
-                        lambda s, r: (BinaryAdditionRNN(s["H"], weight_init_std=0.7, rng=r, dtype=F64),
-                                      encode(r.integers(0, 128, s["N"]), r.integers(0, 128, s["N"]),
-                                             dtype=F64))),
-    "two-layer-net": ("book 1's TwoLayerNet (sigmoid) with SoftmaxWithLoss",
-                      lambda s, r: (TwoLayerNet(s["D"], s["H"], s["C"], weight_init_std=1.0, rng=r, dtype=F64),
-                                    (_x(s, r), _labels(s, r)))),
-    "multi-layer-net": ("MultiLayerNet: 2 hidden ReLU layers, BatchNorm, Dropout",
-                        lambda s, r: (MultiLayerNet(s["D"], (s["H"], s["H"]), s["C"], batchnorm=True,
-                                                    dropout=0.3, rng=r, dtype=F64),
-                                      (_x(s, r), _labels(s, r)))),
+    "bidirectional": (
+        "Bidirectional(TimeLSTM, TimeLSTM): outputs concatenated",
+        lambda s, r: (
+            Bidirectional(
+                TimeLSTM.create(s["D"], s["H"], r, dtype=F64), TimeLSTM.create(s["D"], s["H"], r, dtype=F64)
+            ),
+            (_seq(s, r),),
+        ),
+    ),
+    "time-dropout": (
+        "TimeDropout, p=0.5, training mode",
+        lambda s, r: (TimeDropout(0.5, rng=np.random.default_rng(r.integers(2**32))), (_seq(s, r),)),
+    ),
+    "embedding": (
+        "row lookup W[ids], with a repeated id",
+        lambda s, r: (
+            Embedding.create(s["C"] + 2, s["D"], r, init=1.0, dtype=F64),
+            (np.r_[0, r.integers(0, s["C"] + 2, s["N"]), 0],),
+        ),
+    ),
+    "time-embedding": (
+        "TimeEmbedding over (N, T) ids",
+        lambda s, r: (
+            TimeEmbedding.create(s["C"] + 2, s["D"], r, init=1.0, dtype=F64),
+            (r.integers(0, s["C"] + 2, (s["N"], s["T"])),),
+        ),
+    ),
+    "embedding-dot": (
+        "EmbeddingDot: np.sum(W[idx] * h, axis=1)",
+        lambda s, r: (
+            EmbeddingDot(r.standard_normal((s["C"] + 2, s["D"]))),
+            (_x(s, r), r.integers(0, s["C"] + 2, s["N"])),
+        ),
+    ),
+    "time-affine": (
+        "TimeAffine: one matrix product over N*T rows",
+        lambda s, r: (TimeAffine.create(s["D"], s["H"], r, dtype=F64), (_seq(s, r),)),
+    ),
+    "time-softmax-with-loss": (
+        "TimeSoftmaxWithLoss over (N, T, C) scores",
+        lambda s, r: (
+            TimeSoftmaxWithLoss(),
+            (r.standard_normal((s["N"], s["T"], s["C"])), r.integers(0, s["C"], (s["N"], s["T"]))),
+        ),
+    ),
+    "time-attention": (
+        "TimeAttention: dot-product weights over encoder states, weighted sum",
+        lambda s, r: (TimeAttention(), (_seq(s, r), r.standard_normal((s["N"], s["T"] + 1, s["D"])))),
+    ),
+    "binary-addition": (
+        "the course's binary-addition RNN (sigmoid, squared error, BPTT over 8 bits)",
+        lambda s, r: (
+            BinaryAdditionRNN(s["H"], weight_init_std=0.7, rng=r, dtype=F64),
+            encode(r.integers(0, 128, s["N"]), r.integers(0, 128, s["N"]), dtype=F64),
+        ),
+    ),
+    "two-layer-net": (
+        "book 1's TwoLayerNet (sigmoid) with SoftmaxWithLoss",
+        lambda s, r: (
+            TwoLayerNet(s["D"], s["H"], s["C"], weight_init_std=1.0, rng=r, dtype=F64),
+            (_x(s, r), _labels(s, r)),
+        ),
+    ),
+    "multi-layer-net": (
+        "MultiLayerNet: 2 hidden ReLU layers, BatchNorm, Dropout",
+        lambda s, r: (
+            MultiLayerNet(s["D"], (s["H"], s["H"]), s["C"], batchnorm=True, dropout=0.3, rng=r, dtype=F64),
+            (_x(s, r), _labels(s, r)),
+        ),
+    ),
 }
 
 
@@ -132,8 +191,9 @@ def parse_sizes(text: str | None) -> Sizes:
         key, sep, value = part.partition("=")
         key = key.strip()
         if not sep or key not in sizes or not value.strip().isdigit() or int(value) < 1:
-            raise InputError(f"--sizes: expected KEY=positive integer with KEY in "
-                             f"{sorted(sizes)}, got {part!r}")
+            raise InputError(
+                f"--sizes: expected KEY=positive integer with KEY in {sorted(sizes)}, got {part!r}"
+            )
         sizes[key] = int(value)
     return sizes
 

@@ -45,8 +45,11 @@ class GradEntry:
 
     def line(self) -> str:
         status = "ok  " if self.ok else "FAIL"
-        errs = (f"abs {self.max_abs_err:9.2e}  rel {self.rel_err:9.2e}" if np.isfinite(self.max_abs_err)
-                else "(gradient of the wrong shape)")
+        errs = (
+            f"abs {self.max_abs_err:9.2e}  rel {self.rel_err:9.2e}"
+            if np.isfinite(self.max_abs_err)
+            else "(gradient of the wrong shape)"
+        )
         text = f"{status} {self.kind:5} {self.name:<24} {shape_str(self.shape):<14} {errs}"
         return text + (f"\n       -> {self.diagnosis}" if self.diagnosis else "")
 
@@ -98,8 +101,9 @@ def _axes_text(axes: tuple[int, ...]) -> str:
 
 def _compare(a: np.ndarray, n: np.ndarray) -> tuple[float, float]:
     diff = float(np.max(np.abs(a - n))) if a.size else 0.0
-    scale = max(float(np.max(np.abs(a))) if a.size else 0.0,
-                float(np.max(np.abs(n))) if n.size else 0.0, 1e-300)
+    scale = max(
+        float(np.max(np.abs(a))) if a.size else 0.0, float(np.max(np.abs(n))) if n.size else 0.0, 1e-300
+    )
     return diff, diff / scale
 
 
@@ -115,8 +119,10 @@ def _diagnose(name: str, analytic: np.ndarray, numeric: np.ndarray, batch: int |
     if np.linalg.norm(a - c * n) > 1e-3 * np.linalg.norm(a):
         return "the values differ (not by a constant factor): check backward's formula"
     if batch and batch > 1 and abs(c - batch) < 1e-3 * batch:
-        return (f"off by exactly the batch size: {batch} times too large; the loss is a mean "
-                f"over the batch, so the gradient needs the factor 1/N (N={batch})")
+        return (
+            f"off by exactly the batch size: {batch} times too large; the loss is a mean "
+            f"over the batch, so the gradient needs the factor 1/N (N={batch})"
+        )
     if batch and batch > 1 and abs(c * batch - 1) < 1e-3:
         return f"off by exactly the batch size: {batch} times too small; 1/N (N={batch}) was applied twice"
     if abs(c + 1) < 1e-3:
@@ -155,8 +161,7 @@ def gradcheck(
     m = copy.deepcopy(module).astype(np.float64)
     for _, sub in m.named_modules():
         sub.input_grad = True  # every input's gradient is checked
-    xs = [x.astype(np.float64) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else x
-          for x in inputs]
+    xs = [x.astype(np.float64) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else x for x in inputs]
     names = arg_names(module.forward, len(xs))
     gens = m.generators()
     states = {k: copy.deepcopy(g.bit_generator.state) for k, g in gens.items()}
@@ -212,8 +217,11 @@ def gradcheck(
     def add(name: str, kind: str, arr: np.ndarray, analytic: Any) -> None:
         idx, num = numeric(arr)
         if analytic is None:
-            report.entries.append(GradEntry(name, kind, arr.shape, np.inf, np.inf, False,
-                                            f"backward returned no gradient for {name}"))
+            report.entries.append(
+                GradEntry(
+                    name, kind, arr.shape, np.inf, np.inf, False, f"backward returned no gradient for {name}"
+                )
+            )
             return
         a = np.asarray(analytic, dtype=np.float64)
         if a.shape != arr.shape:
@@ -248,18 +256,28 @@ def _restore(saved: list[tuple[Module, str, Any]]) -> None:
         setattr(mod, k, None if v is None else v.copy())
 
 
-def _shape_entry(name: str, kind: str, arr: np.ndarray, a: np.ndarray,
-                 idx: np.ndarray, num: np.ndarray) -> GradEntry:
+def _shape_entry(
+    name: str, kind: str, arr: np.ndarray, a: np.ndarray, idx: np.ndarray, num: np.ndarray
+) -> GradEntry:
     """A gradient whose shape is not its parameter's: usually an un-summed broadcast."""
     short = name.rsplit(".", 1)[-1]
     axes = _broadcast_axes(arr.shape, a.shape)
     if axes is None:
-        return GradEntry(name, kind, arr.shape, np.inf, np.inf, False,
-                         f"gradient has shape {shape_str(a.shape)}, expected {shape_str(arr.shape)}")
+        return GradEntry(
+            name,
+            kind,
+            arr.shape,
+            np.inf,
+            np.inf,
+            False,
+            f"gradient has shape {shape_str(a.shape)}, expected {shape_str(arr.shape)}",
+        )
     ax = _axes_text(axes)
-    msg = (f"gradient has shape {shape_str(a.shape)} but {short} has shape {shape_str(arr.shape)}: "
-           f"forward broadcast {short} over axis {ax}; backward must sum over axis {ax} "
-           f"(d{short} = np.sum(dout, axis={ax}))")
+    msg = (
+        f"gradient has shape {shape_str(a.shape)} but {short} has shape {shape_str(arr.shape)}: "
+        f"forward broadcast {short} over axis {ax}; backward must sum over axis {ax} "
+        f"(d{short} = np.sum(dout, axis={ax}))"
+    )
     summed = a.sum(axis=axes).reshape(arr.shape).reshape(-1)[idx]
     abs_err, rel = _compare(summed, num)
     if abs_err <= 1e-6 or rel <= 1e-5:

@@ -25,8 +25,10 @@ def add_train_options(p: argparse.ArgumentParser, epochs_help: str) -> argparse.
     g.add_argument("--batch-size", type=int, help="examples per update")
     g.add_argument("--max-grad", type=float, help="clip gradients to this global L2 norm")
     g.add_argument("--seed", type=int, default=0, help="seed of the run's random generator (default 0)")
-    g.add_argument("--out", help="run folder for checkpoint, metrics.json, history and plots "
-                                 "(default runs/<task>-<time>)")
+    g.add_argument(
+        "--out",
+        help="run folder for checkpoint, metrics.json, history and plots (default runs/<task>-<time>)",
+    )
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
     return g
@@ -44,9 +46,12 @@ def given(args: argparse.Namespace, keys: Any) -> dict[str, Any]:
 
 def report_files(out: Path, metrics: dict[str, Any], console: Any, keys: Any = None) -> None:
     """The figures worth a glance, then the files the run wrote."""
-    shown = {k: v for k, v in metrics.items()
-             if (k in keys if keys is not None else (k.endswith("accuracy") or k in ("train_seconds", "epochs")))
-             and v is not None}
+    shown = {
+        k: v
+        for k, v in metrics.items()
+        if (k in keys if keys is not None else (k.endswith("accuracy") or k in ("train_seconds", "epochs")))
+        and v is not None
+    }
     console.info("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
     files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     console.info(f"wrote {out}/: {', '.join(files)}")

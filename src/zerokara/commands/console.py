@@ -9,8 +9,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
 from zerokara.train.report import Reporter
@@ -37,10 +36,17 @@ class ConsoleReporter(Reporter):
     def start(self, what: str, total: int, done: int = 0) -> None:
         self.finish()
         self._bar = RichProgress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
-            TimeRemainingColumn(), console=_bar_console, disable=not self.progress,
-            transient=False)
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=_bar_console,
+            disable=not self.progress,
+            transient=False,
+        )
         self._task = self._bar.add_task(what, total=total, completed=done, info="")
         self._bar.start()
 

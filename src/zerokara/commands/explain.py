@@ -30,26 +30,36 @@ class _Help(argparse.RawDescriptionHelpFormatter):
         from zerokara.check.examples import EXAMPLES
 
         names = ", ".join(EXAMPLES)
-        self.add_text("built-in layers (zerokara explain --list describes each):\n"
-                      + textwrap.fill(names, 78, initial_indent="  ", subsequent_indent="  ",
-                                    break_on_hyphens=False))
+        self.add_text(
+            "built-in layers (zerokara explain --list describes each):\n"
+            + textwrap.fill(names, 78, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+        )
         return super().format_help()
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
-        "explain", help="show a layer's forward/backward graph, gradient rules and gradient check",
+        "explain",
+        help="show a layer's forward/backward graph, gradient rules and gradient check",
         description="Trace a layer's forward and backward on small example inputs: every array "
         "operation with its shapes, broadcasts as explicit Repeat nodes and the Sum that undoes "
         "them in backward, each local gradient rule, the shape of every gradient, and a float64 "
         "numerical gradient check. Exit status 1 when a gradient is wrong.",
-        formatter_class=_Help, epilog=USAGE)
-    p.add_argument("layer", nargs="?", help="a built-in layer name (see --list) or module:Class of "
-                   "your own layer (also path/to/file.py:Class)")
-    p.add_argument("--sizes", help="sizes, e.g. N=3,D=2,H=4 (N batch, D input, H hidden, C classes, "
-                   "T time steps)")
-    p.add_argument("--out", help="also draw both graphs to this file (.png, .svg, .pdf, or .gv "
-                   "source); needs Graphviz")
+        formatter_class=_Help,
+        epilog=USAGE,
+    )
+    p.add_argument(
+        "layer",
+        nargs="?",
+        help="a built-in layer name (see --list) or module:Class of "
+        "your own layer (also path/to/file.py:Class)",
+    )
+    p.add_argument(
+        "--sizes", help="sizes, e.g. N=3,D=2,H=4 (N batch, D input, H hidden, C classes, T time steps)"
+    )
+    p.add_argument(
+        "--out", help="also draw both graphs to this file (.png, .svg, .pdf, or .gv source); needs Graphviz"
+    )
     p.add_argument("--lang", choices=["en", "ja"], default="en", help="language of the text (default en)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--list", action="store_true", help="list the built-in layer names and exit")

@@ -7,9 +7,11 @@ import argparse
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
     gc = commands.add_parser(
-        "gradcheck", help="check a layer's backward against numerical gradients",
+        "gradcheck",
+        help="check a layer's backward against numerical gradients",
         description="Run a float64 central-difference gradient check of a built-in layer or model "
-        "and print the error per input and parameter. Exit status 1 when a gradient is wrong.")
+        "and print the error per input and parameter. Exit status 1 when a gradient is wrong.",
+    )
     gc.add_argument("layer", help="a layer name (see --list), or 'all'")
     gc.add_argument("--sizes", help="sizes, e.g. N=3,D=4,H=5,C=3")
     gc.add_argument("--seed", type=int, default=0)

@@ -7,8 +7,21 @@ import argparse
 from zerokara.commands import add_train_options, given, report_files, run_folder
 
 #: MLPConfig's settings a command line may give
-KEYS = ("model", "hidden", "activation", "init", "batchnorm", "dropout", "optimizer", "lr",
-        "batch_size", "epochs", "iters", "max_grad", "seed")
+KEYS = (
+    "model",
+    "hidden",
+    "activation",
+    "init",
+    "batchnorm",
+    "dropout",
+    "optimizer",
+    "lr",
+    "batch_size",
+    "epochs",
+    "iters",
+    "max_grad",
+    "seed",
+)
 
 
 def _model_options(g: argparse._ArgumentGroup) -> None:
@@ -19,23 +32,30 @@ def _model_options(g: argparse._ArgumentGroup) -> None:
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
     mlp = train_tasks.add_parser(
-        "mlp", help="an MLP on MNIST (book 1)",
+        "mlp",
+        help="an MLP on MNIST (book 1)",
         description="Train an MLP on MNIST. Defaults follow book 1: two-layer is 784-50-10 sigmoid, "
         "SGD lr 0.1, batch 100, 10,000 iterations; multi-layer is 784-256-256-10 ReLU, He init, "
-        "dropout 0.2, Adam lr 0.001, 12 epochs.")
+        "dropout 0.2, Adam lr 0.001, 12 epochs.",
+    )
     mlp.add_argument("--model", choices=["two-layer", "multi-layer"], default="two-layer")
     mlp.add_argument("--iters", type=int, help="stop after this many updates (book 1 counts iterations)")
-    mlp.add_argument("--batchnorm", action="store_true", help="BatchNorm after each hidden Affine (multi-layer)")
+    mlp.add_argument(
+        "--batchnorm", action="store_true", help="BatchNorm after each hidden Affine (multi-layer)"
+    )
     mlp.add_argument("--dropout", type=float, help="dropout probability (multi-layer; default 0.2)")
     _model_options(add_train_options(mlp, "passes over the 60,000 training images"))
     mlp.set_defaults(func=lambda args: _train(args, "mnist"))
 
     spiral = train_tasks.add_parser(
-        "spiral", help="the 3-class spiral (book 2, chapter 1); no download",
+        "spiral",
+        help="the 3-class spiral (book 2, chapter 1); no download",
         description="Train book 2's TwoLayerNet on the spiral data: hidden 10, sigmoid, SGD lr 1.0, "
-        "batch 30, 300 epochs; draws the decision boundary.")
-    spiral.set_defaults(batchnorm=False, dropout=None, iters=None, model="two-layer",
-                        func=lambda args: _train(args, "spiral"))
+        "batch 30, 300 epochs; draws the decision boundary.",
+    )
+    spiral.set_defaults(
+        batchnorm=False, dropout=None, iters=None, model="two-layer", func=lambda args: _train(args, "spiral")
+    )
     _model_options(add_train_options(spiral, "passes over the 300 points"))
 
 
@@ -45,7 +65,8 @@ def _train(args: argparse.Namespace, data: str) -> int:
 
     config = MLPConfig(data=data, **given(args, KEYS))
     rep = ConsoleReporter(progress=not args.no_progress)
-    run = train_mlp(config, out_dir=run_folder(args, "mlp" if data == "mnist" else data),
-                    reporter=rep, resume=args.resume)
+    run = train_mlp(
+        config, out_dir=run_folder(args, "mlp" if data == "mnist" else data), reporter=rep, resume=args.resume
+    )
     report_files(run.out_dir, run.metrics, rep)
     return 0

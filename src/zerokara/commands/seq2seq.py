@@ -8,48 +8,82 @@ import argparse
 from zerokara.commands import add_train_options, given, run_folder
 
 #: Seq2seqConfig's settings a command line may give
-KEYS = ("data", "model", "reverse", "bidirectional", "wordvec", "hidden", "batch_size", "epochs",
-        "optimizer", "lr", "max_grad", "seed", "workers")
+KEYS = (
+    "data",
+    "model",
+    "reverse",
+    "bidirectional",
+    "wordvec",
+    "hidden",
+    "batch_size",
+    "epochs",
+    "optimizer",
+    "lr",
+    "max_grad",
+    "seed",
+    "workers",
+)
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
     p = train_tasks.add_parser(
-        "seq2seq", help="an encoder-decoder on addition or dates (book 2, ch. 7-8)",
+        "seq2seq",
+        help="an encoder-decoder on addition or dates (book 2, ch. 7-8)",
         description="Train a character-level seq2seq model on book 2's addition.txt or date.txt "
         "(found in $ZEROKARA_DATA_DIR/seq2seq/) or on any file of fixed-width 'question_answer' "
         "lines. Reports exact-match accuracy of the greedy answer on the held-out 10% after each "
         "epoch. Defaults are book 2's: addition: wordvec 16, hidden 128, batch 128, 25 epochs, "
         "Adam lr 0.001, clip 5.0; date: hidden 256, 10 epochs (the book reverses the input for "
-        "dates: add --reverse).")
+        "dates: add --reverse).",
+    )
     g = p.add_argument_group("model")
-    g.add_argument("--data", default="addition",
-                   help="addition, date, or a path to a file of fixed-width lines (default addition)")
-    g.add_argument("--model", choices=["plain", "peeky", "attention"], default="plain",
-                   help="plain Seq2seq, PeekySeq2seq or AttentionSeq2seq (default plain)")
+    g.add_argument(
+        "--data",
+        default="addition",
+        help="addition, date, or a path to a file of fixed-width lines (default addition)",
+    )
+    g.add_argument(
+        "--model",
+        choices=["plain", "peeky", "attention"],
+        default="plain",
+        help="plain Seq2seq, PeekySeq2seq or AttentionSeq2seq (default plain)",
+    )
     g.add_argument("--reverse", action="store_true", help="feed the encoder the question reversed")
-    g.add_argument("--bidirectional-encoder", dest="bidirectional", action="store_true",
-                   help="a bidirectional LSTM encoder (H/2 units each way; --model attention)")
+    g.add_argument(
+        "--bidirectional-encoder",
+        dest="bidirectional",
+        action="store_true",
+        help="a bidirectional LSTM encoder (H/2 units each way; --model attention)",
+    )
     g.add_argument("--wordvec", type=int, help="character embedding size (default 16)")
     g.add_argument("--hidden", type=int, help="LSTM hidden size (default 128 addition, 256 date)")
     add_train_options(p, "passes over the training pairs (default 25 addition, 10 date)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="split each batch over this many threads, one core each (default 1). "
-                        "The same gradients up to float rounding; faster with 2 on 2 cores at "
-                        "batch 128 (see docs/speed.md)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="split each batch over this many threads, one core each (default 1). "
+        "The same gradients up to float rounding; faster with 2 on 2 cores at "
+        "batch 128 (see docs/speed.md)",
+    )
     p.set_defaults(func=_train)
 
     t = commands.add_parser(
-        "translate", help="answer questions with a trained seq2seq checkpoint",
+        "translate",
+        help="answer questions with a trained seq2seq checkpoint",
         description="Greedy-decode the answer to each TEXT with a checkpoint of zerokara train "
-        "seq2seq, e.g. zerokara translate runs/date/checkpoint.safetensors \"september 27, 1994\".")
+        'seq2seq, e.g. zerokara translate runs/date/checkpoint.safetensors "september 27, 1994".',
+    )
     t.add_argument("checkpoint", help="a checkpoint file or the run folder holding it")
     t.add_argument("text", nargs="+", help="question(s), at most the model's input width each")
     t.set_defaults(func=_translate)
 
     a = commands.add_parser(
-        "attention-map", help="draw an attention model's weights for one question",
+        "attention-map",
+        help="draw an attention model's weights for one question",
         description="Run an attention seq2seq checkpoint on TEXT and draw the attention weights "
-        "as a heatmap (rows: output characters, columns: input characters).")
+        "as a heatmap (rows: output characters, columns: input characters).",
+    )
     a.add_argument("checkpoint", help="a checkpoint file (--model attention) or its run folder")
     a.add_argument("text", help="the question")
     a.add_argument("--out", default="attention.png", help="PNG to write (default attention.png)")
@@ -61,14 +95,20 @@ def _train(args: argparse.Namespace) -> int:
     from zerokara.train.seq2seq import Seq2seqConfig, show_answers, train_seq2seq
 
     rep = ConsoleReporter(progress=not args.no_progress)
-    run = train_seq2seq(Seq2seqConfig(**given(args, KEYS)), out_dir=run_folder(args, "seq2seq"),
-                        reporter=rep, resume=args.resume)
+    run = train_seq2seq(
+        Seq2seqConfig(**given(args, KEYS)),
+        out_dir=run_folder(args, "seq2seq"),
+        reporter=rep,
+        resume=args.resume,
+    )
     t = run.trainer
     for line in show_answers(run.model, _vocab(run.config), t.x_test, t.t_test):
         rep.info(line)
     m = run.metrics
-    rep.info(f"held-out exact match {m['test_accuracy']:.4f}  ({m['seconds_per_epoch']:.1f} s per "
-             f"epoch, {t.epoch} epochs)")
+    rep.info(
+        f"held-out exact match {m['test_accuracy']:.4f}  ({m['seconds_per_epoch']:.1f} s per "
+        f"epoch, {t.epoch} epochs)"
+    )
     files = sorted(p.name for p in run.out_dir.iterdir() if not p.name.startswith("."))
     rep.info(f"wrote {run.out_dir}/: {', '.join(files)}")
     return 0
@@ -97,6 +137,5 @@ def _attention_map(args: argparse.Namespace) -> int:
     tr = Translator.load(args.checkpoint)
     answer, w = tr.attention(args.text)
     png = plot_attention(args.text, answer, w, args.out)
-    console.print(f"{args.text} -> {answer.rstrip()}  (attention map: {png})", highlight=False,
-                  markup=False)
+    console.print(f"{args.text} -> {answer.rstrip()}  (attention map: {png})", highlight=False, markup=False)
     return 0

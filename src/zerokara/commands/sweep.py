@@ -20,11 +20,13 @@ DESCRIPTION = (
     "Train every combination of the --grid values (or, with --sample N, N settings drawn at "
     "random from them), once per seed, in parallel, and write results.csv, results.json and the "
     "curves as plots. Each finished trial is saved at once in OUT/trials/; running the same "
-    "command again skips finished trials (ok or diverged) and re-runs crashed ones.")
+    "command again skips finished trials (ok or diverged) and re-runs crashed ones."
+)
 GRID_HELP = (
     "values of one setting: KEY=V1,V2,... (repeat for more keys; the grid is their cross "
     "product). With --sample: KEY=V1,V2 draws one of the values, KEY=LOW..HIGH a number "
-    "uniformly (an integer if both ends are; ends included), KEY=LOW..HIGH:log log-uniformly")
+    "uniformly (an integer if both ends are; ends included), KEY=LOW..HIGH:log log-uniformly"
+)
 EXAMPLES = """examples:
   zerokara sweep {task} --grid lr=0.1,1 --seeds 3
   zerokara sweep {task} --sample 20 --grid lr=1e-4..1:log --seeds 2 --executor ray
@@ -48,14 +50,20 @@ class TaskParser(argparse.ArgumentParser):
             return text + f"\n(settings unavailable: {e})\n"
         settings = ", ".join(f"{k}={fmt_value(v)}" for k, v in task.defaults.items() if k != "seed")
         head = "settings (grid keys) and their defaults; a setting not in a --grid keeps its default"
-        return text + f"\n{head}:\n" + textwrap.fill(settings, 100, initial_indent="  ",
-                                                       subsequent_indent="  ") + "\n"
+        return (
+            text
+            + f"\n{head}:\n"
+            + textwrap.fill(settings, 100, initial_indent="  ", subsequent_indent="  ")
+            + "\n"
+        )
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
     s = commands.add_parser(
-        "sweep", help="a hyper-parameter grid or random search x seeds, in parallel (local or Ray)",
-        description=DESCRIPTION)
+        "sweep",
+        help="a hyper-parameter grid or random search x seeds, in parallel (local or Ray)",
+        description=DESCRIPTION,
+    )
     tasks = s.add_subparsers(dest="task", metavar="TASK", required=True, parser_class=TaskParser)
     for name in registry.TASKS:
         what = registry.HELP.get(name) or name
@@ -66,23 +74,42 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 def _add_options(p: argparse.ArgumentParser, name: str) -> None:
     p.add_argument("--grid", action="append", default=[], metavar="KEY=VALUES", help=GRID_HELP)
-    p.add_argument("--sample", type=int, metavar="N",
-                   help="random search: draw N settings from the --grid entries instead of "
-                        "taking every combination (each runs with every seed)")
-    p.add_argument("--sample-seed", type=int, metavar="S",
-                   help="seed of the --sample draw (default 0): the same command draws the same "
-                        "settings, so a re-run resumes it")
+    p.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="random search: draw N settings from the --grid entries instead of "
+        "taking every combination (each runs with every seed)",
+    )
+    p.add_argument(
+        "--sample-seed",
+        type=int,
+        metavar="S",
+        help="seed of the --sample draw (default 0): the same command draws the same "
+        "settings, so a re-run resumes it",
+    )
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 per setting (default 3)")
-    p.add_argument("--iters", type=int, metavar="N",
-                   help="updates per trial, for tasks with an iters setting (also a grid key)")
+    p.add_argument(
+        "--iters",
+        type=int,
+        metavar="N",
+        help="updates per trial, for tasks with an iters setting (also a grid key)",
+    )
     p.add_argument("--out", metavar="DIR", help=f"sweep folder (default runs/sweep-{name})")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="trials run at once (default 2)")
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="local: a process pool on this machine (default); ray: Ray tasks "
-                        "(pip install 'zerokara[ray]')")
-    p.add_argument("--address", metavar="HOST:PORT", help="with --executor ray: connect to this Ray cluster "
-                                     "(HOST:PORT, or 'auto'); default: start a local Ray "
-                                     "with --workers CPUs")
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: a process pool on this machine (default); ray: Ray tasks (pip install 'zerokara[ray]')",
+    )
+    p.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="with --executor ray: connect to this Ray cluster "
+        "(HOST:PORT, or 'auto'); default: start a local Ray "
+        "with --workers CPUs",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -92,8 +119,10 @@ def _fixed(args: argparse.Namespace, task: Any, grid: dict[str, Any]) -> dict[st
     fixed: dict[str, Any] = {}
     if args.iters is not None:
         if "iters" not in task.defaults:
-            raise InputError(f"--iters: {task.name} has no iters setting; set its length with "
-                             f"--grid (keys: {', '.join(k for k in task.defaults if k != 'seed')})")
+            raise InputError(
+                f"--iters: {task.name} has no iters setting; set its length with "
+                f"--grid (keys: {', '.join(k for k in task.defaults if k != 'seed')})"
+            )
         if "iters" in grid:
             raise InputError("--iters and --grid iters=... both given; use one")
         if args.iters < 1:
@@ -127,11 +156,16 @@ def run(args: argparse.Namespace) -> int:
     sample_seed = args.sample_seed or 0
     sweep = Sweep(task, grid, args.seeds, out, fixed, sample=args.sample, sample_seed=sample_seed)
     n, k = len(sweep.configs), len(sweep.settings)
-    what = (f"{args.sample} draw(s) (sample seed {sample_seed}): {k} setting(s)" if sweep.sampled
-            else f"{k} setting(s)")
-    console.print(f"[bold]sweep {escape(task.name)}[/bold]: {what} x {args.seeds} seed(s) = {n} "
-                  f"trials on {args.executor} ({args.workers} worker(s)) -> {escape(str(out))}",
-                  highlight=False)
+    what = (
+        f"{args.sample} draw(s) (sample seed {sample_seed}): {k} setting(s)"
+        if sweep.sampled
+        else f"{k} setting(s)"
+    )
+    console.print(
+        f"[bold]sweep {escape(task.name)}[/bold]: {what} x {args.seeds} seed(s) = {n} "
+        f"trials on {args.executor} ({args.workers} worker(s)) -> {escape(str(out))}",
+        highlight=False,
+    )
     start = time.perf_counter()
     reporter = ConsoleReporter(progress=not args.no_progress)
     sweep.run(executor=args.executor, workers=args.workers, address=args.address, reporter=reporter)
@@ -141,9 +175,13 @@ def run(args: argparse.Namespace) -> int:
     rows = sweep.table()
     bad = {s: sum(r["status"] == s for r in rows) for s in ("diverged", "crashed")}
     if any(bad.values()):
-        reporter.info(f"{bad['diverged']} diverged, {bad['crashed']} crashed (see the error column "
-                      "of results.csv); run the same command again to retry the crashed ones")
+        reporter.info(
+            f"{bad['diverged']} diverged, {bad['crashed']} crashed (see the error column "
+            "of results.csv); run the same command again to retry the crashed ones"
+        )
     plots = [p.name for p in sweep.plots]
-    reporter.info(f"{time.perf_counter() - start:.1f} s; wrote {out}/: results.csv, results.json, "
-                  f"sweep.json, trials/" + "".join(f", {p}" for p in plots))
+    reporter.info(
+        f"{time.perf_counter() - start:.1f} s; wrote {out}/: results.csv, results.json, "
+        f"sweep.json, trials/" + "".join(f", {p}" for p in plots)
+    )
     return 0

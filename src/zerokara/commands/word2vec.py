@@ -9,51 +9,76 @@ from zerokara.commands import add_train_options, given, run_folder
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
     p = train_tasks.add_parser(
-        "word2vec", help="word vectors: CBOW or skip-gram with negative sampling (book 2, ch. 4)",
+        "word2vec",
+        help="word vectors: CBOW or skip-gram with negative sampling (book 2, ch. 4)",
         description="Train word2vec on Penn Treebank (or --corpus FILE). Defaults follow book 2: "
         "CBOW, window 5, hidden 100, 5 negatives, Adam lr 0.001, batch 100, 10 epochs; "
         "--preset gensim-like adds gensim's subsampling and shrinking windows and triples "
         "the lr (above gensim's analogy accuracy on PTB). After "
         "training it prints the book's queries and the analogy accuracy on questions-words.txt "
         "(gensim's copy, or --questions). The checkpoint holds the word vectors and the "
-        "vocabulary: pass it to `zerokara similar` and `zerokara analogy`.")
+        "vocabulary: pass it to `zerokara similar` and `zerokara analogy`.",
+    )
     p.add_argument("--model", choices=["cbow", "skipgram"], help="default cbow")
     p.add_argument("--window", type=int, help="context words on each side of the target (default 5)")
     p.add_argument("--hidden", type=int, help="vector size (default 100)")
     p.add_argument("--negatives", type=int, help="negative samples per target (default 5)")
-    p.add_argument("--subsample", type=float,
-                   help="drop frequent words at random each epoch with threshold T, e.g. 1e-3 "
-                        "(word2vec's and gensim's 'sample'; default 0: off, as book 2)")
-    p.add_argument("--shrink-window", action="store_true", default=None,
-                   help="give each target a random effective window of 1..--window words "
-                        "(gensim's reduced windows: near words count more; default off, as book 2)")
-    p.add_argument("--lr-schedule", choices=["constant", "linear"],
-                   help="constant (default, book 2) or linear: --lr decays to 0 over the run, "
-                        "as gensim's alpha")
-    p.add_argument("--init", choices=["book", "gensim"],
-                   help="initial weights: book (default: W_in, W_out ~ 0.01 randn) or gensim "
-                        "(W_in ~ U(-0.5/hidden, 0.5/hidden), W_out = 0)")
-    p.add_argument("--preset", choices=["book", "gensim-like"],
-                   help="book (default: book 2's settings) or gensim-like: --subsample 1e-3 "
-                        "--shrink-window --lr 0.003, gensim's subsampling and windows with "
-                        "Adam (options given explicitly still win)")
+    p.add_argument(
+        "--subsample",
+        type=float,
+        help="drop frequent words at random each epoch with threshold T, e.g. 1e-3 "
+        "(word2vec's and gensim's 'sample'; default 0: off, as book 2)",
+    )
+    p.add_argument(
+        "--shrink-window",
+        action="store_true",
+        default=None,
+        help="give each target a random effective window of 1..--window words "
+        "(gensim's reduced windows: near words count more; default off, as book 2)",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        choices=["constant", "linear"],
+        help="constant (default, book 2) or linear: --lr decays to 0 over the run, as gensim's alpha",
+    )
+    p.add_argument(
+        "--init",
+        choices=["book", "gensim"],
+        help="initial weights: book (default: W_in, W_out ~ 0.01 randn) or gensim "
+        "(W_in ~ U(-0.5/hidden, 0.5/hidden), W_out = 0)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=["book", "gensim-like"],
+        help="book (default: book 2's settings) or gensim-like: --subsample 1e-3 "
+        "--shrink-window --lr 0.003, gensim's subsampling and windows with "
+        "Adam (options given explicitly still win)",
+    )
     p.add_argument("--corpus", help="a text file, words separated by spaces (default: PTB train)")
-    p.add_argument("--questions", help="analogy questions in questions-words.txt format "
-                                       "(default: gensim's copy, if gensim is installed)")
+    p.add_argument(
+        "--questions",
+        help="analogy questions in questions-words.txt format "
+        "(default: gensim's copy, if gensim is installed)",
+    )
     add_train_options(p, "passes over the corpus (default 10)")
     p.set_defaults(func=_train)
 
-    sim = commands.add_parser("similar", help="the words closest to a word (cosine similarity)",
-                              description="Most similar words by cosine similarity of the vectors "
-                              "in a word2vec checkpoint.")
+    sim = commands.add_parser(
+        "similar",
+        help="the words closest to a word (cosine similarity)",
+        description="Most similar words by cosine similarity of the vectors in a word2vec checkpoint.",
+    )
     sim.add_argument("checkpoint", help="a run folder or its checkpoint.safetensors")
     sim.add_argument("word")
     sim.add_argument("--top", type=int, default=5, help="how many words (default 5)")
     sim.set_defaults(func=_similar)
 
-    ana = commands.add_parser("analogy", help="a : b = c : ?, e.g. king man queen -> woman",
-                              description="Answer the analogy a : b = c : ? with the words closest "
-                              "to b - a + c (cosine; a, b, c excluded).")
+    ana = commands.add_parser(
+        "analogy",
+        help="a : b = c : ?, e.g. king man queen -> woman",
+        description="Answer the analogy a : b = c : ? with the words closest "
+        "to b - a + c (cosine; a, b, c excluded).",
+    )
     ana.add_argument("checkpoint", help="a run folder or its checkpoint.safetensors")
     ana.add_argument("a")
     ana.add_argument("b")
@@ -63,9 +88,25 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 
 #: Word2VecConfig's settings a command line may give
-KEYS = ("model", "window", "hidden", "batch_size", "epochs", "optimizer", "lr", "negatives",
-        "subsample", "shrink_window", "lr_schedule", "init", "preset", "corpus", "questions",
-        "max_grad", "seed")
+KEYS = (
+    "model",
+    "window",
+    "hidden",
+    "batch_size",
+    "epochs",
+    "optimizer",
+    "lr",
+    "negatives",
+    "subsample",
+    "shrink_window",
+    "lr_schedule",
+    "init",
+    "preset",
+    "corpus",
+    "questions",
+    "max_grad",
+    "seed",
+)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -73,8 +114,12 @@ def _train(args: argparse.Namespace) -> int:
     from zerokara.train.word2vec import Word2VecConfig, book_queries, train_word2vec
 
     rep = ConsoleReporter(progress=not args.no_progress)
-    run = train_word2vec(Word2VecConfig(**given(args, KEYS)), out_dir=run_folder(args, "word2vec"),
-                         reporter=rep, resume=args.resume)
+    run = train_word2vec(
+        Word2VecConfig(**given(args, KEYS)),
+        out_dir=run_folder(args, "word2vec"),
+        reporter=rep,
+        resume=args.resume,
+    )
     for line in book_queries(run.trainer.word_vectors()):
         rep.info(line)
     if getattr(run.trainer, "analogy", None) is not None:

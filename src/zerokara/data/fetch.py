@@ -42,8 +42,9 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _urllib_download(url: str, output_file: str, pooch_obj: object = None,
-                     check_only: bool = False) -> bool | None:
+def _urllib_download(
+    url: str, output_file: str, pooch_obj: object = None, check_only: bool = False
+) -> bool | None:
     """A pooch downloader on plain urllib, so ``file://`` URLs work as well as http(s)."""
     with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
         if check_only:
@@ -80,7 +81,8 @@ def fetch(relpath: str, urls: list[str], sha256: str, *, dataset: str) -> Path:
         if actual != sha256:
             raise DataError(
                 f"{dataset}: {path} is corrupt: sha256 expected {sha256}, got {actual}; "
-                f"delete it so it is downloaded again")
+                f"delete it so it is downloaded again"
+            )
         return path
 
     folder = path.parent
@@ -94,15 +96,22 @@ def fetch(relpath: str, urls: list[str], sha256: str, *, dataset: str) -> Path:
     if not writable:
         raise DataError(
             f"{dataset}: cannot download {relpath}: folder {folder} is not writable ({why}); "
-            f"set ZEROKARA_DATA_DIR to a writable folder or to a folder that holds {relpath}")
+            f"set ZEROKARA_DATA_DIR to a writable folder or to a folder that holds {relpath}"
+        )
 
     reason = "no URL given"
     # pooch logs each attempt to stderr; a failure must read as the one error line below
     pooch.get_logger().setLevel("WARNING")
     for url in urls:
         try:
-            pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=path.name, path=folder,
-                           downloader=_urllib_download, progressbar=False)
+            pooch.retrieve(
+                url,
+                known_hash=f"sha256:{sha256}",
+                fname=path.name,
+                path=folder,
+                downloader=_urllib_download,
+                progressbar=False,
+            )
             return path
         except (OSError, ValueError, http.client.HTTPException) as err:
             # OSError covers URLError, timeouts and disk errors; ValueError is
@@ -111,4 +120,5 @@ def fetch(relpath: str, urls: list[str], sha256: str, *, dataset: str) -> Path:
     raise DataError(
         f"{dataset}: could not download {relpath} from {', '.join(urls) or '(no URLs)'} "
         f"(last error: {reason}); check the network, or set ZEROKARA_DATA_DIR to a folder "
-        f"that holds {relpath}")
+        f"that holds {relpath}"
+    )

@@ -37,10 +37,10 @@ FILE_NAMES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 class IdxSource:
     """Where one IDX data set lives: its folder under ``data_dir()``, mirrors, hashes."""
 
-    name: str                   # shown in error messages, e.g. "MNIST"
-    folder: str                 # folder under data_dir(), e.g. "mnist"
-    mirrors: tuple[str, ...]    # base URLs, tried in order; the file name is appended
-    sha256: dict[str, str]      # file name -> expected SHA-256 (hex)
+    name: str  # shown in error messages, e.g. "MNIST"
+    folder: str  # folder under data_dir(), e.g. "mnist"
+    mirrors: tuple[str, ...]  # base URLs, tried in order; the file name is appended
+    sha256: dict[str, str]  # file name -> expected SHA-256 (hex)
     num_classes: int = 10
 
     def file(self, name: str) -> tuple[str, list[str], str]:
@@ -96,12 +96,13 @@ def read_idx(path: str | Path, magic: int) -> np.ndarray:
         with gzip.open(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
-        raise DataError(f"{path}: not a valid gzip file ({' '.join(str(err).split())}); "
-                        f"delete it so it is downloaded again") from err
+        raise DataError(
+            f"{path}: not a valid gzip file ({' '.join(str(err).split())}); "
+            f"delete it so it is downloaded again"
+        ) from err
 
     def bad(what: str) -> DataError:
-        return DataError(f"{path}: not a valid IDX file: {what}; "
-                         f"delete it so it is downloaded again")
+        return DataError(f"{path}: not a valid IDX file: {what}; delete it so it is downloaded again")
 
     if len(raw) < 4:
         raise bad(f"only {len(raw)} bytes")
@@ -126,16 +127,23 @@ def _load_split(source: IdxSource, images: str, labels: str) -> tuple[np.ndarray
     x = read_idx(fetch(*source.file(images), dataset=source.name), IMAGES_MAGIC)
     t = read_idx(fetch(*source.file(labels), dataset=source.name), LABELS_MAGIC)
     if len(x) != len(t):
-        raise DataError(f"{source.name}: {images} holds {len(x)} images but {labels} "
-                        f"holds {len(t)} labels")
+        raise DataError(f"{source.name}: {images} holds {len(x)} images but {labels} holds {len(t)} labels")
     if t.size and int(t.max()) >= source.num_classes:
-        raise DataError(f"{source.name}: {labels} holds label {int(t.max())}, "
-                        f"expected 0..{source.num_classes - 1}")
+        raise DataError(
+            f"{source.name}: {labels} holds label {int(t.max())}, expected 0..{source.num_classes - 1}"
+        )
     return x, t
 
 
-def load_idx(source: IdxSource, *, normalize: bool = True, flatten: bool = True,
-             one_hot: bool = False, dtype: DTypeLike = np.float32, caller: str = "load_idx"):
+def load_idx(
+    source: IdxSource,
+    *,
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot: bool = False,
+    dtype: DTypeLike = np.float32,
+    caller: str = "load_idx",
+):
     """Load any IDX data set described by ``source``; see ``load_mnist`` for the flags."""
     dtype = np.dtype(dtype)
     if normalize and dtype.kind != "f":
@@ -160,8 +168,9 @@ def load_idx(source: IdxSource, *, normalize: bool = True, flatten: bool = True,
     return train, test
 
 
-def load_mnist(*, normalize: bool = True, flatten: bool = True, one_hot: bool = False,
-               dtype: DTypeLike = np.float32):
+def load_mnist(
+    *, normalize: bool = True, flatten: bool = True, one_hot: bool = False, dtype: DTypeLike = np.float32
+):
     """MNIST handwritten digits, downloaded once into ``data_dir()/mnist``.
 
     Returns ``((x_train, t_train), (x_test, t_test))`` with 60,000 / 10,000 examples:
@@ -170,15 +179,23 @@ def load_mnist(*, normalize: bool = True, flatten: bool = True, one_hot: bool = 
            e.g. np.uint8).
         t: (N,) int64 class ids 0..9, or (N, 10) one-hot floats if ``one_hot``.
     """
-    return load_idx(MNIST, normalize=normalize, flatten=flatten, one_hot=one_hot,
-                    dtype=dtype, caller="load_mnist")
+    return load_idx(
+        MNIST, normalize=normalize, flatten=flatten, one_hot=one_hot, dtype=dtype, caller="load_mnist"
+    )
 
 
-def load_fashion_mnist(*, normalize: bool = True, flatten: bool = True, one_hot: bool = False,
-                       dtype: DTypeLike = np.float32):
+def load_fashion_mnist(
+    *, normalize: bool = True, flatten: bool = True, one_hot: bool = False, dtype: DTypeLike = np.float32
+):
     """Fashion-MNIST (Zalando): same shapes and flags as ``load_mnist``, 10 clothing classes.
 
     Stored in ``data_dir()/fashion-mnist``.
     """
-    return load_idx(FASHION_MNIST, normalize=normalize, flatten=flatten, one_hot=one_hot,
-                    dtype=dtype, caller="load_fashion_mnist")
+    return load_idx(
+        FASHION_MNIST,
+        normalize=normalize,
+        flatten=flatten,
+        one_hot=one_hot,
+        dtype=dtype,
+        caller="load_fashion_mnist",
+    )

@@ -42,8 +42,9 @@ class Vocab:
         try:
             return np.array([self.word_to_id[w] for w in words], dtype=np.int64)
         except KeyError as e:
-            raise InputError(f"{what}: unknown word {e.args[0]!r} (not in the {len(self)}-word "
-                             "vocabulary)") from None
+            raise InputError(
+                f"{what}: unknown word {e.args[0]!r} (not in the {len(self)}-word vocabulary)"
+            ) from None
 
     def decode(self, ids: np.ndarray) -> list[str]:
         return [self.id_to_word[int(i)] for i in ids]
@@ -53,8 +54,7 @@ def _words(split: str) -> list[str]:
     if split not in SHA256:
         raise InputError(f"ptb: split expected one of {SPLITS}, got {split!r}")
     name = f"ptb.{split}.txt"
-    path = fetch(f"{FOLDER}/{name}", [f"{m}/{name}" for m in MIRRORS], SHA256[split],
-                 dataset="Penn Treebank")
+    path = fetch(f"{FOLDER}/{name}", [f"{m}/{name}" for m in MIRRORS], SHA256[split], dataset="Penn Treebank")
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as e:

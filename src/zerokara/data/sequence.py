@@ -4,7 +4,7 @@
 A file holds one example per line, fixed width: the question padded with
 spaces, ``_``, the answer padded with spaces::
 
-    16+75  _91  
+    16+75  _91
     september 27, 1994           _1994-09-27
 
 The ``_`` is part of the answer: it is the decoder's first input (the "start"
@@ -53,12 +53,16 @@ class CharVocab:
         if bad:
             i, c = bad[0]
             known = "".join(sorted(self.chars)).strip()
-            raise InputError(f"{what}: character {c!r} at position {i} of {text!r} is not in the "
-                             f"{len(self)}-character vocabulary ({known!r})")
+            raise InputError(
+                f"{what}: character {c!r} at position {i} of {text!r} is not in the "
+                f"{len(self)}-character vocabulary ({known!r})"
+            )
         if width is not None:
             if len(text) > width:
-                raise InputError(f"{what}: {text!r} has {len(text)} characters; the model reads at "
-                                 f"most {width} (its fixed input width)")
+                raise InputError(
+                    f"{what}: {text!r} has {len(text)} characters; the model reads at "
+                    f"most {width} (its fixed input width)"
+                )
             text = text.ljust(width)
         return np.array([self.char_to_id[c] for c in text], dtype=np.int64)
 
@@ -82,8 +86,9 @@ class SequenceData:
     def __len__(self) -> int:
         return len(self.x)
 
-    def split(self, test: float = 0.1, seed: int | None = BOOK_SEED
-              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    def split(
+        self, test: float = 0.1, seed: int | None = BOOK_SEED
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """``(x_train, t_train), (x_test, t_test)``: shuffle, keep the last ``test``
         fraction as the held-out set.
 
@@ -116,18 +121,26 @@ def parse_lines(lines: list[str], source: str = "data") -> SequenceData:
     first = rows[0]
     col = first.find(START)
     if col < 1:
-        raise DataError(f"{source} line 1: expected 'question{START}answer' with a non-empty "
-                        f"question before {START!r}, got {first!r}")
+        raise DataError(
+            f"{source} line 1: expected 'question{START}answer' with a non-empty "
+            f"question before {START!r}, got {first!r}"
+        )
     width = len(first)
     for n, row in enumerate(rows, 1):
         if len(row) != width or row.find(START) != col:
             where = row.find(START)
-            why = (f"it has {len(row)} characters" if len(row) != width else
-                   f"its {START!r} is at column {where + 1}" if where >= 0 else f"it has no {START!r}")
+            why = (
+                f"it has {len(row)} characters"
+                if len(row) != width
+                else f"its {START!r} is at column {where + 1}"
+                if where >= 0
+                else f"it has no {START!r}"
+            )
             raise DataError(
                 f"{source} line {n}: expected {width} characters with {START!r} at column {col + 1} "
                 f"(a {col}-character question, {START!r}, a {width - col - 1}-character answer, "
-                f"as line 1), but {why}: {row!r}")
+                f"as line 1), but {why}: {row!r}"
+            )
     chars: dict[str, None] = {}
     for row in rows:  # order of first appearance: question, then answer, line by line
         for c in row:
@@ -149,7 +162,8 @@ def sequence_path(name: str | Path) -> Path:
             raise DataError(
                 f"{name}: {path} not found. Book 2's {name}.txt is not downloaded; set "
                 f"ZEROKARA_DATA_DIR to a folder holding {FOLDER}/{name}.txt, or make a new set with "
-                f"zerokara.data.make_{name}(n) / write_sequence(...)")
+                f"zerokara.data.make_{name}(n) / write_sequence(...)"
+            )
         return path
     path = Path(name).expanduser()
     if not path.is_file():
@@ -183,14 +197,26 @@ def make_addition(n: int, rng: np.random.Generator | int = 0, *, digits: int = 3
         raise InputError(f"make_addition: n and digits expected >= 1, got n={n}, digits={digits}")
     lens = rng.integers(1, digits + 1, size=(2, n))
     lo = np.where(lens == 1, 0, 10 ** (lens - 1))
-    ab = rng.integers(lo, 10 ** lens)
+    ab = rng.integers(lo, 10**lens)
     q = [f"{a}+{b}" for a, b in zip(ab[0], ab[1])]
     a = [str(x) for x in ab.sum(axis=0)]
     return [q_.ljust(2 * digits + 1) + START + a_.ljust(digits + 1) for q_, a_ in zip(q, a)]
 
 
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
-           "september", "october", "november", "december"]
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 _DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -207,8 +233,14 @@ def _date_text(d: dt.date, style: int, case: int) -> str:
     return (text, text.title(), text.upper())[case]
 
 
-def make_date(n: int, rng: np.random.Generator | int = 0, *, start: str = "1970-01-01",
-              end: str = "2017-12-31", styles: tuple[int, ...] = (0, 1, 2, 3)) -> list[str]:
+def make_date(
+    n: int,
+    rng: np.random.Generator | int = 0,
+    *,
+    start: str = "1970-01-01",
+    end: str = "2017-12-31",
+    styles: tuple[int, ...] = (0, 1, 2, 3),
+) -> list[str]:
     """``n`` lines like book 2's date.txt: a date written one of the ways people
     write it (``9/27/94``, ``Sep 27, 1994``, ``september 27, 1994``, ``TUESDAY,
     SEPTEMBER 27, 1994``; lower, Title or UPPER case) -> ``1994-09-27``.
@@ -240,5 +272,15 @@ def write_sequence(path: str | Path, lines: list[str]) -> Path:
     return path
 
 
-__all__ = ["CharVocab", "SequenceData", "parse_lines", "load_sequence", "sequence_path",
-           "make_addition", "make_date", "write_sequence", "BOOK_SEED", "START"]
+__all__ = [
+    "CharVocab",
+    "SequenceData",
+    "parse_lines",
+    "load_sequence",
+    "sequence_path",
+    "make_addition",
+    "make_date",
+    "write_sequence",
+    "BOOK_SEED",
+    "START",
+]

@@ -12,9 +12,14 @@ from numpy.typing import DTypeLike
 from zerokara.errors import InputError
 
 
-def load_spiral(n_per_class: int = 100, classes: int = 3, *, seed: int = 1984,
-                rng: np.random.Generator | None = None,
-                dtype: DTypeLike = np.float32) -> tuple[np.ndarray, np.ndarray]:
+def load_spiral(
+    n_per_class: int = 100,
+    classes: int = 3,
+    *,
+    seed: int = 1984,
+    rng: np.random.Generator | None = None,
+    dtype: DTypeLike = np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
     """Generate the spiral data set.
 
     For class j and point i (rate = i / n_per_class):
@@ -37,7 +42,7 @@ def load_spiral(n_per_class: int = 100, classes: int = 3, *, seed: int = 1984,
     n, k = int(n_per_class), int(classes)
     if rng is None:
         rng = np.random.default_rng(seed)
-    rate = np.arange(n) / n                                   # (n,)
+    rate = np.arange(n) / n  # (n,)
     # noise drawn as (classes, n): the same order as the book's j-outer, i-inner loops
     theta = 4.0 * np.arange(k)[:, None] + 4.0 * rate + 0.2 * rng.standard_normal((k, n))
     radius = np.broadcast_to(rate, (k, n))

@@ -19,22 +19,34 @@ from zerokara.explain.render import op_text, visible
 from zerokara.explain.rules import pairs
 
 FORMATS = ("png", "svg", "pdf", "gv", "dot")
-FILL = {"Input": "#dae8fc", "Param": "#fff2cc", "Dout": "#f8cecc", "Const": "#eeeeee",
-        "Zeros": "#eeeeee", "State": "#eeeeee"}
+FILL = {
+    "Input": "#dae8fc",
+    "Param": "#fff2cc",
+    "Dout": "#f8cecc",
+    "Const": "#eeeeee",
+    "Zeros": "#eeeeee",
+    "State": "#eeeeee",
+}
 PAIR, STORED, FAILED = "#ffd8a8", "#d5e8d4", "#f4a6a6"
-LEGEND = ("orange: a broadcast (Repeat) and the Sum that undoes it · green: results (out, dx, dW) · "
-          "red: fails the gradient check · dashed: forward values backward reads · edges: shapes")
+LEGEND = (
+    "orange: a broadcast (Repeat) and the Sum that undoes it · green: results (out, dx, dW) · "
+    "red: fails the gradient check · dashed: forward values backward reads · edges: shapes"
+)
 
 
 class DrawError(ZerokaraError):
     """Graphviz (the Python package or the ``dot`` program) is missing or failed."""
 
 
-INSTALL_DOT = ("--out needs Graphviz's `dot` program, which was not found: install it with "
-               "`sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
-               "`conda install graphviz`; the text output above is complete without it")
-INSTALL_PY = ("--out needs the graphviz Python package: pip install 'zerokara[explain]' "
-              "(or pip install graphviz); the text output above is complete without it")
+INSTALL_DOT = (
+    "--out needs Graphviz's `dot` program, which was not found: install it with "
+    "`sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
+    "`conda install graphviz`; the text output above is complete without it"
+)
+INSTALL_PY = (
+    "--out needs the graphviz Python package: pip install 'zerokara[explain]' "
+    "(or pip install graphviz); the text output above is complete without it"
+)
 
 
 def _label(n: Node) -> str:
@@ -51,8 +63,9 @@ def _label(n: Node) -> str:
 
 def _failed(n: Node, failed: set[str]) -> list[str]:
     """The names this node's value was stored as that the numerical check rejected (dx, db)."""
-    return [s for s in n.stores if s.startswith("d") and (s[1:] in failed or s[1:].split(" ")[0] in failed)
-            ] + [g for g in n.attrs.get("grad_of", ()) if g in failed and "." in g]
+    return [
+        s for s in n.stores if s.startswith("d") and (s[1:] in failed or s[1:].split(" ")[0] in failed)
+    ] + [g for g in n.attrs.get("grad_of", ()) if g in failed and "." in g]
 
 
 def _add_nodes(target: Any, nodes: list[Node], phase: str, undo: set[int], failed: set[str]) -> None:
@@ -66,8 +79,13 @@ def _add_nodes(target: Any, nodes: list[Node], phase: str, undo: set[int], faile
         bad = _failed(n, failed) if phase == "backward" else []
         if bad:
             fill, label = FAILED, label + f"\n{', '.join(bad)} FAILS the gradient check"
-        target.node(f"n{n.id}", label, fillcolor=fill, shape="ellipse" if n.is_leaf else "box",
-                    penwidth="2" if n.id in undo else "1")
+        target.node(
+            f"n{n.id}",
+            label,
+            fillcolor=fill,
+            shape="ellipse" if n.is_leaf else "box",
+            penwidth="2" if n.id in undo else "1",
+        )
 
 
 def build_dot(graph: Graph, title: str = "", failed: set[str] = frozenset()):  # noqa: ANN201
@@ -77,12 +95,29 @@ def build_dot(graph: Graph, title: str = "", failed: set[str] = frozenset()):  #
         raise DrawError(INSTALL_PY) from None
     undo = {n.id for pair in pairs(graph) for n in pair}
     label = f'<{html.escape(title)}<BR/><FONT POINT-SIZE="11">{LEGEND}</FONT>>'
-    dot = graphviz.Digraph("explain", graph_attr={
-        "rankdir": "TB", "fontname": "DejaVu Sans", "fontsize": "16", "label": label,
-        "labelloc": "t", "nodesep": "0.25", "ranksep": "0.35", "dpi": "110", "newrank": "true"},
-        node_attr={"fontname": "DejaVu Sans", "fontsize": "12", "shape": "box",
-                   "style": "rounded,filled", "fillcolor": "white", "margin": "0.12,0.05"},
-        edge_attr={"fontname": "DejaVu Sans", "fontsize": "10", "color": "#555555"})
+    dot = graphviz.Digraph(
+        "explain",
+        graph_attr={
+            "rankdir": "TB",
+            "fontname": "DejaVu Sans",
+            "fontsize": "16",
+            "label": label,
+            "labelloc": "t",
+            "nodesep": "0.25",
+            "ranksep": "0.35",
+            "dpi": "110",
+            "newrank": "true",
+        },
+        node_attr={
+            "fontname": "DejaVu Sans",
+            "fontsize": "12",
+            "shape": "box",
+            "style": "rounded,filled",
+            "fillcolor": "white",
+            "margin": "0.12,0.05",
+        },
+        edge_attr={"fontname": "DejaVu Sans", "fontsize": "10", "color": "#555555"},
+    )
     for phase in ("forward", "backward"):
         nodes = visible(graph, phase)
         own = {n.id for n in nodes}
@@ -103,8 +138,13 @@ def build_dot(graph: Graph, title: str = "", failed: set[str] = frozenset()):  #
                     src = f"n{i.id}"
                     if i.id not in own:  # a forward value cached for backward: a small copy here
                         src = f"ref{phase}{i.id}"
-                        c.node(src, f"{i.name}\n{shape_str(i.shape)}" + (f"\nt={i.step}" if i.step else ""),
-                               style="rounded,dashed", shape="box", fontcolor="#444444")
+                        c.node(
+                            src,
+                            f"{i.name}\n{shape_str(i.shape)}" + (f"\nt={i.step}" if i.step else ""),
+                            style="rounded,dashed",
+                            shape="box",
+                            fontcolor="#444444",
+                        )
                     c.edge(src, f"n{n.id}", label=" " + shape_str(i.shape))
     return dot
 
@@ -115,8 +155,9 @@ def draw(graph: Graph, out: str | Path, title: str = "", failed: set[str] = froz
     out = Path(out)
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise DrawError(f"--out: expected a file ending in {', '.join('.' + f for f in FORMATS)}, "
-                        f"got {out.name!r}")
+        raise DrawError(
+            f"--out: expected a file ending in {', '.join('.' + f for f in FORMATS)}, got {out.name!r}"
+        )
     dot = build_dot(graph, title, failed)
     if fmt in ("gv", "dot"):
         try:

@@ -85,13 +85,19 @@ def _load_class(spec: str) -> Any:
     except InputError:
         raise
     except Exception as e:  # ImportError, or the user's module failing on import
-        raise InputError(f"explain: cannot import {mod_name!r} for {spec!r}: "
-                         f"{type(e).__name__}: {e}") from None
+        raise InputError(
+            f"explain: cannot import {mod_name!r} for {spec!r}: {type(e).__name__}: {e}"
+        ) from None
     if not hasattr(module, attr):
-        public = [k for k, v in vars(module).items() if inspect.isclass(v) and _is_layer(v)
-                  and v.__module__ == module.__name__]
-        raise InputError(f"explain: module {mod_name!r} has no {attr!r}; layer classes there: "
-                         f"{', '.join(public) or 'none'}")
+        public = [
+            k
+            for k, v in vars(module).items()
+            if inspect.isclass(v) and _is_layer(v) and v.__module__ == module.__name__
+        ]
+        raise InputError(
+            f"explain: module {mod_name!r} has no {attr!r}; layer classes there: "
+            f"{', '.join(public) or 'none'}"
+        )
     return getattr(module, attr)
 
 
@@ -102,9 +108,11 @@ def _is_layer(obj: Any) -> bool:
 def _user_example(spec: str, sizes: Sizes, rng: np.random.Generator) -> tuple[Any, tuple, str]:
     cls = _load_class(spec)
     if not _is_layer(cls):
-        raise InputError(f"explain: {spec!r} is not a layer: expected a class with forward(*inputs) "
-                         f"and backward(dout) methods (the layer protocol of zerokara.layers.Module), "
-                         f"got {type(cls).__name__} {getattr(cls, '__name__', cls)!r}")
+        raise InputError(
+            f"explain: {spec!r} is not a layer: expected a class with forward(*inputs) "
+            f"and backward(dout) methods (the layer protocol of zerokara.layers.Module), "
+            f"got {type(cls).__name__} {getattr(cls, '__name__', cls)!r}"
+        )
     doc = (inspect.getdoc(cls) or "").split("\n")[0]
     try:
         if hasattr(cls, "example"):
@@ -115,8 +123,10 @@ def _user_example(spec: str, sizes: Sizes, rng: np.random.Generator) -> tuple[An
         else:
             layer = cls() if inspect.isclass(cls) else cls
     except Exception as e:
-        raise InputError(f"explain: cannot build {spec!r} ({type(e).__name__}: {e}); give the class "
-                         f"a classmethod example(sizes, rng) returning (layer, inputs)") from None
+        raise InputError(
+            f"explain: cannot build {spec!r} ({type(e).__name__}: {e}); give the class "
+            f"a classmethod example(sizes, rng) returning (layer, inputs)"
+        ) from None
     seq = type(layer).__name__.startswith("Time")
     shape = (sizes["N"], sizes["T"], sizes["D"]) if seq else (sizes["N"], sizes["D"])
     return layer, (rng.standard_normal(shape),), doc
@@ -127,14 +137,18 @@ def build(spec: str, sizes: Sizes, seed: int = 0) -> tuple[Any, tuple, str]:
     for k, v in sizes.items():
         limit = MAX_STEPS if k == "T" else MAX_SIZE
         if v > limit:
-            raise InputError(f"--sizes: {k}={v} is too large to draw; explain expects {k} <= {limit} "
-                             f"(the graph has a node per operation and per time step)")
+            raise InputError(
+                f"--sizes: {k}={v} is too large to draw; explain expects {k} <= {limit} "
+                f"(the graph has a node per operation and per time step)"
+            )
     rng = np.random.default_rng(seed)
     if ":" in spec:
         return _user_example(spec, sizes, rng)
     if spec not in EXAMPLES:
-        raise InputError(f"explain: unknown layer {spec!r}; known: {', '.join(EXAMPLES)} "
-                         f"(or module:Class for your own layer)")
+        raise InputError(
+            f"explain: unknown layer {spec!r}; known: {', '.join(EXAMPLES)} "
+            f"(or module:Class for your own layer)"
+        )
     desc, factory = EXAMPLES[spec]
     try:
         layer, inputs = factory(sizes, rng)  # a UsedSizes records which sizes it read
@@ -150,19 +164,30 @@ def _sizes_text(sizes: Sizes) -> str:
 def _same(a: Trace, b: Trace) -> bool:
     def eq(x: Any, y: Any) -> bool:
         return (x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y))
-    return (all(eq(x, y) for x, y in zip(a.outputs, b.outputs))
-            and all(eq(a.input_grads.get(k), v) for k, v in b.input_grads.items())
-            and all(eq(a.param_grads.get(k), v) for k, v in b.param_grads.items()))
+
+    return (
+        all(eq(x, y) for x, y in zip(a.outputs, b.outputs))
+        and all(eq(a.input_grads.get(k), v) for k, v in b.input_grads.items())
+        and all(eq(a.param_grads.get(k), v) for k, v in b.param_grads.items())
+    )
 
 
 def _close(a: Trace, b: Trace) -> bool:
     """The same outputs and gradients to rounding (a reference and its fast twin)."""
+
     def eq(x: Any, y: Any) -> bool:
-        return (x is None and y is None) or (x is not None and y is not None and x.shape == y.shape
-                                             and np.allclose(x, y, rtol=1e-9, atol=1e-12))
-    return (all(eq(x, y) for x, y in zip(a.outputs, b.outputs))
-            and all(eq(a.input_grads.get(k), v) for k, v in b.input_grads.items())
-            and all(eq(a.param_grads.get(k), v) for k, v in b.param_grads.items()))
+        return (x is None and y is None) or (
+            x is not None
+            and y is not None
+            and x.shape == y.shape
+            and np.allclose(x, y, rtol=1e-9, atol=1e-12)
+        )
+
+    return (
+        all(eq(x, y) for x, y in zip(a.outputs, b.outputs))
+        and all(eq(a.input_grads.get(k), v) for k, v in b.input_grads.items())
+        and all(eq(a.param_grads.get(k), v) for k, v in b.param_grads.items())
+    )
 
 
 def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
@@ -179,12 +204,15 @@ def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
     try:
         plain = run_plain(fast, inputs, seed)
     except InputError as e:
-        raise InputError(f"explain: the example inputs do not fit {spec} with sizes "
-                         f"{_sizes_text(sizes)}: {e}") from None
+        raise InputError(
+            f"explain: the example inputs do not fit {spec} with sizes {_sizes_text(sizes)}: {e}"
+        ) from None
     except (ValueError, IndexError, TypeError) as e:
-        raise InputError(f"explain: {spec} failed on inputs of shapes "
-                         f"{[getattr(x, 'shape', x) for x in inputs]} (sizes {_sizes_text(sizes)}): "
-                         f"{type(e).__name__}: {e}") from None
+        raise InputError(
+            f"explain: {spec} failed on inputs of shapes "
+            f"{[getattr(x, 'shape', x) for x in inputs]} (sizes {_sizes_text(sizes)}): "
+            f"{type(e).__name__}: {e}"
+        ) from None
     agrees = True
     if replaced:
         reference = run_plain(layer, inputs, seed)
@@ -192,16 +220,19 @@ def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
     try:
         trace = trace_layer(layer, inputs, seed=seed, steps=steps)
     except Exception as e:  # the plain run worked: a limit of the tracer, not the user's fault
-        raise TraceError(f"explain: tracing {spec} failed ({type(e).__name__}: {e}) although the "
-                         f"layer runs without the tracer; please report it with the layer's code") from e
+        raise TraceError(
+            f"explain: tracing {spec} failed ({type(e).__name__}: {e}) although the "
+            f"layer runs without the tracer; please report it with the layer's code"
+        ) from e
     if hasattr(layer, "astype") and hasattr(layer, "named_modules"):
         report = gradcheck(copy.deepcopy(layer), *inputs, seed=seed, max_elements=CHECKED)
     else:
         report = gradcheck(_as_module(layer), *inputs, seed=seed, max_elements=CHECKED)
     report.layer = spec
     shown = sizes.used() if sizes.read else dict(sizes)
-    return Explanation(spec, desc, shown, layer, inputs, trace, report, _same(trace, plain), steps,
-                       replaced, agrees)
+    return Explanation(
+        spec, desc, shown, layer, inputs, trace, report, _same(trace, plain), steps, replaced, agrees
+    )
 
 
 def _as_module(layer: Any) -> Any:

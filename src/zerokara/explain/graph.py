@@ -63,8 +63,9 @@ class Node:
     def __repr__(self) -> str:
         extra = "".join(f" {k}={v}" for k, v in self.attrs.items())
         step = f" t={self.step}" if self.step is not None else ""
-        return (f"<#{self.id} {self.op}{extra} {self.name} {self.shape}{step} "
-                f"<- {[n.id for n in self.inputs]}>")
+        return (
+            f"<#{self.id} {self.op}{extra} {self.name} {self.shape}{step} <- {[n.id for n in self.inputs]}>"
+        )
 
 
 class Phase:
@@ -130,10 +131,20 @@ class Graph:
         self.forward = Phase(self, "forward")
         self.backward = Phase(self, "backward")
 
-    def add(self, op: str, phase: str, inputs: list[Node], shape: tuple[int, ...], *,
-            label: str = "", step: int | None = None, **attrs: Any) -> Node:
-        node = Node(len(self.nodes), op, phase, list(inputs), tuple(int(s) for s in shape),
-                    attrs, label, step)
+    def add(
+        self,
+        op: str,
+        phase: str,
+        inputs: list[Node],
+        shape: tuple[int, ...],
+        *,
+        label: str = "",
+        step: int | None = None,
+        **attrs: Any,
+    ) -> Node:
+        node = Node(
+            len(self.nodes), op, phase, list(inputs), tuple(int(s) for s in shape), attrs, label, step
+        )
         self.nodes.append(node)
         return node
 

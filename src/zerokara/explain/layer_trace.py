@@ -136,8 +136,9 @@ def trace_layer(module: Any, inputs: tuple, *, seed: int = 0, steps: int | None 
     t = Tracer(steps)
     with tracing(t):
         _wrap_attributes(t, m)
-        xs = [t.traced(x.copy(), "Input", n) if isinstance(x, np.ndarray) else x
-              for x, n in zip(inputs, names)]
+        xs = [
+            t.traced(x.copy(), "Input", n) if isinstance(x, np.ndarray) else x for x, n in zip(inputs, names)
+        ]
         out = m.forward(*xs)
         outs = out if isinstance(out, tuple) else (out,)
         scalar = len(outs) == 1 and np.ndim(outs[0]) == 0

@@ -59,8 +59,9 @@ class Memory:
         r = root_of(a)
         info = self.roots.get(id(r))
         if info is None:
-            info = self.roots[id(r)] = _Root(r, np.full(r.size, -1, dtype=np.intp),
-                                             np.zeros(r.size, dtype=np.intp), None)
+            info = self.roots[id(r)] = _Root(
+                r, np.full(r.size, -1, dtype=np.intp), np.zeros(r.size, dtype=np.intp), None
+            )
         return info
 
     def elements(self, a: np.ndarray, info: _Root | None = None) -> np.ndarray:
@@ -73,8 +74,9 @@ class Memory:
             return np.zeros(a.shape, dtype=np.intp)  # a dtype view: positions are not elements
         flat = np.arange(r.size, dtype=np.intp)
         step = flat.itemsize
-        return as_strided(flat[off // item:], shape=a.shape,
-                          strides=tuple(s // item * step for s in a.strides)).copy()
+        return as_strided(
+            flat[off // item :], shape=a.shape, strides=tuple(s // item * step for s in a.strides)
+        ).copy()
 
     # -- writes and reads ------------------------------------------------------------------
     def register(self, a: np.ndarray, leaf: Callable[[], Node]) -> None:
@@ -118,8 +120,7 @@ class Memory:
         ids = list(dict.fromkeys(owner.ravel().tolist()))
         if len(ids) == 1:
             node, wshape = self.writes[ids[0]]
-            in_order = pos.size == int(np.prod(wshape)) and bool(
-                (pos.ravel() == np.arange(pos.size)).all())
+            in_order = pos.size == int(np.prod(wshape)) and bool((pos.ravel() == np.arange(pos.size)).all())
             if in_order and a.shape in (tuple(wshape), node.shape):
                 return node
             key = ("view", ids[0], a.shape, pos.tobytes())
@@ -194,8 +195,12 @@ def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
                 src = shape or tuple(pos.shape[perm.index(i)] for i in range(pos.ndim))
                 moved = np.arange(size).reshape(src).transpose(perm)
                 if (moved.ravel() == flat).all():  # src.reshape(grid).transpose(axes).reshape(read)
-                    return "Transpose", {"axes": perm, "src": tuple(wshape), "grid": tuple(src),
-                                         "moved": tuple(moved.shape)}
+                    return "Transpose", {
+                        "axes": perm,
+                        "src": tuple(wshape),
+                        "grid": tuple(src),
+                        "moved": tuple(moved.shape),
+                    }
                 if moved.ndim > 3 or size > 20000:
                     continue
                 for flips in itertools.product((False, True), repeat=moved.ndim):
@@ -208,14 +213,18 @@ def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
         return "View", {"src": tuple(wshape)}
     if len(set(flat.tolist())) < flat.size:  # a broadcast view: numpy's broadcast axes
         lead = pos.ndim - len(wshape)
-        axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(wshape)
-                                          if lead >= 0 and s == 1 and pos.shape[lead + i] != 1)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(wshape) if lead >= 0 and s == 1 and pos.shape[lead + i] != 1
+        )
         return "Repeat", {"src": tuple(wshape), "axes": axes}
     # the layer may have reshaped the buffer before slicing it ((N*T, H) -> (N, T, H), then
     # [:, t]): also try the write's shape with one axis split by a size of the read
-    shapes = [tuple(wshape)] + [tuple(wshape[:i]) + (f, L // f) + tuple(wshape[i + 1:])
-                                for i, L in enumerate(wshape) for f in dict.fromkeys(pos.shape)
-                                if 1 < f < L and L % f == 0]
+    shapes = [tuple(wshape)] + [
+        tuple(wshape[:i]) + (f, L // f) + tuple(wshape[i + 1 :])
+        for i, L in enumerate(wshape)
+        for f in dict.fromkeys(pos.shape)
+        if 1 < f < L and L % f == 0
+    ]
     for shape in shapes:
         parts, ranges = _index(flat, shape)
         if "[...]" not in parts:
@@ -224,9 +233,13 @@ def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
         parts, ranges = _index(flat, tuple(wshape))
         shape = tuple(wshape)
     taken = _taken(parts, ranges, shape)
-    transposed = (taken is not None and taken.ndim == 2 and taken.T.shape == pos.shape
-                  and not (taken.shape == pos.shape and (taken == pos).all())
-                  and bool((taken.T == pos).all()))
+    transposed = (
+        taken is not None
+        and taken.ndim == 2
+        and taken.T.shape == pos.shape
+        and not (taken.shape == pos.shape and (taken == pos).all())
+        and bool((taken.T == pos).all())
+    )
     while parts and parts[-1] == ":":
         parts.pop()
     index = "[" + ", ".join(parts or [":"]) + "]" + (".T" if transposed else "")  # x.T of x = xs[:, t]

@@ -22,24 +22,87 @@ from zerokara.explain.memory import root_of
 from zerokara.explain.recorder import Recorder
 from zerokara.explain.traced_array import TracedArray, key_text, plain, return_out
 
-UFUNC_OPS = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div",
-             "true_divide": "Div", "matmul": "MatMul", "negative": "Neg", "power": "Pow",
-             "square": "Square", "sqrt": "Sqrt", "exp": "Exp", "log": "Log", "tanh": "Tanh",
-             "maximum": "Maximum", "minimum": "Minimum", "greater": "Greater",
-             "greater_equal": "GreaterEqual", "less": "Less", "logaddexp": "LogAddExp",
-             "absolute": "Abs", "reciprocal": "Reciprocal", "sign": "Sign", "equal": "Equal"}
+UFUNC_OPS = {
+    "add": "Add",
+    "subtract": "Sub",
+    "multiply": "Mul",
+    "divide": "Div",
+    "true_divide": "Div",
+    "matmul": "MatMul",
+    "negative": "Neg",
+    "power": "Pow",
+    "square": "Square",
+    "sqrt": "Sqrt",
+    "exp": "Exp",
+    "log": "Log",
+    "tanh": "Tanh",
+    "maximum": "Maximum",
+    "minimum": "Minimum",
+    "greater": "Greater",
+    "greater_equal": "GreaterEqual",
+    "less": "Less",
+    "logaddexp": "LogAddExp",
+    "absolute": "Abs",
+    "reciprocal": "Reciprocal",
+    "sign": "Sign",
+    "equal": "Equal",
+}
 REDUCE_OPS = {"add": "Sum", "maximum": "Max", "minimum": "Min", "multiply": "Prod"}
-VIEWS = {"reshape", "transpose", "squeeze", "expand_dims", "ravel", "swapaxes", "moveaxis",
-         "broadcast_to", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "real"}
+VIEWS = {
+    "reshape",
+    "transpose",
+    "squeeze",
+    "expand_dims",
+    "ravel",
+    "swapaxes",
+    "moveaxis",
+    "broadcast_to",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "flip",
+    "real",
+}
 COPIES = {"ascontiguousarray", "asarray", "array", "copy", "asfortranarray", "require", "asanyarray"}
 CREATE = {"empty_like": None, "zeros_like": 0.0, "ones_like": 1.0, "full_like": "arg1"}
-NAMES = {"take": "Gather", "sum": "Sum", "mean": "Mean", "max": "Max", "amax": "Max", "min": "Min",
-         "amin": "Min", "dot": "MatMul", "concatenate": "Concat", "stack": "Stack", "where": "Where",
-         "clip": "Clip", "var": "Var", "std": "Std", "tensordot": "TensorDot", "outer": "Outer",
-         "cumsum": "CumSum", "prod": "Prod", "einsum": "Einsum", "split": "Split"}
+NAMES = {
+    "take": "Gather",
+    "sum": "Sum",
+    "mean": "Mean",
+    "max": "Max",
+    "amax": "Max",
+    "min": "Min",
+    "amin": "Min",
+    "dot": "MatMul",
+    "concatenate": "Concat",
+    "stack": "Stack",
+    "where": "Where",
+    "clip": "Clip",
+    "var": "Var",
+    "std": "Std",
+    "tensordot": "TensorDot",
+    "outer": "Outer",
+    "cumsum": "CumSum",
+    "prod": "Prod",
+    "einsum": "Einsum",
+    "split": "Split",
+}
 #: position of the ``axis`` argument when given positionally
-AXIS_POS = {"sum": 1, "mean": 1, "max": 1, "amax": 1, "min": 1, "amin": 1, "take": 2,
-            "concatenate": 1, "stack": 1, "var": 1, "std": 1, "cumsum": 1, "prod": 1}
+AXIS_POS = {
+    "sum": 1,
+    "mean": 1,
+    "max": 1,
+    "amax": 1,
+    "min": 1,
+    "amin": 1,
+    "take": 2,
+    "concatenate": 1,
+    "stack": 1,
+    "var": 1,
+    "std": 1,
+    "cumsum": 1,
+    "prod": 1,
+}
 
 
 def ufunc(t: Recorder, uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
@@ -50,25 +113,36 @@ def ufunc(t: Recorder, uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -
     if not floaty or uf.nout != 1 or method not in ("__call__", "reduce", "at"):
         return return_out(getattr(uf, method)(*plain(inputs), **plain(kwargs)), out)
     # read before computing: an in-place op overwrites its input; add.at's index is no value
-    nodes = [t.read(x) if isinstance(x, np.ndarray) and not (method == "at" and i == 1) else None
-             for i, x in enumerate(inputs)]
+    nodes = [
+        t.read(x) if isinstance(x, np.ndarray) and not (method == "at" and i == 1) else None
+        for i, x in enumerate(inputs)
+    ]
     res = getattr(uf, method)(*plain(inputs), **plain(kwargs))
     name = uf.__name__
     if method == "at":
         target = inputs[0]
         ins = [nodes[0]] + ([nodes[2]] if len(inputs) > 2 and nodes[2] is not None else [])
-        node = t.node("ScatterAdd" if name == "add" else f"{name}.at", ins, target.shape,
-                         index=key_text(inputs[1]))
+        node = t.node(
+            "ScatterAdd" if name == "add" else f"{name}.at", ins, target.shape, index=key_text(inputs[1])
+        )
         t.mem.write(target, node)
         return None
     shape = np.shape(res)
     if method == "reduce":
         x = inputs[0]
         axis = kwargs.get("axis", 0)
-        axes = tuple(range(x.ndim)) if axis is None else tuple(
-            a % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
-        node = t.node(REDUCE_OPS.get(name, f"{name}.reduce"), [nodes[0]], shape, axis=axes,
-                         keepdims=bool(kwargs.get("keepdims", False)))
+        axes = (
+            tuple(range(x.ndim))
+            if axis is None
+            else tuple(a % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+        )
+        node = t.node(
+            REDUCE_OPS.get(name, f"{name}.reduce"),
+            [nodes[0]],
+            shape,
+            axis=axes,
+            keepdims=bool(kwargs.get("keepdims", False)),
+        )
     else:
         node = _elementwise(t, uf, inputs, nodes, shape)
     return t.output(res, out, node)
@@ -87,8 +161,14 @@ def _elementwise(t: Recorder, uf: np.ufunc, inputs: tuple, nodes: list, shape: t
         ins.append(n)
     if op in ("Mul", "MatMul") and any(i.op == "Zeros" for i in ins):
         return t.node("Zeros", [], shape, label="0")  # h0 = 0 @ Wh: nothing flows
-    if op in ("Add", "Sub") and len(ins) == 1 and np.ndim(attrs.get("const")) == 0 \
-            and attrs.get("const") == 0 and ins[0].shape == shape and (op == "Add" or attrs["const_pos"] == 1):
+    if (
+        op in ("Add", "Sub")
+        and len(ins) == 1
+        and np.ndim(attrs.get("const")) == 0
+        and attrs.get("const") == 0
+        and ins[0].shape == shape
+        and (op == "Add" or attrs["const_pos"] == 1)
+    ):
         return ins[0]  # dh = 0; dh + dhs[:, t]: adding the number 0 changes nothing
     if op in ("Add", "Sub") and len(ins) == 2:  # adding a zeros buffer changes nothing
         a, b = ins
@@ -133,8 +213,12 @@ def function(t: Recorder, func: Callable, args: tuple, kwargs: dict) -> Any:
     # with out= the call may overwrite an input: read first; else only if the result is a value
     nodes = [t.read(a) for a in floaty] if "out" in kwargs else None
     res = func(*plain(args), **plain(kwargs))
-    if (not isinstance(res, (np.ndarray, np.generic)) or res.dtype.kind not in "fcb" or not floaty
-            or name in ("ndim", "shape", "size")):
+    if (
+        not isinstance(res, (np.ndarray, np.generic))
+        or res.dtype.kind not in "fcb"
+        or not floaty
+        or name in ("ndim", "shape", "size")
+    ):
         return res  # index arithmetic (np.unique, argmax), np.shape: not part of the graph
     nodes = nodes or [t.read(a) for a in floaty]
     idx = [t.read(a) for a in arrays if a.dtype.kind in "iu" and isinstance(a, TracedArray)]
@@ -165,8 +249,13 @@ def _einsum(t: Recorder, args: tuple, kwargs: dict) -> Any:
     spec, ops = args[0], args[1:]
     nodes = [t.read(o) if isinstance(o, np.ndarray) else None for o in ops]
     res = np.einsum(*plain(args), **plain(kwargs))
-    if (not isinstance(spec, str) or "->" not in spec or "..." in spec or len(ops) not in (1, 2)
-            or any(n is None for n in nodes)):
+    if (
+        not isinstance(spec, str)
+        or "->" not in spec
+        or "..." in spec
+        or len(ops) not in (1, 2)
+        or any(n is None for n in nodes)
+    ):
         return t.output(res, None, t.node("Einsum", [n for n in nodes if n], np.shape(res), spec=spec))
     lhs, out_labels = spec.replace(" ", "").split("->")
     in_labels = lhs.split(",")
@@ -182,16 +271,27 @@ def _einsum(t: Recorder, args: tuple, kwargs: dict) -> Any:
         cur = t.fit(n, o.shape, tuple(size[c] for c in own), reshape=True)  # drop size-1 axes
         order = [c for c in full if c in own]
         if order != own:
-            cur = t.node("Transpose", [cur], tuple(size[c] for c in order),
-                         axes=tuple(own.index(c) for c in order), src=cur.shape)
+            cur = t.node(
+                "Transpose",
+                [cur],
+                tuple(size[c] for c in order),
+                axes=tuple(own.index(c) for c in order),
+                src=cur.shape,
+            )
         if len(order) < len(full):
-            cur = t.repeat(cur, tuple(size[c] for c in full),
-                           axes=tuple(i for i, c in enumerate(full) if c not in own))
+            cur = t.repeat(
+                cur, tuple(size[c] for c in full), axes=tuple(i for i, c in enumerate(full) if c not in own)
+            )
         parts.append(cur)
     node: Node = parts[0] if len(parts) == 1 else t.node("Mul", parts, tuple(size[c] for c in full))
     if summed:
-        node = t.node("Sum", [node], tuple(size[c] for c in keep),
-                      axis=tuple(range(len(keep), len(full))), keepdims=False)
+        node = t.node(
+            "Sum",
+            [node],
+            tuple(size[c] for c in keep),
+            axis=tuple(range(len(keep), len(full))),
+            keepdims=False,
+        )
     return t.output(res, None, node)
 
 

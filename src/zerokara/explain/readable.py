@@ -20,8 +20,12 @@ from zerokara.layers import GRU, LSTM, TimeGRU, TimeLSTM
 from zerokara.layers.reference import SimpleGRU, SimpleLSTM, SimpleTimeGRU, SimpleTimeLSTM
 
 #: fast layer -> its readable reference (same constructor, parameter names, state, results)
-READABLE: dict[type, type] = {TimeLSTM: SimpleTimeLSTM, LSTM: SimpleLSTM,
-                              TimeGRU: SimpleTimeGRU, GRU: SimpleGRU}
+READABLE: dict[type, type] = {
+    TimeLSTM: SimpleTimeLSTM,
+    LSTM: SimpleLSTM,
+    TimeGRU: SimpleTimeGRU,
+    GRU: SimpleGRU,
+}
 
 
 def twin(fast: Any) -> Any:
@@ -47,13 +51,18 @@ def readable(layer: Any) -> tuple[Any, list[tuple[str, str]]]:
         return ref, [(type(layer).__name__, type(ref).__name__)]
     if not hasattr(layer, "named_modules"):
         return layer, []
-    swaps = [(mod, attr, v) for _, mod in layer.named_modules() for attr, v in vars(mod).items()
-             if type(v) in READABLE]
+    swaps = [
+        (mod, attr, v)
+        for _, mod in layer.named_modules()
+        for attr, v in vars(mod).items()
+        if type(v) in READABLE
+    ]
     if not swaps:
         return layer, []
     shown = copy.deepcopy(layer)  # the same tree, then its fast parts swapped
-    memo = {id(o): c for o, c in zip((m for _, m in layer.named_modules()),
-                                     (m for _, m in shown.named_modules()))}
+    memo = {
+        id(o): c for o, c in zip((m for _, m in layer.named_modules()), (m for _, m in shown.named_modules()))
+    }
     replaced = []
     for mod, attr, v in swaps:
         setattr(memo[id(mod)], attr, twin(v))
@@ -70,9 +79,13 @@ def traced_line(layer: Any, replaced: list[tuple[str, str]], lang: str = "en") -
     whole = top in refs.split(", ")
     if lang == "ja":
         what = top if whole else f"{refs} を使った {top}"
-        return (f"トレース対象: {what}(読みやすい参照実装)。{'・'.join(fast)} は同じ関数を"
-                f"速さのために並べ替えて計算します(docs/speed.md)")
+        return (
+            f"トレース対象: {what}(読みやすい参照実装)。{'・'.join(fast)} は同じ関数を"
+            f"速さのために並べ替えて計算します(docs/speed.md)"
+        )
     what = top if whole else f"{top} with {refs}"
     verb = "computes" if len(fast) == 1 else "compute"
-    return (f"traced: {what}, the readable reference; {' and '.join(fast)} {verb} the same "
-            f"function arranged for speed (docs/speed.md)")
+    return (
+        f"traced: {what}, the readable reference; {' and '.join(fast)} {verb} the same "
+        f"function arranged for speed (docs/speed.md)"
+    )

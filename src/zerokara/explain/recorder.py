@@ -41,8 +41,16 @@ class Recorder:
         self.flowing: set[int] = set()  # ids of the backward nodes that carry a gradient
 
     # -- nodes -----------------------------------------------------------------------
-    def node(self, op: str, inputs: list[Node], shape: tuple[int, ...], *, label: str = "",
-             step: int | None = None, **attrs: Any) -> Node:
+    def node(
+        self,
+        op: str,
+        inputs: list[Node],
+        shape: tuple[int, ...],
+        *,
+        label: str = "",
+        step: int | None = None,
+        **attrs: Any,
+    ) -> Node:
         flowing = [i for i in inputs if i.id in self.flowing]
         if step is None and op in ("Concat", "Merge"):  # parts of one step (the four gates)
             steps = {i.step for i in inputs}
@@ -50,8 +58,9 @@ class Recorder:
         elif step is None and op not in LEAVES:
             # forward moves up in time, backward down; in backward the step is that of the
             # gradient flowing in (ds at t), not of a cached forward value it meets (c_prev at t-1)
-            steps = ([i.step for i in flowing if i.step is not None]
-                     or [i.step for i in inputs if i.step is not None])
+            steps = [i.step for i in flowing if i.step is not None] or [
+                i.step for i in inputs if i.step is not None
+            ]
             if steps:
                 step = max(steps) if self.phase == "forward" else min(steps)
         node = self.graph.add(op, self.phase, inputs, shape, label=label, step=step, **attrs)
@@ -104,8 +113,9 @@ class Recorder:
             return self.node("Zeros", [], shape, label="0")
         if axes is None:
             lead = len(shape) - len(n.shape)
-            axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(n.shape)
-                                              if s == 1 and shape[lead + i] != 1)
+            axes = tuple(range(lead)) + tuple(
+                lead + i for i, s in enumerate(n.shape) if s == 1 and shape[lead + i] != 1
+            )
         src = n.shape
         if n.op == "Reshape" and not n.label and _squeezed(n.shape) == _squeezed(n.inputs[0].shape):
             n = n.inputs[0]  # dout[:, None] repeated: one Repeat node, not Reshape + Repeat
@@ -114,8 +124,9 @@ class Recorder:
             self._memo[key] = self.node("Repeat", [n], shape, src=src, axes=axes)
         return self._memo[key]
 
-    def fit(self, n: Node, value_shape: tuple[int, ...], shape: tuple[int, ...],
-            reshape: bool = False) -> Node:
+    def fit(
+        self, n: Node, value_shape: tuple[int, ...], shape: tuple[int, ...], reshape: bool = False
+    ) -> Node:
         """``n`` (the value of an array of ``value_shape``) stored into ``shape``: a Repeat
         when it broadcasts, a Reshape when asked and the element count stays."""
         shape, value_shape = tuple(shape), tuple(value_shape)

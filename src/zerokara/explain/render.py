@@ -28,8 +28,10 @@ PHRASES = {
     "forward": ("Forward graph", "順伝播グラフ"),
     "backward": ("Backward graph (as backward() ran)", "逆伝播グラフ(backward() の実行どおり)"),
     "shapes": ("Gradient shapes", "勾配の形状"),
-    "check": ("Numerical gradient check (central differences, float64)",
-              "数値微分による確認(中心差分, float64)"),
+    "check": (
+        "Numerical gradient check (central differences, float64)",
+        "数値微分による確認(中心差分, float64)",
+    ),
     "inputs": ("inputs", "入力"),
     "params": ("parameters", "パラメータ"),
     "comes_in": ("comes in", "上流から"),
@@ -42,15 +44,19 @@ PHRASES = {
     "pass": ("PASS", "合格"),
     "fail": ("FAIL", "不合格"),
     "nodes": ("nodes", "ノード"),
-    "changed": ("warning: the traced run gave different numbers from a plain run",
-                "警告: トレースした実行と通常の実行で数値が異なります"),
+    "changed": (
+        "warning: the traced run gave different numbers from a plain run",
+        "警告: トレースした実行と通常の実行で数値が異なります",
+    ),
     "wrong_shape": ("WRONG SHAPE", "形状が違う"),
     "missing": ("not computed", "計算されていない"),
     "steps": ("time steps: t=1..{T} (t=0 is the initial state)", "時刻: t=1..{T} (t=0 は初期状態)"),
     "computes": ("computes", "計算"),
     "unchanged": ("(passed on unchanged)", "(そのまま渡す)"),
-    "disagree": ("warning: the fast layer and its readable reference gave different numbers",
-                 "警告: 速い実装と読みやすい参照実装で数値が異なります"),
+    "disagree": (
+        "warning: the fast layer and its readable reference gave different numbers",
+        "警告: 速い実装と読みやすい参照実装で数値が異なります",
+    ),
 }
 TEXT = {lang: {k: v[i] for k, v in PHRASES.items()} for i, lang in enumerate(("en", "ja"))}
 
@@ -62,8 +68,11 @@ def visible(graph: Graph, phase: str) -> list[Node]:
     """Nodes worth showing: drop leaves and views nobody reads (zeros that were added and
     skipped, the reshaped index of an np.unique)."""
     used = {i.id for n in graph.nodes for i in n.inputs}
-    return [n for n in graph.nodes if n.phase == phase
-            and (n.id in used or n.stores or not (n.is_leaf or n.op in VIEWS))]
+    return [
+        n
+        for n in graph.nodes
+        if n.phase == phase and (n.id in used or n.stores or not (n.is_leaf or n.op in VIEWS))
+    ]
 
 
 def op_text(n: Node) -> str:
@@ -112,8 +121,7 @@ def render_text(ex: Explanation, lang: str = "en") -> str:
     """The whole text output of ``zerokara explain`` (``lang`` "en" or "ja")."""
     t = TEXT[lang]
     g, undo = ex.graph, pairs(ex.graph)
-    lines = [f"zerokara explain {ex.name}: {ex.description}",
-             f"{t['sizes']}: {sizes_text(ex.sizes)}"]
+    lines = [f"zerokara explain {ex.name}: {ex.description}", f"{t['sizes']}: {sizes_text(ex.sizes)}"]
     if ex.replaced:
         lines.append(traced_line(ex.module, ex.replaced, lang))
         if not ex.fast_agrees:
@@ -131,15 +139,22 @@ def render_text(ex: Explanation, lang: str = "en") -> str:
 def _forward(g: Graph, undo: list[tuple[Node, Node]], t: dict) -> list[str]:
     """Each forward node with its local gradient rule (and the Sum that undoes a Repeat)."""
     fwd = visible(g, "forward")
-    lines = [f"{t['forward']} ({len(fwd)} {t['nodes']})", f"  {t['inputs']}: {_leaves(fwd, ('Input',))}",
-             f"  {t['params']}: {_leaves(fwd, ('Param',))}"]
+    lines = [
+        f"{t['forward']} ({len(fwd)} {t['nodes']})",
+        f"  {t['inputs']}: {_leaves(fwd, ('Input',))}",
+        f"  {t['params']}: {_leaves(fwd, ('Param',))}",
+    ]
     for n in fwd:
         if n.op in ("Input", "Param"):
             continue
         lines.append(node_line(n))
         lines += [f"        {t['local']}: {r}" for r in rule(n)]
-        lines += [f"        {t['undone']} #{b.id} {op_text(b)} -> {b.name}" + (f"  [t={b.step}]" if b.step and b.name.startswith("#") else "")
-                  for f, b in undo if f is n]
+        lines += [
+            f"        {t['undone']} #{b.id} {op_text(b)} -> {b.name}"
+            + (f"  [t={b.step}]" if b.step and b.name.startswith("#") else "")
+            for f, b in undo
+            if f is n
+        ]
     return lines
 
 
@@ -148,9 +163,11 @@ def _backward(g: Graph, undo: list[tuple[Node, Node]], t: dict) -> list[str]:
     bwd = visible(g, "backward")
     cached = ", ".join(f"{n.name} {shape_str(n.shape)}" for n in g.backward.external()) or "-"
     douts = _leaves(bwd, ("Dout",))
-    lines = [f"{t['backward']} ({len(bwd)} {t['nodes']})",
-             f"  {t['comes_in']}: {'1.0 (dL/dL)' if douts == '-' else douts}",
-             f"  {t['from_fwd']}: {cached}"]
+    lines = [
+        f"{t['backward']} ({len(bwd)} {t['nodes']})",
+        f"  {t['comes_in']}: {'1.0 (dL/dL)' if douts == '-' else douts}",
+        f"  {t['from_fwd']}: {cached}",
+    ]
     for n in bwd:
         if n.op == "Dout":
             if n.stores:  # dout itself returned or stored as a gradient
@@ -162,8 +179,10 @@ def _backward(g: Graph, undo: list[tuple[Node, Node]], t: dict) -> list[str]:
         for f, b in undo:
             if b is n:
                 src = f.inputs[0] if f.inputs else f
-                lines.append(f"        {t['undoes']} #{f.id} {op_text(f)}: {src.name} "
-                             f"{shape_str(src.shape)} -> {shape_str(f.shape)}  {t['pair']}")
+                lines.append(
+                    f"        {t['undoes']} #{f.id} {op_text(f)}: {src.name} "
+                    f"{shape_str(src.shape)} -> {shape_str(f.shape)}  {t['pair']}"
+                )
     return lines
 
 

@@ -68,7 +68,9 @@ def _unmove(n: Node) -> str:
     inv = tuple(np.argsort(n.attrs["axes"]).tolist())
     back = "" if tuple(moved) == n.shape else f".reshape{tuple(moved)}"
     src = n.attrs["src"]
-    return f"{back}.transpose{inv}" + ("" if tuple(n.attrs.get("grid", src)) == tuple(src) else f".reshape{src}")
+    return f"{back}.transpose{inv}" + (
+        "" if tuple(n.attrs.get("grid", src)) == tuple(src) else f".reshape{src}"
+    )
 
 
 def _matmul(n: Node, dy: str) -> list[str]:
@@ -80,15 +82,22 @@ RULES: dict[str, Callable[[Node, str], list[str]]] = {
     "MatMul": _matmul,
     "Add": lambda n, dy: _grads(n, [f"d{_binary(n)[0]} = {dy}", f"d{_binary(n)[1]} = {dy}"]),
     "Sub": lambda n, dy: _grads(n, [f"d{_binary(n)[0]} = {dy}", f"d{_binary(n)[1]} = -{dy}"]),
-    "Mul": lambda n, dy: _grads(n, [f"d{_binary(n)[0]} = {dy} * {_binary(n)[1]}",
-                                    f"d{_binary(n)[1]} = {dy} * {_binary(n)[0]}"]),
-    "Div": lambda n, dy: _grads(n, [f"d{_binary(n)[0]} = {dy} / {_binary(n)[1]}",
-                                    f"d{_binary(n)[1]} = -{dy} * {name(n)} / {_binary(n)[1]}"]),
+    "Mul": lambda n, dy: _grads(
+        n, [f"d{_binary(n)[0]} = {dy} * {_binary(n)[1]}", f"d{_binary(n)[1]} = {dy} * {_binary(n)[0]}"]
+    ),
+    "Div": lambda n, dy: _grads(
+        n,
+        [
+            f"d{_binary(n)[0]} = {dy} / {_binary(n)[1]}",
+            f"d{_binary(n)[1]} = -{dy} * {name(n)} / {_binary(n)[1]}",
+        ],
+    ),
     "Repeat": lambda n, dy: [f"d{name(n.inputs[0])} = sum({dy}, axis={_axes(n)})" + _back_to(n)],
     "Sum": lambda n, dy: [f"d{name(n.inputs[0])} = repeat({dy}, axis={_axes(n)})"],
     "Mean": lambda n, dy: [f"d{name(n.inputs[0])} = repeat({dy}, axis={_axes(n)}) / n"],
-    "Max": lambda n, dy: [f"d{name(n.inputs[0])} = repeat({dy}, axis={_axes(n)}) "
-                          f"* ({name(n.inputs[0])} == {name(n)})"],
+    "Max": lambda n, dy: [
+        f"d{name(n.inputs[0])} = repeat({dy}, axis={_axes(n)}) * ({name(n.inputs[0])} == {name(n)})"
+    ],
     "Tanh": lambda n, dy: [f"d{name(n.inputs[0])} = {dy} * (1 - {name(n)}**2)"],
     "Exp": lambda n, dy: [f"d{name(n.inputs[0])} = {dy} * {name(n)}"],
     "Log": lambda n, dy: [f"d{name(n.inputs[0])} = {dy} / {name(n.inputs[0])}"],
@@ -97,16 +106,21 @@ RULES: dict[str, Callable[[Node, str], list[str]]] = {
     "Neg": lambda n, dy: [f"d{name(n.inputs[0])} = -{dy}"],
     "Maximum": lambda n, dy: [f"d{name(n.inputs[0])} = {dy} * ({name(n.inputs[0])} > {_binary(n)[1]})"],
     "LogAddExp": lambda n, dy: [f"d{a} = {dy} * sigmoid({a} - other)" for a in _binary(n) if a[0] != "0"][:1],
-    "Gather": lambda n, dy: [f"d{name(n.inputs[0])} = zeros; np.add.at(d{name(n.inputs[0])}, "
-                             f"{n.attrs.get('index', '[ids]')[1:-1]}, {dy})"],
+    "Gather": lambda n, dy: [
+        f"d{name(n.inputs[0])} = zeros; np.add.at(d{name(n.inputs[0])}, "
+        f"{n.attrs.get('index', '[ids]')[1:-1]}, {dy})"
+    ],
     "ScatterAdd": lambda n, dy: [f"d{name(n.inputs[-1])} = {dy}[{n.attrs.get('index', 'ids')}]"],
-    "Slice": lambda n, dy: [f"d{name(n.inputs[0])} = zeros; d{name(n.inputs[0])}{_regrid(n)}"
-                            f"{n.attrs.get('index', '')} += {dy}"],
+    "Slice": lambda n, dy: [
+        f"d{name(n.inputs[0])} = zeros; d{name(n.inputs[0])}{_regrid(n)}{n.attrs.get('index', '')} += {dy}"
+    ],
     "Reshape": lambda n, dy: [f"d{name(n.inputs[0])} = {dy}.reshape{n.attrs['src']}"],
     "Transpose": lambda n, dy: [f"d{name(n.inputs[0])} = {dy}{_unmove(n)}"],
     "Reverse": lambda n, dy: [f"d{name(n.inputs[0])} = {dy}{n.attrs.get('index', '')}"],
-    "Concat": lambda n, dy: [f"{', '.join('d' + name(i) for i in n.inputs)} = "
-                             f"split({dy}, {len(n.inputs)}, axis={n.attrs.get('axis')})"],
+    "Concat": lambda n, dy: [
+        f"{', '.join('d' + name(i) for i in n.inputs)} = "
+        f"split({dy}, {len(n.inputs)}, axis={n.attrs.get('axis')})"
+    ],
     "Merge": lambda n, dy: [f"{', '.join('d' + name(i) for i in n.inputs)} = their elements of {dy}"],
     "Greater": lambda n, dy: ["(none: a comparison)"],
 }
@@ -163,15 +177,30 @@ def _undoes(rep: Node, s: Node, summed: dict[str, set[int]]) -> bool:
     if src.op in ("Const", "Zeros"):
         return False  # a constant repeated: nothing flows back to it
     if src.op == "Param" and any(s.id in ids for ids in summed.values()):
-        return s.id in summed.get(src.label, ()) and int(np.prod(s.inputs[0].shape)) == int(np.prod(rep.shape))
+        return s.id in summed.get(src.label, ()) and int(np.prod(s.inputs[0].shape)) == int(
+            np.prod(rep.shape)
+        )
     axes = tuple(rep.attrs.get("axes", ()))
-    return bool(axes and s.inputs[0].shape == rep.shape and tuple(s.attrs.get("axis", ())) == axes
-                and int(np.prod(s.shape)) == int(np.prod(rep.attrs["src"])))
+    return bool(
+        axes
+        and s.inputs[0].shape == rep.shape
+        and tuple(s.attrs.get("axis", ())) == axes
+        and int(np.prod(s.shape)) == int(np.prod(rep.attrs["src"]))
+    )
 
 
 INFIX = {"MatMul": "@", "Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
-CALLS = {"Tanh": "tanh", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "abs", "Square": "square",
-         "Maximum": "maximum", "Minimum": "minimum", "LogAddExp": "logaddexp"}
+CALLS = {
+    "Tanh": "tanh",
+    "Exp": "exp",
+    "Log": "log",
+    "Sqrt": "sqrt",
+    "Abs": "abs",
+    "Square": "square",
+    "Maximum": "maximum",
+    "Minimum": "minimum",
+    "LogAddExp": "logaddexp",
+}
 
 
 def _view_text(n: Node) -> str | None:

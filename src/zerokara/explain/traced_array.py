@@ -79,12 +79,20 @@ class TracedArray(np.ndarray):
     def __getitem__(self, key: Any) -> Any:
         res = np.ndarray.__getitem__(self, plain(key))
         t = active()
-        if (t is None or not isinstance(res, np.ndarray) or root_of(res) is root_of(self)
-                or res.dtype.kind not in "fcb"):
+        if (
+            t is None
+            or not isinstance(res, np.ndarray)
+            or root_of(res) is root_of(self)
+            or res.dtype.kind not in "fcb"
+        ):
             return res  # a view (or one element, or ids): the owner table already describes it
         idx = {id(k): t.read(k) for k in _key_arrays(key) if isinstance(k, TracedArray)}
-        node = t.node("Gather", [t.read(self), *idx.values()], res.shape,
-                      index=key_text(key, {k: n.name for k, n in idx.items()}))
+        node = t.node(
+            "Gather",
+            [t.read(self), *idx.values()],
+            res.shape,
+            index=key_text(key, {k: n.name for k, n in idx.items()}),
+        )
         t.mem.write(res, node)
         return res
 

@@ -47,8 +47,15 @@ class Tracer(Recorder):
 def tracing(tracer: Tracer) -> Iterator[Tracer]:
     """Make ``tracer`` active and numpy's array constructors return traced buffers."""
     fills = {  # constructor -> initial value (arg1: the fill_value argument)
-        "empty": None, "zeros": 0.0, "ones": 1.0, "full": "arg1",
-        "empty_like": None, "zeros_like": 0.0, "ones_like": 1.0, "full_like": "arg1"}
+        "empty": None,
+        "zeros": 0.0,
+        "ones": 1.0,
+        "full": "arg1",
+        "empty_like": None,
+        "zeros_like": 0.0,
+        "ones_like": 1.0,
+        "full_like": "arg1",
+    }
     saved = {name: getattr(np, name) for name in fills}
 
     def wrap(orig: Callable, fill: Any) -> Callable:
@@ -59,6 +66,7 @@ def tracing(tracer: Tracer) -> Iterator[Tracer]:
                 value = (args[1] if len(args) > 1 else kwargs.get("fill_value")) if fill == "arg1" else fill
                 return tracer.buffer(res, value)
             return res
+
         return make
 
     def copier(orig: Callable) -> Callable:
@@ -66,11 +74,16 @@ def tracing(tracer: Tracer) -> Iterator[Tracer]:
         def convert(*args: Any, **kwargs: Any) -> Any:
             res = orig(*args, **kwargs)
             src = args[0] if args else None
-            if (isinstance(src, np.ndarray) and isinstance(res, np.ndarray) and res.dtype.kind in "fb"
-                    and id(root_of(src)) in tracer.mem.roots):
+            if (
+                isinstance(src, np.ndarray)
+                and isinstance(res, np.ndarray)
+                and res.dtype.kind in "fb"
+                and id(root_of(src)) in tracer.mem.roots
+            ):
                 # these do not take part in __array_function__: follow the copy here
                 return res.view(TracedArray) if root_of(res) is root_of(src) else copied(src, res)
             return res
+
         return convert
 
     copiers = ("ascontiguousarray", "asfortranarray", "asarray", "asanyarray", "array", "require")

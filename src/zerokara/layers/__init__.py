@@ -13,19 +13,54 @@ from zerokara.layers.embedding import Embedding, RowGrad, TimeEmbedding
 from zerokara.layers.negative_sampling import EmbeddingDot, NegativeSamplingLoss, UnigramSampler
 from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, TimeSoftmaxWithLoss, softmax
 from zerokara.layers.recurrent import GRU, LSTM, RNN
-from zerokara.layers.reference import (SimpleGRU, SimpleLSTM, SimpleRNN, SimpleTimeGRU,
-                                       SimpleTimeLSTM, SimpleTimeRNN)
-from zerokara.layers.time import (Bidirectional, TimeAffine, TimeDropout, TimeGRU, TimeLSTM,
-                                  TimeRNN)
+from zerokara.layers.reference import (
+    SimpleGRU,
+    SimpleLSTM,
+    SimpleRNN,
+    SimpleTimeGRU,
+    SimpleTimeLSTM,
+    SimpleTimeRNN,
+)
+from zerokara.layers.time import Bidirectional, TimeAffine, TimeDropout, TimeGRU, TimeLSTM, TimeRNN
 
 __all__ = [
-    "EmbeddingDot", "UnigramSampler", "NegativeSamplingLoss",
-    "AttentionWeight", "WeightSum", "Attention", "TimeAttention",
-    "Module", "Sequential",
-    "Affine", "ReLU", "Sigmoid", "Tanh", "Dropout", "BatchNorm", "sigmoid",
-    "SoftmaxWithLoss", "SigmoidWithLoss", "softmax",
-    "Embedding", "TimeEmbedding", "RowGrad", "TimeAffine", "TimeSoftmaxWithLoss",
-    "RNN", "LSTM", "GRU", "TimeRNN", "TimeLSTM", "TimeGRU", "Bidirectional", "TimeDropout",
+    "EmbeddingDot",
+    "UnigramSampler",
+    "NegativeSamplingLoss",
+    "AttentionWeight",
+    "WeightSum",
+    "Attention",
+    "TimeAttention",
+    "Module",
+    "Sequential",
+    "Affine",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "Dropout",
+    "BatchNorm",
+    "sigmoid",
+    "SoftmaxWithLoss",
+    "SigmoidWithLoss",
+    "softmax",
+    "Embedding",
+    "TimeEmbedding",
+    "RowGrad",
+    "TimeAffine",
+    "TimeSoftmaxWithLoss",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "TimeRNN",
+    "TimeLSTM",
+    "TimeGRU",
+    "Bidirectional",
+    "TimeDropout",
     # the same recurrent layers written plainly, as book 2 writes them
-    "SimpleRNN", "SimpleLSTM", "SimpleGRU", "SimpleTimeRNN", "SimpleTimeLSTM", "SimpleTimeGRU",
+    "SimpleRNN",
+    "SimpleLSTM",
+    "SimpleGRU",
+    "SimpleTimeRNN",
+    "SimpleTimeLSTM",
+    "SimpleTimeGRU",
 ]

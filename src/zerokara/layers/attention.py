@@ -39,8 +39,10 @@ def _check_pair(layer: str, hs: Array, other: Array, name: str, ndim: int) -> No
     want = f"({N}, {H})" if ndim == 2 else f"({N}, Ty, {H})"
     check_input(layer, name, other, ndim=ndim, expected=want)
     if other.shape[0] != N or other.shape[-1] != H:
-        raise InputError(f"{layer}: {name} expected shape {want} to match hs "
-                         f"{shape_str(hs.shape)}, got {shape_str(other.shape)}")
+        raise InputError(
+            f"{layer}: {name} expected shape {want} to match hs "
+            f"{shape_str(hs.shape)}, got {shape_str(other.shape)}"
+        )
 
 
 class AttentionWeight(Module):

@@ -100,7 +100,8 @@ class Module:
             if key not in mod.grads:
                 raise RuntimeError(
                     f"{type(mod).__name__}: no gradient for parameter {name!r}; "
-                    "call backward() after forward() before reading gradients")
+                    "call backward() after forward() before reading gradients"
+                )
             g = mod.grads[key]
             if arr_id not in first:
                 first[arr_id] = name
@@ -126,11 +127,13 @@ class Module:
             raise CheckpointError(
                 f"{source}: parameter names do not match {type(self).__name__}: "
                 f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                f"unexpected {extra[:5]}{'...' if len(extra) > 5 else ''}")
+                f"unexpected {extra[:5]}{'...' if len(extra) > 5 else ''}"
+            )
         for name, arr in params.items():
             if state[name].shape != arr.shape:
                 raise CheckpointError(
-                    f"{source}: parameter {name} expected shape {arr.shape}, got {state[name].shape}")
+                    f"{source}: parameter {name} expected shape {arr.shape}, got {state[name].shape}"
+                )
         for name, arr in params.items():
             arr[...] = state[name]
 

@@ -41,16 +41,24 @@ class Affine(Module):
     def __init__(self, W: Array, b: Array) -> None:
         super().__init__()
         if W.ndim != 2 or b.shape != (W.shape[1],):
-            raise InputError(f"Affine: expected W (D, H) and b (H,), got W {shape_str(W.shape)}, "
-                             f"b {shape_str(b.shape)}")
+            raise InputError(
+                f"Affine: expected W (D, H) and b (H,), got W {shape_str(W.shape)}, b {shape_str(b.shape)}"
+            )
         self.params = {"W": W, "b": b}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
         self.x: Array | None = None
 
     @classmethod
-    def create(cls, D: int, H: int, rng: np.random.Generator, *,
-               init: str | float = "std", std: float = 0.01,
-               dtype: DTypeLike = np.float32) -> Affine:
+    def create(
+        cls,
+        D: int,
+        H: int,
+        rng: np.random.Generator,
+        *,
+        init: str | float = "std",
+        std: float = 0.01,
+        dtype: DTypeLike = np.float32,
+    ) -> Affine:
         """A new layer with W (D, H) drawn by :func:`zerokara.init.weight` and b = 0."""
         W = initlib.weight((D, H), rng, init, std=std, dtype=dtype)
         return cls(W, np.zeros(H, dtype=dtype))
@@ -171,8 +179,9 @@ class BatchNorm(Module):
     Eval mode normalises with the running statistics.
     """
 
-    def __init__(self, size: int, *, momentum: float = 0.1, eps: float = 1e-5,
-                 dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self, size: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype: DTypeLike = np.float32
+    ) -> None:
         super().__init__()
         self.params = {"gamma": np.ones(size, dtype=dtype), "beta": np.zeros(size, dtype=dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -195,8 +204,10 @@ class BatchNorm(Module):
         if self.training:
             N = x.shape[0]
             if N < 2:
-                raise InputError(f"BatchNorm: x in training mode expected a batch of at least 2 rows "
-                                 f"(N >= 2), got shape {shape_str(x.shape)}")
+                raise InputError(
+                    f"BatchNorm: x in training mode expected a batch of at least 2 rows "
+                    f"(N >= 2), got shape {shape_str(x.shape)}"
+                )
             mu = x.mean(axis=0)
             xc = x - mu
             var = np.mean(xc * xc, axis=0)

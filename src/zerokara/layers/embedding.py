@@ -64,8 +64,9 @@ class RowGrad:
 
     def __add__(self, other: object) -> Array | RowGrad:
         if isinstance(other, RowGrad):
-            return RowGrad.accumulate(np.concatenate([self.idx, other.idx]),
-                                     np.concatenate([self.rows, other.rows]), self.shape)
+            return RowGrad.accumulate(
+                np.concatenate([self.idx, other.idx]), np.concatenate([self.rows, other.rows]), self.shape
+            )
         if isinstance(other, np.ndarray):
             out = other.copy()
             out[self.idx] += self.rows  # idx is distinct: plain fancy-index add is exact
@@ -100,8 +101,10 @@ def check_ids(layer: str, ids: object, vocab: int, ndim: int | None = None) -> n
     lo, hi = int(ids.min()), int(ids.max())
     if lo < 0 or hi >= vocab:
         bad = lo if lo < 0 else hi
-        raise InputError(f"{layer}: token id {bad} out of range; expected ids in [0, {vocab - 1}] "
-                         f"(vocabulary size {vocab})")
+        raise InputError(
+            f"{layer}: token id {bad} out of range; expected ids in [0, {vocab - 1}] "
+            f"(vocabulary size {vocab})"
+        )
     return ids
 
 
@@ -125,8 +128,15 @@ class Embedding(Module):
         self.ids: np.ndarray | None = None
 
     @classmethod
-    def create(cls, V: int, D: int, rng: np.random.Generator, *, init: str | float = 0.01,
-               dtype: DTypeLike = np.float32) -> Embedding:
+    def create(
+        cls,
+        V: int,
+        D: int,
+        rng: np.random.Generator,
+        *,
+        init: str | float = 0.01,
+        dtype: DTypeLike = np.float32,
+    ) -> Embedding:
         """W (V, D) ~ N(0, 0.01^2) as book 2 (or any :func:`zerokara.init.weight` kind)."""
         return cls(initlib.weight((V, D), rng, init, dtype=dtype))
 

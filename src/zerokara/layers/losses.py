@@ -62,12 +62,15 @@ class SoftmaxWithLoss(Module):
         log_s = np.log(s)
         if isinstance(t, np.ndarray) and t.dtype.kind == "f":
             if t.shape != x.shape:
-                raise InputError(f"SoftmaxWithLoss: one-hot t expected shape {shape_str(x.shape)}, "
-                                 f"got {shape_str(t.shape)}")
+                raise InputError(
+                    f"SoftmaxWithLoss: one-hot t expected shape {shape_str(x.shape)}, "
+                    f"got {shape_str(t.shape)}"
+                )
             # backward's (y - t) is the gradient only when each row of t is a distribution
             if not np.allclose(t.sum(axis=1), 1.0, atol=1e-4) or t.min() < 0:
-                raise InputError("SoftmaxWithLoss: one-hot/probability t expected non-negative rows "
-                                 "summing to 1")
+                raise InputError(
+                    "SoftmaxWithLoss: one-hot/probability t expected non-negative rows summing to 1"
+                )
             self.t = t
             return float(-np.sum(t * (z - log_s)) / N)
         self.t = check_labels("SoftmaxWithLoss", t, N, C)
@@ -106,8 +109,9 @@ class SigmoidWithLoss(Module):
             got = shape_str(t.shape) if isinstance(t, np.ndarray) else type(t).__name__
             raise InputError(f"SigmoidWithLoss: t expected shape {shape_str(x.shape)}, got {got}")
         if t.size and (t.min() < 0 or t.max() > 1):
-            raise InputError(f"SigmoidWithLoss: t expected targets in [0, 1], got values in "
-                             f"[{t.min()}, {t.max()}]")
+            raise InputError(
+                f"SigmoidWithLoss: t expected targets in [0, 1], got values in [{t.min()}, {t.max()}]"
+            )
         self.t = t.astype(x.dtype, copy=False)
         self.y = sigmoid(x)
         return float(np.mean(np.logaddexp(0, x) - self.t * x))

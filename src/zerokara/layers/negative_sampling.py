@@ -59,8 +59,10 @@ class EmbeddingDot(Module):
         check_input("EmbeddingDot", "h", h, ndim=2, last=D, expected=f"(N, {D})")
         check_ids("EmbeddingDot", idx, N)
         if idx.shape[0] != h.shape[0]:
-            raise InputError(f"EmbeddingDot: idx expected shape ({h.shape[0]}, ...) to match h's "
-                             f"batch, got {shape_str(idx.shape)}")
+            raise InputError(
+                f"EmbeddingDot: idx expected shape ({h.shape[0]}, ...) to match h's "
+                f"batch, got {shape_str(idx.shape)}"
+            )
         n = h.shape[0]
         if idx.ndim == 1:  # book 2's case, written as the book writes it
             target_W = np.take(W, idx, axis=0)  # (N, D): row n is W[idx[n]]
@@ -81,13 +83,14 @@ class EmbeddingDot(Module):
             dout = dout[:, None]  # (N, 1): the forward Sum over axis 1 repeats dout over D
             self.grads["W"] = RowGrad.accumulate(idx, dout * h, self.params["W"].shape)
             return dout * target_W
-        d = dout.reshape(n, 1, -1)                    # (N, 1, M)
+        d = dout.reshape(n, 1, -1)  # (N, 1, M)
         # dh[n] = sum_m dout[n, m] W[idx[n, m]]: h was broadcast over M, so its gradient
         # sums over M; as a batched (1, M) @ (M, D) product, which BLAS does faster than the sum
         dh = (d @ target_W)[:, 0, :]
         dtarget_W = d.reshape(n, -1, 1) * h[:, None, :]  # (N, M, D): row idx[n, m] gets dout h[n]
-        self.grads["W"] = RowGrad.accumulate(idx.reshape(-1), dtarget_W.reshape(-1, D),
-                                             self.params["W"].shape)
+        self.grads["W"] = RowGrad.accumulate(
+            idx.reshape(-1), dtarget_W.reshape(-1, D), self.params["W"].shape
+        )
         return dh
 
 
@@ -105,12 +108,21 @@ class UnigramSampler:
     (N, ..., k) block; only the few collisions are redrawn, also in one call.
     """
 
-    def __init__(self, corpus: np.ndarray, power: float = 0.75, sample_size: int = 5, *,
-                 vocab_size: int | None = None, rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        corpus: np.ndarray,
+        power: float = 0.75,
+        sample_size: int = 5,
+        *,
+        vocab_size: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         corpus = np.asarray(corpus)
         if corpus.dtype.kind not in "iu" or corpus.ndim != 1:
-            raise InputError(f"UnigramSampler: corpus expected a 1-d integer array, got "
-                             f"{corpus.dtype} {shape_str(corpus.shape)}")
+            raise InputError(
+                f"UnigramSampler: corpus expected a 1-d integer array, got "
+                f"{corpus.dtype} {shape_str(corpus.shape)}"
+            )
         if corpus.size == 0:
             raise InputError("UnigramSampler: corpus is empty; negative sampling needs word counts")
         if sample_size < 1:
@@ -119,13 +131,14 @@ class UnigramSampler:
             raise InputError(f"UnigramSampler: corpus has a negative word id {int(corpus.min())}")
         V = int(corpus.max()) + 1 if vocab_size is None else int(vocab_size)
         if corpus.max() >= V:
-            raise InputError(f"UnigramSampler: corpus has word id {int(corpus.max())} >= "
-                             f"vocab_size {V}")
+            raise InputError(f"UnigramSampler: corpus has word id {int(corpus.max())} >= vocab_size {V}")
         self.vocab_size, self.sample_size, self.power = V, int(sample_size), float(power)
         self.counts = np.bincount(corpus, minlength=V)
         if np.count_nonzero(self.counts) < 2:
-            raise InputError("UnigramSampler: the corpus has fewer than 2 distinct words; no "
-                             "negative can differ from its target")
+            raise InputError(
+                "UnigramSampler: the corpus has fewer than 2 distinct words; no "
+                "negative can differ from its target"
+            )
         p = self.counts.astype(np.float64) ** self.power
         self.p = p / p.sum()
         cdf = np.cumsum(self.p)
@@ -167,8 +180,15 @@ class NegativeSamplingLoss(Module):
     (tests); by default they are drawn from the sampler's generator ``rng``.
     """
 
-    def __init__(self, W: Array, corpus: np.ndarray, power: float = 0.75, sample_size: int = 5,
-                 *, rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        W: Array,
+        corpus: np.ndarray,
+        power: float = 0.75,
+        sample_size: int = 5,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.sampler = UnigramSampler(corpus, power, sample_size, vocab_size=W.shape[0], rng=rng)
         self.rng = self.sampler.rng  # the same generator; visible to checkpoints and gradcheck
@@ -180,8 +200,10 @@ class NegativeSamplingLoss(Module):
         if negatives is None:
             negatives = self.sampler.get_negative_sample(target)
         elif negatives.shape[:-1] != target.shape:
-            raise InputError(f"NegativeSamplingLoss: negatives expected shape "
-                             f"{shape_str(target.shape)} + (k,), got {shape_str(negatives.shape)}")
+            raise InputError(
+                f"NegativeSamplingLoss: negatives expected shape "
+                f"{shape_str(target.shape)} + (k,), got {shape_str(negatives.shape)}"
+            )
         idx = np.concatenate([target[..., None], negatives], axis=-1)  # (N, [C,] 1 + k)
         s = self.embed_dot.forward(h, idx)
         # column 0 is the positive (label 1), the others negatives (label 0):

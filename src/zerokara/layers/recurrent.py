@@ -57,8 +57,9 @@ def check_activation(layer: str, kind: str) -> str:
     return kind
 
 
-def cell_weights(D: int, H: int, gates: int, rng: np.random.Generator, init: str | float,
-                 dtype: DTypeLike) -> tuple[Array, Array]:
+def cell_weights(
+    D: int, H: int, gates: int, rng: np.random.Generator, init: str | float, dtype: DTypeLike
+) -> tuple[Array, Array]:
     """Wx (D, gates*H), Wh (H, gates*H); "xavier" by default as book 2 does for RNNs."""
     Wx = initlib.weight((D, gates * H), rng, init, dtype=dtype)
     Wh = initlib.weight((H, gates * H), rng, init, dtype=dtype)
@@ -98,8 +99,16 @@ class RNN(Module):
         self.cache: tuple | None = None
 
     @classmethod
-    def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
-               dtype: DTypeLike = np.float32, **kw) -> RNN:
+    def create(
+        cls,
+        D: int,
+        H: int,
+        rng: np.random.Generator,
+        *,
+        init: str | float = "xavier",
+        dtype: DTypeLike = np.float32,
+        **kw,
+    ) -> RNN:
         Wx, Wh = cell_weights(D, H, cls.gates, rng, init, dtype)
         return cls(Wx, Wh, np.zeros(cls.gates * H, dtype=dtype), **kw)
 
@@ -133,9 +142,9 @@ def lstm_gate_affine(H: int, dtype: str, rows: int = 0) -> tuple[Array, Array, A
     ``rows`` repeated to (rows, 4H): NumPy runs an operation between two arrays
     of the same shape faster than one that broadcasts a row (docs/speed.md)."""
     scale = np.full(4 * H, 0.5, dtype=dtype)
-    scale[2 * H:3 * H] = 1.0
+    scale[2 * H : 3 * H] = 1.0
     shift = np.full(4 * H, 0.5, dtype=dtype)
-    shift[2 * H:3 * H] = 0.0
+    shift[2 * H : 3 * H] = 0.0
     out = (scale, shift, scale * scale)
     if rows:
         out = tuple(np.tile(a, (rows, 1)) for a in out)
@@ -167,11 +176,17 @@ def lstm_gates(A: Array, H: int, dgates: Array) -> None:
 
 def lstm_split(G: Array, H: int) -> tuple[Array, Array, Array, Array]:
     """The gate blocks (i, f, g, o) of G (..., 4H) as views (..., H)."""
-    return G[..., :H], G[..., H:2 * H], G[..., 2 * H:3 * H], G[..., 3 * H:]
+    return G[..., :H], G[..., H : 2 * H], G[..., 2 * H : 3 * H], G[..., 3 * H :]
 
 
-def lstm_cell(gates: tuple[Array, ...], c_prev: Array, c_next: Array, tc: Array, h_next: Array,
-              scratch: Array | None = None) -> None:
+def lstm_cell(
+    gates: tuple[Array, ...],
+    c_prev: Array,
+    c_next: Array,
+    tc: Array,
+    h_next: Array,
+    scratch: Array | None = None,
+) -> None:
     """Gates (i, f, g, o) and c_prev, each (N, H) -> c_next, tanh(c_next), h_next (N, H),
     written into the given arrays: c_next = f c_prev + i g, h_next = o tanh(c_next).
     ``scratch`` (N, H), if given, holds i g (no new array per step)."""
@@ -182,24 +197,25 @@ def lstm_cell(gates: tuple[Array, ...], c_prev: Array, c_next: Array, tc: Array,
     np.multiply(o, tc, out=h_next)
 
 
-def lstm_cell_backward(G: Array, dgates: Array, c_prev: Array, tc: Array, dh: Array,
-                       dc: Array, dA: Array, H: int) -> Array:
+def lstm_cell_backward(
+    G: Array, dgates: Array, c_prev: Array, tc: Array, dh: Array, dc: Array, dA: Array, H: int
+) -> Array:
     """Fill dA (N, 4H) with dL/d(pre-activations); return dL/dc_prev.
 
     c_next = f c_prev + i g and h = o tanh(c_next), so the cell state's gradient
     ds collects both the path through h and the path from the next step. Each
     gate's gradient is (what multiplied it) * ds, times its derivative dgates.
     """
-    i, f, g, o = G[:, :H], G[:, H:2 * H], G[:, 2 * H:3 * H], G[:, 3 * H:]
+    i, f, g, o = G[:, :H], G[:, H : 2 * H], G[:, 2 * H : 3 * H], G[:, 3 * H :]
     ds = tc * tc
     np.subtract(1, ds, out=ds)
     ds *= o
     ds *= dh
     ds += dc
     np.multiply(ds, g, out=dA[:, :H])
-    np.multiply(ds, c_prev, out=dA[:, H:2 * H])
-    np.multiply(ds, i, out=dA[:, 2 * H:3 * H])
-    np.multiply(dh, tc, out=dA[:, 3 * H:])
+    np.multiply(ds, c_prev, out=dA[:, H : 2 * H])
+    np.multiply(ds, i, out=dA[:, 2 * H : 3 * H])
+    np.multiply(dh, tc, out=dA[:, 3 * H :])
     dA *= dgates
     return ds * f
 
@@ -247,23 +263,24 @@ class LSTM(RNN):
 # -- GRU ---------------------------------------------------------------------------
 def gru_cell(Ax: Array, Ah: Array, h_prev: Array, H: int) -> tuple[Array, Array, Array, Array]:
     """Ax = x Wx + bx, Ah = h_prev Wh + bh (N, 3H) -> (h_next, r, z, n)."""
-    rz = sigmoid(Ax[:, :2 * H] + Ah[:, :2 * H])
+    rz = sigmoid(Ax[:, : 2 * H] + Ah[:, : 2 * H])
     r, z = rz[:, :H], rz[:, H:]
-    n = np.tanh(Ax[:, 2 * H:] + r * Ah[:, 2 * H:])
+    n = np.tanh(Ax[:, 2 * H :] + r * Ah[:, 2 * H :])
     return n + z * (h_prev - n), r, z, n
 
 
-def gru_cell_backward(Ah: Array, h_prev: Array, r: Array, z: Array, n: Array, dh: Array,
-                      dAx: Array, dAh: Array, H: int) -> Array:
+def gru_cell_backward(
+    Ah: Array, h_prev: Array, r: Array, z: Array, n: Array, dh: Array, dAx: Array, dAh: Array, H: int
+) -> Array:
     """Fill dAx, dAh (N, 3H); return the direct part of dL/dh_prev (dh * z)."""
     dn = dh * (1 - z) * (1 - n * n)
     dz = dh * (h_prev - n) * z * (1 - z)
-    dr = dn * Ah[:, 2 * H:] * r * (1 - r)
+    dr = dn * Ah[:, 2 * H :] * r * (1 - r)
     dAx[:, :H] = dr
-    dAx[:, H:2 * H] = dz
-    dAx[:, 2 * H:] = dn
-    dAh[:, :2 * H] = dAx[:, :2 * H]
-    dAh[:, 2 * H:] = dn * r  # the reset gate scales h_prev @ Whn (+ bhn), after the product
+    dAx[:, H : 2 * H] = dz
+    dAx[:, 2 * H :] = dn
+    dAh[:, : 2 * H] = dAx[:, : 2 * H]
+    dAh[:, 2 * H :] = dn * r  # the reset gate scales h_prev @ Whn (+ bhn), after the product
     return dh * z
 
 

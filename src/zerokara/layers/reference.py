@@ -36,7 +36,7 @@ def sigmoid(x: Array) -> Array:
 
 #: activation -> (f, f' written with the output h = f(a), as backward has h at hand)
 _ACTIVATIONS = {
-    "tanh": (np.tanh, lambda h: 1 - h ** 2),
+    "tanh": (np.tanh, lambda h: 1 - h**2),
     "sigmoid": (sigmoid, lambda h: h * (1 - h)),
     "relu": (lambda a: np.maximum(a, 0), lambda h: (h > 0).astype(h.dtype)),
 }
@@ -54,8 +54,16 @@ class _Cell(Module):
         self.cache: tuple | None = None
 
     @classmethod
-    def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
-               dtype: DTypeLike = np.float32, **kw) -> _Cell:
+    def create(
+        cls,
+        D: int,
+        H: int,
+        rng: np.random.Generator,
+        *,
+        init: str | float = "xavier",
+        dtype: DTypeLike = np.float32,
+        **kw,
+    ) -> _Cell:
         """Weights drawn as the fast cell's ``create`` draws them; biases zero."""
         Wx, Wh = cell_weights(D, H, cls.gates, rng, init, dtype)
         return cls(Wx, Wh, np.zeros(cls.gates * H, dtype=dtype), **kw)
@@ -124,9 +132,9 @@ class SimpleLSTM(_Cell):
         H = h_prev.shape[1]
         A = x @ Wx + h_prev @ Wh + b  # b is broadcast over the N rows
         i = sigmoid(A[:, :H])  # input gate
-        f = sigmoid(A[:, H:2 * H])  # forget gate
-        g = np.tanh(A[:, 2 * H:3 * H])  # the candidate: new memory
-        o = sigmoid(A[:, 3 * H:])  # output gate
+        f = sigmoid(A[:, H : 2 * H])  # forget gate
+        g = np.tanh(A[:, 2 * H : 3 * H])  # the candidate: new memory
+        o = sigmoid(A[:, 3 * H :])  # output gate
         c_next = f * c_prev + g * i
         h_next = o * np.tanh(c_next)
         self.cache = (x, h_prev, c_prev, i, f, g, o, c_next)
@@ -136,7 +144,7 @@ class SimpleLSTM(_Cell):
         Wx, Wh = self.params["Wx"], self.params["Wh"]
         x, h_prev, c_prev, i, f, g, o, c_next = self.cache
         tanh_c_next = np.tanh(c_next)
-        ds = dc_next + (dh_next * o) * (1 - tanh_c_next ** 2)  # c_next's two paths: to h_next, to step t+1
+        ds = dc_next + (dh_next * o) * (1 - tanh_c_next**2)  # c_next's two paths: to h_next, to step t+1
         dc_prev = ds * f
         di = ds * g
         df = ds * c_prev
@@ -145,7 +153,7 @@ class SimpleLSTM(_Cell):
         di *= i * (1 - i)  # through each gate's activation: sigmoid' = y (1 - y)
         df *= f * (1 - f)
         do *= o * (1 - o)
-        dg *= (1 - g ** 2)  # tanh' = 1 - y**2
+        dg *= 1 - g**2  # tanh' = 1 - y**2
         dA = np.hstack((di, df, dg, do))  # the order of A's blocks (book 2: df, dg, di, do)
         self.grads["Wh"][...] = h_prev.T @ dA
         self.grads["Wx"][...] = x.T @ dA
@@ -183,8 +191,8 @@ class SimpleGRU(_Cell):
         ax = x @ p["Wx"] + p["bx"]  # (N, 3H): the input's part of r, z, n
         ah = h_prev @ p["Wh"] + p["bh"]  # (N, 3H): h_prev's part
         r = sigmoid(ax[:, :H] + ah[:, :H])
-        z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
-        n = np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
+        z = sigmoid(ax[:, H : 2 * H] + ah[:, H : 2 * H])
+        n = np.tanh(ax[:, 2 * H :] + r * ah[:, 2 * H :])
         h_next = (1 - z) * n + z * h_prev
         self.cache = (x, h_prev, ah, r, z, n)
         return h_next
@@ -195,8 +203,8 @@ class SimpleGRU(_Cell):
         H = h_prev.shape[1]
         dn = dh_next * (1 - z)
         dz = dh_next * (h_prev - n)
-        dn *= 1 - n ** 2  # through tanh
-        dr = dn * ah[:, 2 * H:]
+        dn *= 1 - n**2  # through tanh
+        dr = dn * ah[:, 2 * H :]
         dr *= r * (1 - r)  # through the sigmoids
         dz *= z * (1 - z)
         dax = np.hstack((dr, dz, dn))
@@ -258,8 +266,9 @@ class SimpleTimeRNN(_TimeLoop):
 
     cell = SimpleRNN
 
-    def __init__(self, Wx: Array, Wh: Array, b: Array, *, stateful: bool = False,
-                 activation: str = "tanh") -> None:
+    def __init__(
+        self, Wx: Array, Wh: Array, b: Array, *, stateful: bool = False, activation: str = "tanh"
+    ) -> None:
         super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful)
         self.activation = check_activation(type(self).__name__, activation)
         self.layers: list[SimpleRNN] = []
@@ -277,8 +286,9 @@ class SimpleTimeGRU(_TimeLoop):
 
     cell = SimpleGRU
 
-    def __init__(self, Wx: Array, Wh: Array, bx: Array, bh: Array | None = None, *,
-                 stateful: bool = False) -> None:
+    def __init__(
+        self, Wx: Array, Wh: Array, bx: Array, bh: Array | None = None, *, stateful: bool = False
+    ) -> None:
         bh = np.zeros_like(bx) if bh is None else bh
         super().__init__({"Wx": Wx, "Wh": Wh, "bx": bx, "bh": bh}, stateful)
         self.layers: list[SimpleGRU] = []
@@ -336,5 +346,4 @@ class SimpleTimeLSTM(TimeRecurrent):
         return self._returns(dxs if self.input_grad else None, [dh, dc])
 
 
-__all__ = ["SimpleRNN", "SimpleLSTM", "SimpleGRU", "SimpleTimeRNN", "SimpleTimeLSTM",
-           "SimpleTimeGRU"]
+__all__ = ["SimpleRNN", "SimpleLSTM", "SimpleGRU", "SimpleTimeRNN", "SimpleTimeLSTM", "SimpleTimeGRU"]

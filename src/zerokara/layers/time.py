@@ -21,13 +21,18 @@ from zerokara import init as initlib
 from zerokara.errors import InputError, check_input, shape_str
 from zerokara.layers.base import Array, Module
 from zerokara.layers.core import Dropout
-from zerokara.layers.recurrent import (GRU, check_activation, gru_cell, gru_cell_backward, rnn_act,
-                                       rnn_act_grad)
+from zerokara.layers.recurrent import (
+    GRU,
+    check_activation,
+    gru_cell,
+    gru_cell_backward,
+    rnn_act,
+    rnn_act_grad,
+)
 from zerokara.layers.time_base import TimeRecurrent, time_major
 from zerokara.layers.time_lstm import TimeLSTM
 
-__all__ = ["TimeRecurrent", "TimeRNN", "TimeLSTM", "TimeGRU", "Bidirectional", "TimeDropout",
-           "TimeAffine"]
+__all__ = ["TimeRecurrent", "TimeRNN", "TimeLSTM", "TimeGRU", "Bidirectional", "TimeDropout", "TimeAffine"]
 
 
 class TimeRNN(TimeRecurrent):
@@ -39,8 +44,9 @@ class TimeRNN(TimeRecurrent):
     Parameters: Wx (D, H), Wh (H, H), b (H,).
     """
 
-    def __init__(self, Wx: Array, Wh: Array, b: Array, *, stateful: bool = False,
-                 activation: str = "tanh") -> None:
+    def __init__(
+        self, Wx: Array, Wh: Array, b: Array, *, stateful: bool = False, activation: str = "tanh"
+    ) -> None:
         super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful)
         self.activation = check_activation("TimeRNN", activation)
 
@@ -90,8 +96,9 @@ class TimeGRU(TimeRecurrent):
 
     cell = GRU
 
-    def __init__(self, Wx: Array, Wh: Array, bx: Array, bh: Array | None = None, *,
-                 stateful: bool = False) -> None:
+    def __init__(
+        self, Wx: Array, Wh: Array, bx: Array, bh: Array | None = None, *, stateful: bool = False
+    ) -> None:
         bh = np.zeros_like(bx) if bh is None else bh
         super().__init__({"Wx": Wx, "Wh": Wh, "bx": bx, "bh": bh}, stateful)
 
@@ -121,8 +128,7 @@ class TimeGRU(TimeRecurrent):
         dh = np.zeros_like(hs[0])
         WhT = np.ascontiguousarray(p["Wh"].T)  # contiguous: the step product reads it T times
         for t in reversed(range(T)):
-            direct = gru_cell_backward(Ah[t], hs[t], r[t], z[t], n[t], dhs[:, t] + dh,
-                                       dAx[t], dAh[t], H)
+            direct = gru_cell_backward(Ah[t], hs[t], r[t], z[t], n[t], dhs[:, t] + dh, dAx[t], dAh[t], H)
             dh = direct + dAh[t] @ WhT
         dAx2, dAh2 = dAx.reshape(T * N, -1), dAh.reshape(T * N, -1)
         np.matmul(X.T, dAx2, out=grads["Wx"])
@@ -180,16 +186,25 @@ class TimeAffine(Module):
         super().__init__()
         H = W.shape[0] if transpose_W else W.shape[1]
         if W.ndim != 2 or b.shape != (H,):
-            raise InputError(f"TimeAffine: W {shape_str(W.shape)} and b {shape_str(b.shape)} do not fit "
-                             f"(transpose_W={transpose_W})")
+            raise InputError(
+                f"TimeAffine: W {shape_str(W.shape)} and b {shape_str(b.shape)} do not fit "
+                f"(transpose_W={transpose_W})"
+            )
         self.params = {"W": W, "b": b}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
         self.transpose_W = transpose_W
         self.x2: Array | None = None
 
     @classmethod
-    def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
-               dtype: DTypeLike = np.float32) -> TimeAffine:
+    def create(
+        cls,
+        D: int,
+        H: int,
+        rng: np.random.Generator,
+        *,
+        init: str | float = "xavier",
+        dtype: DTypeLike = np.float32,
+    ) -> TimeAffine:
         return cls(initlib.weight((D, H), rng, init, dtype=dtype), np.zeros(H, dtype=dtype))
 
     def forward(self, xs: Array) -> Array:

@@ -44,8 +44,17 @@ class TimeRecurrent(Module):
         self.cache: tuple | None = None
 
     @classmethod
-    def create(cls, D: int, H: int, rng: np.random.Generator, *, init: str | float = "xavier",
-               dtype: DTypeLike = np.float32, stateful: bool = False, **kw) -> TimeRecurrent:
+    def create(
+        cls,
+        D: int,
+        H: int,
+        rng: np.random.Generator,
+        *,
+        init: str | float = "xavier",
+        dtype: DTypeLike = np.float32,
+        stateful: bool = False,
+        **kw,
+    ) -> TimeRecurrent:
         """A new layer with weights drawn as ``cell.create`` draws them (biases zero)."""
         c = cls.cell.create(D, H, rng, init=init, dtype=dtype)
         return cls(*c.params.values(), stateful=stateful, **kw)
@@ -80,23 +89,30 @@ class TimeRecurrent(Module):
         for sname, g in zip(self.state_names, given):
             if g is not None:
                 if not isinstance(g, np.ndarray):
-                    raise InputError(f"{name}: {sname}0 expected a {xs.dtype} array (N, {H}), "
-                                     f"got {type(g).__name__}")
+                    raise InputError(
+                        f"{name}: {sname}0 expected a {xs.dtype} array (N, {H}), got {type(g).__name__}"
+                    )
                 check_dtype(name, f"{sname}0", g, xs.dtype)
             s = g if g is not None else (getattr(self, sname) if self.stateful else None)
             if s is None:
                 s = np.zeros((N, H), dtype=xs.dtype)
             elif s.shape != (N, H):
-                hint = ("" if g is not None else
-                        "; the stateful layer carries the previous batch's state: call reset_state() "
-                        "when the batch size changes")
-                raise InputError(f"{name}: initial {sname} expected shape {shape_str((N, H))}, "
-                                 f"got {shape_str(s.shape)}{hint}")
+                hint = (
+                    ""
+                    if g is not None
+                    else "; the stateful layer carries the previous batch's state: call reset_state() "
+                    "when the batch size changes"
+                )
+                raise InputError(
+                    f"{name}: initial {sname} expected shape {shape_str((N, H))}, "
+                    f"got {shape_str(s.shape)}{hint}"
+                )
             states.append(s)
         return states
 
-    def _finish(self, dA2: Array, xs_shape: tuple[int, ...],
-                dstates: list[Array]) -> Array | tuple[Array, ...] | None:
+    def _finish(
+        self, dA2: Array, xs_shape: tuple[int, ...], dstates: list[Array]
+    ) -> Array | tuple[Array, ...] | None:
         """dxs from the time-major input-side gradients dA2 (T*N, kH), and the states' gradients."""
         dxs = None
         if self.input_grad:

@@ -18,8 +18,7 @@ from zerokara.layers.recurrent import LSTM, lstm_cell, lstm_gate_affine, lstm_sp
 from zerokara.layers.time_base import TimeRecurrent
 
 
-def _lstm_backward_constants(G: Array, c_prev: Array, tc: Array, K: Array, P: Array,
-                             H: int) -> None:
+def _lstm_backward_constants(G: Array, c_prev: Array, tc: Array, K: Array, P: Array, H: int) -> None:
     """What TimeLSTM's backward needs that does not depend on the gradient
     flowing back, for a block of steps (..., N, 4H): K holds, per gate,
     d(gate)/d(pre-activation) times what the gate multiplies (g, c_prev, i for
@@ -77,7 +76,7 @@ class TimeLSTM(TimeRecurrent):
         three with one matrix product (see forward), and the grads are views of it."""
         (D, H4), H = self.params["Wx"].shape, self.hidden_size
         dW = np.zeros((1 + D + H, H4), dtype=dtype)
-        self.grads = {"Wx": dW[1:1 + D], "Wh": dW[1 + D:], "b": dW[0]}
+        self.grads = {"Wx": dW[1 : 1 + D], "Wh": dW[1 + D :], "b": dW[0]}
 
     def _astype_extra(self, dtype: DTypeLike) -> None:
         self._stack_grads(dtype)
@@ -116,14 +115,14 @@ class TimeLSTM(TimeRecurrent):
         # Z.T @ dA (one large product uses the BLAS threads better than three).
         Z = self._ws("Z", (T + 1, N, 1 + D + H), dtype)
         Z[..., 0] = 1
-        np.copyto(Z[:T, :, 1:1 + D], xs.transpose(1, 0, 2))
-        hs = Z[:, :, 1 + D:]  # h_0 .. h_T (T+1, N, H); Z[T] only holds h_T
+        np.copyto(Z[:T, :, 1 : 1 + D], xs.transpose(1, 0, 2))
+        hs = Z[:, :, 1 + D :]  # h_0 .. h_T (T+1, N, H); Z[T] only holds h_T
         hs[0] = h
         W = self._ws("W", (1 + D, 4 * H), dtype)
         np.multiply(p["b"], scale, out=W[0])
         np.multiply(p["Wx"], scale, out=W[1:])
         G = self._ws("G", (T, N, 4 * H), dtype)  # pre-activations, turned into gates in place
-        np.matmul(Z[:T, :, :1 + D].reshape(T * N, 1 + D), W, out=G.reshape(T * N, 4 * H))
+        np.matmul(Z[:T, :, : 1 + D].reshape(T * N, 1 + D), W, out=G.reshape(T * N, 4 * H))
         Whs = np.multiply(p["Wh"], scale, out=self._ws_rows("Whs", p["Wh"].shape, dtype))
         Gh = self._ws("Gh", (N, 4 * H), dtype)
         cs = self._ws("cs", (T + 1, N, H), dtype)
@@ -133,7 +132,8 @@ class TimeLSTM(TimeRecurrent):
         zero_start = not h.any()  # h_0 = 0, an encoder's usual start: step 0's h @ Wh is 0
         # zip hands out each step's views; indexing in the loop would build them one by one
         for Gt, gates, h_prev, h_next, c_prev, c_next, tc in zip(
-                G, zip(*lstm_split(G, H)), hs[:-1], hs[1:], cs[:-1], cs[1:], tcs):
+            G, zip(*lstm_split(G, H)), hs[:-1], hs[1:], cs[:-1], cs[1:], tcs
+        ):
             if zero_start:
                 zero_start = False
             else:
@@ -178,7 +178,7 @@ class TimeLSTM(TimeRecurrent):
         Z, shape, cs, tcs, G = self.cache
         N, T, D = shape
         H, grads, dtype = cs.shape[2], self.grads, G.dtype
-        f = G[..., H:2 * H]
+        f = G[..., H : 2 * H]
         dA = self._ws("dA", G.shape, dtype)
         dhs_t = self._ws("dhs", (T, N, H), dtype)
         np.copyto(dhs_t, dhs.transpose(1, 0, 2))  # time-major: contiguous rows per step
@@ -195,11 +195,24 @@ class TimeLSTM(TimeRecurrent):
         Kb, Pb = self._ws("K", (block, N, 4 * H), dtype), self._ws("P", (block, N, H), dtype)
         for stop in range(T, 0, -block):
             s = slice(max(stop - block, 0), stop)
-            K, P = Kb[:s.stop - s.start], Pb[:s.stop - s.start]
+            K, P = Kb[: s.stop - s.start], Pb[: s.stop - s.start]
             _lstm_backward_constants(G[s], cs[s], tcs[s], K, P, H)
             K4 = K.reshape(-1, N, 4, H)
-            for dh_out, Pt, K3, Kot, ft, dA3, dAo, dAt in zip(*(a[::-1] for a in (
-                    dhs_t[s], P, K4[:, :, :3], K4[:, :, 3], f[s], dA4[s, :, :3], dA4[s, :, 3], dA[s]))):
+            for dh_out, Pt, K3, Kot, ft, dA3, dAo, dAt in zip(
+                *(
+                    a[::-1]
+                    for a in (
+                        dhs_t[s],
+                        P,
+                        K4[:, :, :3],
+                        K4[:, :, 3],
+                        f[s],
+                        dA4[s, :, :3],
+                        dA4[s, :, 3],
+                        dA[s],
+                    )
+                )
+            ):
                 np.add(back, dh_out, out=dh)  # dL/dh_t: from the output at t, plus from step t+1
                 np.multiply(dh, Pt, out=ds)  # dL/dc_t: through h_t, plus what step t+1 sent back
                 ds += dc
@@ -216,7 +229,7 @@ class TimeLSTM(TimeRecurrent):
         if dW is None or dW.dtype != dtype or any(a.base is not dW for a in grads.values()):
             dW = self._ws("dW", (1 + D + H, 4 * H), dtype)  # grads are separate arrays (a copied layer)
         np.matmul(Z[:T].reshape(T * N, -1).T, dA2, out=dW)
-        for name, part in (("b", dW[0]), ("Wx", dW[1:1 + D]), ("Wh", dW[1 + D:])):
+        for name, part in (("b", dW[0]), ("Wx", dW[1 : 1 + D]), ("Wh", dW[1 + D :])):
             if grads[name].base is not dW:
                 grads[name][...] = part
         return self._finish(dA2, shape, [dh, dc])

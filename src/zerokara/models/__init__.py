@@ -3,10 +3,24 @@
 from zerokara.models.binary_addition import BinaryAdditionRNN
 from zerokara.models.mlp import Classifier, MultiLayerNet, TwoLayerNet
 from zerokara.models.rnnlm import BetterRnnlm, LanguageModel, Rnnlm
-from zerokara.models.seq2seq import (AttentionSeq2seq, PeekySeq2seq, Seq2seq,
-                                     build_seq2seq)
+from zerokara.models.seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq, build_seq2seq
 from zerokara.models.word2vec import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram, create_contexts_target
 
-__all__ = ["BinaryAdditionRNN", "Classifier", "TwoLayerNet", "MultiLayerNet", "LanguageModel", "Rnnlm", "BetterRnnlm",
-           "Seq2seq", "PeekySeq2seq", "AttentionSeq2seq", "build_seq2seq",
-           "SimpleCBOW", "SimpleSkipGram", "CBOW", "SkipGram", "create_contexts_target"]
+__all__ = [
+    "BinaryAdditionRNN",
+    "Classifier",
+    "TwoLayerNet",
+    "MultiLayerNet",
+    "LanguageModel",
+    "Rnnlm",
+    "BetterRnnlm",
+    "Seq2seq",
+    "PeekySeq2seq",
+    "AttentionSeq2seq",
+    "build_seq2seq",
+    "SimpleCBOW",
+    "SimpleSkipGram",
+    "CBOW",
+    "SkipGram",
+    "create_contexts_target",
+]

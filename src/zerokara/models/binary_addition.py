@@ -44,7 +44,7 @@ LOSSES = ("mse", "bce")
 INITS = ("std", "xavier", "he")
 
 #: BIT_TABLE[n, t] is bit t (t = 0 least significant) of n, for n in [0, 256)
-BIT_TABLE = ((np.arange(2 ** BITS)[:, None] >> np.arange(BITS)) & 1).astype(np.int8)
+BIT_TABLE = ((np.arange(2**BITS)[:, None] >> np.arange(BITS)) & 1).astype(np.int8)
 #: the value of bit t
 POWERS = (1 << np.arange(BITS)).astype(np.int64)
 
@@ -56,11 +56,14 @@ def encode(a: np.ndarray, b: np.ndarray, dtype: DTypeLike = np.float32) -> tuple
     """
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.ndim != 1:
-        raise InputError(f"encode: a and b expected equal 1-d shapes, got {shape_str(a.shape)} "
-                         f"and {shape_str(b.shape)}")
+        raise InputError(
+            f"encode: a and b expected equal 1-d shapes, got {shape_str(a.shape)} and {shape_str(b.shape)}"
+        )
     if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= LARGEST):
-        raise InputError(f"encode: a and b expected in [0, {LARGEST}), got values in "
-                         f"[{min(a.min(), b.min())}, {max(a.max(), b.max())}]")
+        raise InputError(
+            f"encode: a and b expected in [0, {LARGEST}), got values in "
+            f"[{min(a.min(), b.min())}, {max(a.max(), b.max())}]"
+        )
     x = np.stack([BIT_TABLE[a], BIT_TABLE[b]], axis=-1).astype(dtype)
     return x, BIT_TABLE[a + b].astype(dtype)
 
@@ -96,9 +99,17 @@ class BinaryAdditionRNN(Module):
     T is 8 for the exercise, but any length works.
     """
 
-    def __init__(self, hidden_size: int = 16, *, activation: str = "sigmoid",
-                 init: str = "std", weight_init_std: float = 1.0, loss: str = "mse",
-                 rng: np.random.Generator | None = None, dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        hidden_size: int = 16,
+        *,
+        activation: str = "sigmoid",
+        init: str = "std",
+        weight_init_std: float = 1.0,
+        loss: str = "mse",
+        rng: np.random.Generator | None = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         if hidden_size < 1:
             raise InputError(f"BinaryAdditionRNN: hidden_size expected >= 1, got {hidden_size}")
@@ -118,15 +129,23 @@ class BinaryAdditionRNN(Module):
             # (n = the number of inputs of the layer; Xavier and He ignore weight_init_std)
             return initlib.weight(shape, rng, init, std=self.weight_init_std, dtype=dtype)
 
-        self.params = {"W_in": draw((2, H)), "W": draw((H, H)), "b": np.zeros(H, dtype=dtype),
-                       "W_out": draw((H, 1)), "c": np.zeros(1, dtype=dtype)}
+        self.params = {
+            "W_in": draw((2, H)),
+            "W": draw((H, H)),
+            "b": np.zeros(H, dtype=dtype),
+            "W_out": draw((H, 1)),
+            "c": np.zeros(1, dtype=dtype),
+        }
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.cache: tuple | None = None
 
     def extra_repr(self) -> str:
-        return (super().extra_repr() + f", activation={self.activation}, init={self.init}"
-                + (f", weight_init_std={self.weight_init_std:g}" if self.init == "std" else "")
-                + f", loss={self.loss}")
+        return (
+            super().extra_repr()
+            + f", activation={self.activation}, init={self.init}"
+            + (f", weight_init_std={self.weight_init_std:g}" if self.init == "std" else "")
+            + f", loss={self.loss}"
+        )
 
     @property
     def hidden_size(self) -> int:
@@ -169,8 +188,10 @@ class BinaryAdditionRNN(Module):
         z = self._hidden(x)
         if not isinstance(d, np.ndarray) or d.shape != x.shape[:2]:
             got = shape_str(d.shape) if isinstance(d, np.ndarray) else type(d).__name__
-            raise InputError(f"BinaryAdditionRNN: d expected shape {shape_str(x.shape[:2])} "
-                             f"(one target bit per step), got {got}")
+            raise InputError(
+                f"BinaryAdditionRNN: d expected shape {shape_str(x.shape[:2])} "
+                f"(one target bit per step), got {got}"
+            )
         v = self._logits(z)
         y = sigmoid(v)
         N = x.shape[0]
@@ -221,8 +242,7 @@ class BinaryAdditionRNN(Module):
         return (delta2 @ p["W_in"].T).reshape(x.shape) if self.input_grad else None
 
 
-def evaluate(model: BinaryAdditionRNN, x: Array, d: Array,
-             batch_size: int | None = None) -> dict[str, float]:
+def evaluate(model: BinaryAdditionRNN, x: Array, d: Array, batch_size: int | None = None) -> dict[str, float]:
     """Loss, bit accuracy and exact-sum accuracy of ``model`` on x (M, T, 2), d (M, T).
 
     loss: the training loss averaged over the M sequences; bit_accuracy: the
@@ -237,7 +257,7 @@ def evaluate(model: BinaryAdditionRNN, x: Array, d: Array,
         batch_size = max(64, min(4096, 2**18 // model.hidden_size**2))
     loss = bits_ok = exact_ok = 0.0
     for i in range(0, len(x), batch_size):
-        xb, db = x[i:i + batch_size], d[i:i + batch_size]
+        xb, db = x[i : i + batch_size], d[i : i + batch_size]
         loss += model.forward(xb, db) * len(xb)
         right = (model.cache[3] > 0.5) == (db > 0.5)
         bits_ok += float(right.sum())
@@ -246,5 +266,16 @@ def evaluate(model: BinaryAdditionRNN, x: Array, d: Array,
     return {"loss": loss / n, "bit_accuracy": bits_ok / (n * d.shape[1]), "exact_accuracy": exact_ok / n}
 
 
-__all__ = ["BinaryAdditionRNN", "encode", "decode", "all_pairs", "evaluate", "course_bits",
-           "BITS", "LARGEST", "ACTIVATIONS", "LOSSES", "INITS"]
+__all__ = [
+    "BinaryAdditionRNN",
+    "encode",
+    "decode",
+    "all_pairs",
+    "evaluate",
+    "course_bits",
+    "BITS",
+    "LARGEST",
+    "ACTIVATIONS",
+    "LOSSES",
+    "INITS",
+]

@@ -10,8 +10,17 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara.errors import InputError
-from zerokara.layers import (Affine, BatchNorm, Dropout, Module, ReLU, Sequential, Sigmoid,
-                             SoftmaxWithLoss, Tanh)
+from zerokara.layers import (
+    Affine,
+    BatchNorm,
+    Dropout,
+    Module,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SoftmaxWithLoss,
+    Tanh,
+)
 from zerokara.layers.base import Array
 
 ACTIVATIONS: dict[str, type[Module]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
@@ -64,9 +73,10 @@ class Classifier(Module):
         self.eval()
         try:
             labels = t.argmax(axis=1) if t.ndim == 2 else t
-            correct = sum(int(np.sum(self.predict(x[i:i + batch_size]).argmax(axis=1)
-                                     == labels[i:i + batch_size]))
-                          for i in range(0, len(x), batch_size))
+            correct = sum(
+                int(np.sum(self.predict(x[i : i + batch_size]).argmax(axis=1) == labels[i : i + batch_size]))
+                for i in range(0, len(x), batch_size)
+            )
         finally:
             self.train(was_training)
         return correct / len(x)
@@ -80,9 +90,17 @@ class TwoLayerNet(Classifier):
     ``affine2.W`` (H, C), ``affine2.b`` (C,).
     """
 
-    def __init__(self, input_size: int = 784, hidden_size: int = 50, output_size: int = 10, *,
-                 activation_name: str = "sigmoid", weight_init_std: float | str = 0.01,
-                 rng: np.random.Generator | None = None, dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        input_size: int = 784,
+        hidden_size: int = 50,
+        output_size: int = 10,
+        *,
+        activation_name: str = "sigmoid",
+        weight_init_std: float | str = 0.01,
+        rng: np.random.Generator | None = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         rng = rng if rng is not None else np.random.default_rng(0)
         self.net = Sequential(
@@ -105,11 +123,20 @@ class MultiLayerNet(Classifier):
         dropout: drop probability after each hidden activation (0: none).
     """
 
-    def __init__(self, input_size: int = 784, hidden_sizes: Sequence[int] = (100, 100),
-                 output_size: int = 10, *, activation_name: str = "relu",
-                 init: str | float = "he", std: float = 0.01, batchnorm: bool = False,
-                 dropout: float = 0.0, rng: np.random.Generator | None = None,
-                 dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        input_size: int = 784,
+        hidden_sizes: Sequence[int] = (100, 100),
+        output_size: int = 10,
+        *,
+        activation_name: str = "relu",
+        init: str | float = "he",
+        std: float = 0.01,
+        batchnorm: bool = False,
+        dropout: float = 0.0,
+        rng: np.random.Generator | None = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         if not hidden_sizes or any(h < 1 for h in hidden_sizes):
             raise InputError(f"MultiLayerNet: hidden_sizes expected positive sizes, got {list(hidden_sizes)}")

@@ -26,8 +26,15 @@ from numpy.typing import DTypeLike
 
 from zerokara import init as initlib
 from zerokara.errors import InputError
-from zerokara.layers import (Module, TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM,
-                             TimeSoftmaxWithLoss, softmax)
+from zerokara.layers import (
+    Module,
+    TimeAffine,
+    TimeDropout,
+    TimeEmbedding,
+    TimeLSTM,
+    TimeSoftmaxWithLoss,
+    softmax,
+)
 from zerokara.layers.base import Array
 
 
@@ -92,9 +99,16 @@ class LanguageModel(Module):
         return None
 
     # -- generation -------------------------------------------------------------------
-    def generate(self, start_ids: Sequence[int], length: int, rng: np.random.Generator, *,
-                 temperature: float = 1.0, top_k: int | None = None,
-                 skip_ids: Sequence[int] = ()) -> list[int]:
+    def generate(
+        self,
+        start_ids: Sequence[int],
+        length: int,
+        rng: np.random.Generator,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        skip_ids: Sequence[int] = (),
+    ) -> list[int]:
         """Sample ``length`` words after ``start_ids`` (book 2's RnnlmGen.generate).
 
         The start words are read in one call (their state primes the LSTMs);
@@ -137,8 +151,14 @@ class LanguageModel(Module):
         return out
 
 
-def _weight(shape: tuple[int, ...], rng: np.random.Generator, init: str | float, book: str | float,
-            scale: float, dtype: DTypeLike) -> Array:
+def _weight(
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+    init: str | float,
+    book: str | float,
+    scale: float,
+    dtype: DTypeLike,
+) -> Array:
     """book 2's init for this matrix, unless ``init`` overrides it ("uniform": U(-scale, scale))."""
     return initlib.weight(shape, rng, book if init == "book" else init, scale=scale, dtype=dtype)
 
@@ -154,9 +174,17 @@ class Rnnlm(LanguageModel):
     or any :func:`zerokara.init.weight` kind for every weight matrix.
     """
 
-    def __init__(self, vocab_size: int = 10_000, wordvec_size: int = 100, hidden_size: int = 100,
-                 *, rng: np.random.Generator | None = None, init: str | float = "book",
-                 init_scale: float = 0.1, dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 10_000,
+        wordvec_size: int = 100,
+        hidden_size: int = 100,
+        *,
+        rng: np.random.Generator | None = None,
+        init: str | float = "book",
+        init_scale: float = 0.1,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         _check_sizes("Rnnlm", vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size)
         rng = rng if rng is not None else np.random.default_rng(0)
@@ -164,8 +192,9 @@ class Rnnlm(LanguageModel):
         w = lambda shape, book: _weight(shape, rng, init, book, init_scale, dtype)  # noqa: E731
         self.layers = {
             "embed": TimeEmbedding(w((V, D), 0.01)),
-            "lstm": TimeLSTM(w((D, 4 * H), "xavier"), w((H, 4 * H), "xavier"),
-                             np.zeros(4 * H, dtype=dtype), stateful=True),
+            "lstm": TimeLSTM(
+                w((D, 4 * H), "xavier"), w((H, 4 * H), "xavier"), np.zeros(4 * H, dtype=dtype), stateful=True
+            ),
             "affine": TimeAffine(w((H, V), "xavier"), np.zeros(V, dtype=dtype)),
         }
 
@@ -184,17 +213,34 @@ class BetterRnnlm(LanguageModel):
     [+ ``affine.W`` (H, V) when untied].
     """
 
-    def __init__(self, vocab_size: int = 10_000, wordvec_size: int = 650, hidden_size: int = 650,
-                 *, num_layers: int = 2, dropout: float = 0.5, tie_weights: bool = True,
-                 rng: np.random.Generator | None = None, init: str | float = "book",
-                 init_scale: float = 0.1, dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 10_000,
+        wordvec_size: int = 650,
+        hidden_size: int = 650,
+        *,
+        num_layers: int = 2,
+        dropout: float = 0.5,
+        tie_weights: bool = True,
+        rng: np.random.Generator | None = None,
+        init: str | float = "book",
+        init_scale: float = 0.1,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
-        _check_sizes("BetterRnnlm", vocab_size=vocab_size, wordvec_size=wordvec_size,
-                     hidden_size=hidden_size, num_layers=num_layers)
+        _check_sizes(
+            "BetterRnnlm",
+            vocab_size=vocab_size,
+            wordvec_size=wordvec_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+        )
         if tie_weights and wordvec_size != hidden_size:
-            raise InputError(f"BetterRnnlm: weight tying needs wordvec_size == hidden_size "
-                             f"(the output layer reuses the (V, D) embedding), got "
-                             f"{wordvec_size} and {hidden_size}; pass tie_weights=False")
+            raise InputError(
+                f"BetterRnnlm: weight tying needs wordvec_size == hidden_size "
+                f"(the output layer reuses the (V, D) embedding), got "
+                f"{wordvec_size} and {hidden_size}; pass tie_weights=False"
+            )
         rng = rng if rng is not None else np.random.default_rng(0)
         V, D, H = vocab_size, wordvec_size, hidden_size
         w = lambda shape, book: _weight(shape, rng, init, book, init_scale, dtype)  # noqa: E731
@@ -209,14 +255,21 @@ class BetterRnnlm(LanguageModel):
             layers["drop0"] = drop()
         d_in = D
         for k in range(1, num_layers + 1):
-            layers[f"lstm{k}"] = TimeLSTM(w((d_in, 4 * H), "xavier"), w((H, 4 * H), "xavier"),
-                                          np.zeros(4 * H, dtype=dtype), stateful=True)
+            layers[f"lstm{k}"] = TimeLSTM(
+                w((d_in, 4 * H), "xavier"),
+                w((H, 4 * H), "xavier"),
+                np.zeros(4 * H, dtype=dtype),
+                stateful=True,
+            )
             if dropout > 0:
                 layers[f"drop{k}"] = drop()
             d_in = H
         b = np.zeros(V, dtype=dtype)
-        layers["affine"] = (TimeAffine(embed.params["W"], b, transpose_W=True) if tie_weights
-                            else TimeAffine(w((H, V), "xavier"), b))
+        layers["affine"] = (
+            TimeAffine(embed.params["W"], b, transpose_W=True)
+            if tie_weights
+            else TimeAffine(w((H, V), "xavier"), b)
+        )
         self.layers = layers
         self.dropout, self.tie_weights = dropout, tie_weights
 

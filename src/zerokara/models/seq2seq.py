@@ -64,8 +64,14 @@ class Encoder(Module):
     Shapes: forward xs (N, Tx) ids -> h (N, H); backward dh (N, H) -> None.
     """
 
-    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int,
-                 rng: np.random.Generator, dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        wordvec_size: int,
+        hidden_size: int,
+        rng: np.random.Generator,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         self.embed = TimeEmbedding.create(vocab_size, wordvec_size, rng, dtype=dtype)
         self.lstm = _lstm(wordvec_size, hidden_size, rng, dtype)
@@ -94,19 +100,29 @@ class AttentionEncoder(Module):
     one at step Tx-1 and the backward one at step 0.
     """
 
-    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int,
-                 rng: np.random.Generator, dtype: DTypeLike = np.float32, *,
-                 bidirectional: bool = False) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        wordvec_size: int,
+        hidden_size: int,
+        rng: np.random.Generator,
+        dtype: DTypeLike = np.float32,
+        *,
+        bidirectional: bool = False,
+    ) -> None:
         super().__init__()
         self.bidirectional = bidirectional
         self.embed = TimeEmbedding.create(vocab_size, wordvec_size, rng, dtype=dtype)
         if bidirectional:
             if hidden_size % 2:
-                raise InputError(f"AttentionEncoder: a bidirectional encoder splits hidden_size "
-                                 f"between two directions; expected an even size, got {hidden_size}")
+                raise InputError(
+                    f"AttentionEncoder: a bidirectional encoder splits hidden_size "
+                    f"between two directions; expected an even size, got {hidden_size}"
+                )
             half = hidden_size // 2
-            self.lstm = Bidirectional(_lstm(wordvec_size, half, rng, dtype),
-                                      _lstm(wordvec_size, half, rng, dtype))
+            self.lstm = Bidirectional(
+                _lstm(wordvec_size, half, rng, dtype), _lstm(wordvec_size, half, rng, dtype)
+            )
         else:
             self.lstm = _lstm(wordvec_size, hidden_size, rng, dtype)
 
@@ -141,8 +157,14 @@ class Decoder(Module):
     backward dscores (N, Ty, V) -> dh (N, H).
     """
 
-    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int,
-                 rng: np.random.Generator, dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        wordvec_size: int,
+        hidden_size: int,
+        rng: np.random.Generator,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         self.embed = TimeEmbedding.create(vocab_size, wordvec_size, rng, dtype=dtype)
         self.lstm = _lstm(wordvec_size, hidden_size, rng, dtype)
@@ -179,8 +201,14 @@ class PeekyDecoder(Decoder):
     Shapes: as :class:`Decoder`.
     """
 
-    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int,
-                 rng: np.random.Generator, dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        wordvec_size: int,
+        hidden_size: int,
+        rng: np.random.Generator,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         Module.__init__(self)
         H = hidden_size
         self.embed = TimeEmbedding.create(vocab_size, wordvec_size, rng, dtype=dtype)
@@ -224,8 +252,14 @@ class AttentionDecoder(Module):
     backward dscores -> (dhs_enc (N, Tx, H), dh (N, H)).
     """
 
-    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int,
-                 rng: np.random.Generator, dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        wordvec_size: int,
+        hidden_size: int,
+        rng: np.random.Generator,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         H = hidden_size
         self.embed = TimeEmbedding.create(vocab_size, wordvec_size, rng, dtype=dtype)
@@ -247,8 +281,9 @@ class AttentionDecoder(Module):
         self.embed.backward(dxs)
         return dhs_enc, dh
 
-    def generate(self, hs_enc: Array, h: Array, start_ids: np.ndarray,
-                 length: int) -> tuple[np.ndarray, Array]:
+    def generate(
+        self, hs_enc: Array, h: Array, start_ids: np.ndarray, length: int
+    ) -> tuple[np.ndarray, Array]:
         """Greedy: -> (ids (N, length), attention weights (N, length, Tx))."""
         N, Tx, _ = hs_enc.shape
         out = np.empty((N, length), dtype=np.int64)
@@ -276,9 +311,16 @@ class Seq2seq(Module):
 
     kind = "plain"
 
-    def __init__(self, vocab_size: int, wordvec_size: int = 16, hidden_size: int = 128, *,
-                 reverse: bool = False, rng: np.random.Generator | None = None,
-                 dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        wordvec_size: int = 16,
+        hidden_size: int = 128,
+        *,
+        reverse: bool = False,
+        rng: np.random.Generator | None = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         rng = rng if rng is not None else np.random.default_rng()
         self.vocab_size, self.reverse = vocab_size, reverse
@@ -301,8 +343,10 @@ class Seq2seq(Module):
     def _answers(self, ts: np.ndarray, n: int) -> None:
         if not isinstance(ts, np.ndarray) or ts.ndim != 2 or ts.shape[0] != n or ts.shape[1] < 2:
             got = shape_str(ts.shape) if isinstance(ts, np.ndarray) else type(ts).__name__
-            raise InputError(f"{type(self).__name__}: ts expected ids of shape ({n}, Ty) with Ty >= 2 "
-                             f"(the start symbol and at least one character), got {got}")
+            raise InputError(
+                f"{type(self).__name__}: ts expected ids of shape ({n}, Ty) with Ty >= 2 "
+                f"(the start symbol and at least one character), got {got}"
+            )
 
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> float:
         self._answers(ts, len(xs))
@@ -322,7 +366,7 @@ class Seq2seq(Module):
         """Exact match: the share of questions whose whole greedy answer is right."""
         right = 0
         for i in range(0, len(xs), batch):
-            x, t = xs[i:i + batch], ts[i:i + batch]
+            x, t = xs[i : i + batch], ts[i : i + batch]
             pred = self.generate(x, t[:, 0], t.shape[1] - 1)
             right += int(np.all(pred == t[:, 1:], axis=1).sum())
         return right / max(1, len(xs))
@@ -349,9 +393,17 @@ class AttentionSeq2seq(Seq2seq):
 
     kind = "attention"
 
-    def __init__(self, vocab_size: int, wordvec_size: int = 16, hidden_size: int = 256, *,
-                 reverse: bool = False, bidirectional: bool = False,
-                 rng: np.random.Generator | None = None, dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        wordvec_size: int = 16,
+        hidden_size: int = 256,
+        *,
+        reverse: bool = False,
+        bidirectional: bool = False,
+        rng: np.random.Generator | None = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         self.bidirectional = bidirectional
         super().__init__(vocab_size, wordvec_size, hidden_size, reverse=reverse, rng=rng, dtype=dtype)
 
@@ -373,8 +425,7 @@ class AttentionSeq2seq(Seq2seq):
         self.encoder.last_state_backward(dhs, dh)
         self.encoder.backward(dhs)
 
-    def attention_map(self, xs: np.ndarray, start_ids: np.ndarray,
-                      length: int) -> tuple[np.ndarray, Array]:
+    def attention_map(self, xs: np.ndarray, start_ids: np.ndarray, length: int) -> tuple[np.ndarray, Array]:
         hs = self.encoder.forward(self._questions(xs))
         ids, w = self.decoder.generate(hs, self.encoder.last_state(hs), np.asarray(start_ids), length)
         return ids, (w[:, :, ::-1] if self.reverse else w)
@@ -383,23 +434,42 @@ class AttentionSeq2seq(Seq2seq):
         return self.attention_map(xs, start_ids, length)[0]
 
 
-MODELS: dict[str, type[Seq2seq]] = {"plain": Seq2seq, "peeky": PeekySeq2seq,
-                                    "attention": AttentionSeq2seq}
+MODELS: dict[str, type[Seq2seq]] = {"plain": Seq2seq, "peeky": PeekySeq2seq, "attention": AttentionSeq2seq}
 
 
-def build_seq2seq(kind: str, vocab_size: int, wordvec_size: int, hidden_size: int, *,
-                  reverse: bool = False, bidirectional: bool = False,
-                  rng: np.random.Generator | None = None, dtype: DTypeLike = np.float32) -> Seq2seq:
+def build_seq2seq(
+    kind: str,
+    vocab_size: int,
+    wordvec_size: int,
+    hidden_size: int,
+    *,
+    reverse: bool = False,
+    bidirectional: bool = False,
+    rng: np.random.Generator | None = None,
+    dtype: DTypeLike = np.float32,
+) -> Seq2seq:
     """A model by name: ``plain``, ``peeky`` or ``attention``."""
     if kind not in MODELS:
         raise InputError(f"seq2seq: model expected one of {', '.join(KINDS)}, got {kind!r}")
     if bidirectional and kind != "attention":
-        raise InputError("seq2seq: a bidirectional encoder is an option of the attention model "
-                         f"(--model attention), not of {kind!r}")
+        raise InputError(
+            "seq2seq: a bidirectional encoder is an option of the attention model "
+            f"(--model attention), not of {kind!r}"
+        )
     kw = {"bidirectional": bidirectional} if kind == "attention" else {}
-    return MODELS[kind](vocab_size, wordvec_size, hidden_size, reverse=reverse, rng=rng,
-                        dtype=dtype, **kw)
+    return MODELS[kind](vocab_size, wordvec_size, hidden_size, reverse=reverse, rng=rng, dtype=dtype, **kw)
 
 
-__all__ = ["Encoder", "Decoder", "PeekyDecoder", "AttentionEncoder", "AttentionDecoder",
-           "Seq2seq", "PeekySeq2seq", "AttentionSeq2seq", "build_seq2seq", "MODELS", "KINDS"]
+__all__ = [
+    "Encoder",
+    "Decoder",
+    "PeekyDecoder",
+    "AttentionEncoder",
+    "AttentionDecoder",
+    "Seq2seq",
+    "PeekySeq2seq",
+    "AttentionSeq2seq",
+    "build_seq2seq",
+    "MODELS",
+    "KINDS",
+]

@@ -37,18 +37,22 @@ def create_contexts_target(corpus: np.ndarray, window_size: int = 1) -> tuple[np
     """
     corpus = np.asarray(corpus)
     if corpus.ndim != 1 or corpus.dtype.kind not in "iu":
-        raise InputError(f"create_contexts_target: corpus expected a 1-d integer array, got "
-                         f"{corpus.dtype} {shape_str(corpus.shape)}")
+        raise InputError(
+            f"create_contexts_target: corpus expected a 1-d integer array, got "
+            f"{corpus.dtype} {shape_str(corpus.shape)}"
+        )
     if window_size < 1:
         raise InputError(f"create_contexts_target: window_size expected >= 1, got {window_size}")
     if corpus.size == 0:
         raise InputError("create_contexts_target: the corpus is empty (no words)")
     w = int(window_size)
     if corpus.size <= 2 * w:
-        raise InputError(f"create_contexts_target: window {w} needs a corpus of at least {2 * w + 1} "
-                         f"words (w on each side of a target), got {corpus.size}")
+        raise InputError(
+            f"create_contexts_target: window {w} needs a corpus of at least {2 * w + 1} "
+            f"words (w on each side of a target), got {corpus.size}"
+        )
     windows = np.lib.stride_tricks.sliding_window_view(corpus, 2 * w + 1)  # (T - 2w, 2w + 1) view
-    contexts = np.concatenate([windows[:, :w], windows[:, w + 1:]], axis=1)
+    contexts = np.concatenate([windows[:, :w], windows[:, w + 1 :]], axis=1)
     return contexts, corpus[w:-w].copy()
 
 
@@ -64,13 +68,18 @@ def window_mask(reach: np.ndarray, n_contexts: int) -> np.ndarray:
 def _check_reach(model: str, reach: np.ndarray, contexts: np.ndarray) -> np.ndarray:
     """The per-row effective window (gensim's reduced window) in 1..w."""
     w = contexts.shape[1] // 2
-    if (not isinstance(reach, np.ndarray) or reach.dtype.kind not in "iu"
-            or reach.shape != (contexts.shape[0],)):
+    if (
+        not isinstance(reach, np.ndarray)
+        or reach.dtype.kind not in "iu"
+        or reach.shape != (contexts.shape[0],)
+    ):
         got = shape_str(reach.shape) if isinstance(reach, np.ndarray) else type(reach).__name__
         raise InputError(f"{model}: reach expected integers of shape ({contexts.shape[0]},), got {got}")
     if reach.min() < 1 or reach.max() > w:
-        raise InputError(f"{model}: reach expected values in [1, {w}] (the window), got "
-                         f"[{int(reach.min())}, {int(reach.max())}]")
+        raise InputError(
+            f"{model}: reach expected values in [1, {w}] (the window), got "
+            f"[{int(reach.min())}, {int(reach.max())}]"
+        )
     return window_mask(reach, contexts.shape[1])
 
 
@@ -80,8 +89,9 @@ def _check_pair(model: str, contexts: np.ndarray, target: np.ndarray) -> None:
         raise InputError(f"{model}: contexts expected shape (N, C), got {got}")
     if not isinstance(target, np.ndarray) or target.shape != (contexts.shape[0],):
         got = shape_str(target.shape) if isinstance(target, np.ndarray) else type(target).__name__
-        raise InputError(f"{model}: target expected shape ({contexts.shape[0]},) to match "
-                         f"contexts, got {got}")
+        raise InputError(
+            f"{model}: target expected shape ({contexts.shape[0]},) to match contexts, got {got}"
+        )
 
 
 class MatMul(Module):
@@ -117,11 +127,19 @@ class _Word2Vec(Module):
         """(V, D) one vector per word id: W_in, as book 2 uses it."""
         return self.embed_in.params["W"]
 
-    def _make_in(self, vocab_size: int, hidden_size: int, rng: np.random.Generator,
-                 dtype: DTypeLike, init: str = "book") -> None:
+    def _make_in(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        rng: np.random.Generator,
+        dtype: DTypeLike,
+        init: str = "book",
+    ) -> None:
         if vocab_size < 2 or hidden_size < 1:
-            raise InputError(f"{type(self).__name__}: vocab_size expected >= 2 and hidden_size >= 1, "
-                             f"got {vocab_size} and {hidden_size}")
+            raise InputError(
+                f"{type(self).__name__}: vocab_size expected >= 2 and hidden_size >= 1, "
+                f"got {vocab_size} and {hidden_size}"
+            )
         if init not in INITS:
             raise InputError(f"{type(self).__name__}: init expected one of {list(INITS)}, got {init!r}")
         if init == "gensim":  # word2vec.c / gensim: U(-0.5/D, 0.5/D)
@@ -130,8 +148,14 @@ class _Word2Vec(Module):
             W = initlib.weight((vocab_size, hidden_size), rng, 0.01, dtype=dtype)
         self.embed_in = Embedding(W)
 
-    def _make_out(self, vocab_size: int, hidden_size: int, rng: np.random.Generator,
-                  dtype: DTypeLike, init: str = "book") -> np.ndarray:
+    def _make_out(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        rng: np.random.Generator,
+        dtype: DTypeLike,
+        init: str = "book",
+    ) -> np.ndarray:
         if init == "gensim":  # word2vec.c / gensim: W_out starts at zero
             return np.zeros((vocab_size, hidden_size), dtype=dtype)
         return initlib.weight((vocab_size, hidden_size), rng, 0.01, dtype=dtype)
@@ -140,8 +164,14 @@ class _Word2Vec(Module):
 class _SoftmaxWord2Vec(_Word2Vec):
     """Book 2, chapter 3's models: embed_in.W (V, H), out.W (H, V), softmax over V."""
 
-    def __init__(self, vocab_size: int, hidden_size: int, *, rng: np.random.Generator | None = None,
-                 dtype: DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         rng = rng if rng is not None else np.random.default_rng()
         self._make_in(vocab_size, hidden_size, rng, dtype)
@@ -158,7 +188,6 @@ class SimpleCBOW(_SoftmaxWord2Vec):
     h = mean of the C context vectors (N, H); scores = h @ W_out (N, V).
     backward: the mean's gradient is dh / C, repeated to every context word.
     """
-
 
     def forward(self, contexts: np.ndarray, target: np.ndarray) -> float:
         _check_pair("SimpleCBOW", contexts, target)
@@ -181,7 +210,6 @@ class SimpleSkipGram(_SoftmaxWord2Vec):
     h = W_in[target] (N, H); the same scores (N, V) are used for every position.
     backward: the C positions' score gradients add up (the scores fan out C ways).
     """
-
 
     def forward(self, contexts: np.ndarray, target: np.ndarray) -> float:
         _check_pair("SimpleSkipGram", contexts, target)
@@ -216,9 +244,18 @@ class CBOW(_Word2Vec):
     h is their mean, and only their rows of W_in get a gradient.
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int, corpus: np.ndarray, *,
-                 sample_size: int = 5, power: float = 0.75, rng: np.random.Generator | None = None,
-                 dtype: DTypeLike = np.float32, init: str = "book") -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        corpus: np.ndarray,
+        *,
+        sample_size: int = 5,
+        power: float = 0.75,
+        rng: np.random.Generator | None = None,
+        dtype: DTypeLike = np.float32,
+        init: str = "book",
+    ) -> None:
         super().__init__()
         rng = rng if rng is not None else np.random.default_rng()
         self._make_in(vocab_size, hidden_size, rng, dtype, init)
@@ -227,8 +264,13 @@ class CBOW(_Word2Vec):
         self.C = 0
         self.counts: np.ndarray | None = None
 
-    def forward(self, contexts: np.ndarray, target: np.ndarray,
-                negatives: np.ndarray | None = None, reach: np.ndarray | None = None) -> float:
+    def forward(
+        self,
+        contexts: np.ndarray,
+        target: np.ndarray,
+        negatives: np.ndarray | None = None,
+        reach: np.ndarray | None = None,
+    ) -> float:
         """``negatives`` (N, k) fixes the negative samples (tests); default: drawn.
         ``reach`` (N,) ints in 1..w: each row's effective window (default: all w)."""
         _check_pair("CBOW", contexts, target)
@@ -266,9 +308,18 @@ class SkipGram(_Word2Vec):
     context words with its own negatives; loss () = the sum of the C losses.
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int, corpus: np.ndarray, *,
-                 sample_size: int = 5, power: float = 0.75, rng: np.random.Generator | None = None,
-                 dtype: DTypeLike = np.float32, init: str = "book") -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        corpus: np.ndarray,
+        *,
+        sample_size: int = 5,
+        power: float = 0.75,
+        rng: np.random.Generator | None = None,
+        dtype: DTypeLike = np.float32,
+        init: str = "book",
+    ) -> None:
         super().__init__()
         rng = rng if rng is not None else np.random.default_rng()
         self._make_in(vocab_size, hidden_size, rng, dtype, init)
@@ -276,8 +327,13 @@ class SkipGram(_Word2Vec):
         self.ns_loss = NegativeSamplingLoss(W_out, corpus, power, sample_size, rng=rng)
         self.scale = 1.0
 
-    def forward(self, contexts: np.ndarray, target: np.ndarray,
-                negatives: np.ndarray | None = None, reach: np.ndarray | None = None) -> float:
+    def forward(
+        self,
+        contexts: np.ndarray,
+        target: np.ndarray,
+        negatives: np.ndarray | None = None,
+        reach: np.ndarray | None = None,
+    ) -> float:
         """``negatives`` (N, C, k) fixes the negative samples (tests); default: drawn.
         ``reach`` (N,) ints in 1..w: each row's effective window (default: all w);
         then ``negatives`` is (M, k), one row per (target, context) pair kept."""

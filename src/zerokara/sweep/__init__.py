@@ -24,9 +24,18 @@ import importlib
 from typing import Any
 
 #: public name -> the module that defines it
-_WHERE = {"run_sweep": "run", "Sweep": "run", "trial_id": "run", "FINISHED": "run",
-          "SweepTask": "task", "get_task": "task", "register": "task", "TASKS": "task",
-          "parse_grid": "grid", "Range": "grid"}
+_WHERE = {
+    "run_sweep": "run",
+    "Sweep": "run",
+    "trial_id": "run",
+    "FINISHED": "run",
+    "SweepTask": "task",
+    "get_task": "task",
+    "register": "task",
+    "TASKS": "task",
+    "parse_grid": "grid",
+    "Range": "grid",
+}
 
 
 def __getattr__(name: str) -> Any:

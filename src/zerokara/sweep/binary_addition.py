@@ -14,11 +14,17 @@ from typing import Any
 from zerokara.errors import InputError
 from zerokara.sweep.task import SweepTask
 
-COLUMNS = {"iterations": "iterations", "final_train_loss": "final_train_loss",
-           "all_pairs_loss": "loss", "bit_accuracy": "bit_accuracy",
-           "exact_accuracy": "exact_accuracy", "heldout_pairs": "heldout_pairs",
-           "heldout_bit_accuracy": "heldout_bit_accuracy",
-           "heldout_exact_accuracy": "heldout_exact_accuracy", "seconds": "seconds"}
+COLUMNS = {
+    "iterations": "iterations",
+    "final_train_loss": "final_train_loss",
+    "all_pairs_loss": "loss",
+    "bit_accuracy": "bit_accuracy",
+    "exact_accuracy": "exact_accuracy",
+    "heldout_pairs": "heldout_pairs",
+    "heldout_bit_accuracy": "heldout_bit_accuracy",
+    "heldout_exact_accuracy": "heldout_exact_accuracy",
+    "seconds": "seconds",
+}
 SUMMARY = {"exact_accuracy": "exact acc", "bit_accuracy": "bit acc", "final_train_loss": "final loss"}
 
 
@@ -54,7 +60,16 @@ def sweep_task() -> SweepTask:
             raise InputError(f"--grid: cannot parse {key} value {t!r} (expected a positive number{hint})")
         return v
 
-    return SweepTask("binary-addition", ba.DEFAULTS, parse,
-                     lambda c: ba.check_config(c, "sweep binary-addition"), ba.run_trial, ba.describe,
-                     COLUMNS, curve_label="training loss (window mean)", summary=SUMMARY,
-                     eval_curve=exact_accuracy_curve, eval_label="exact-sum accuracy, all pairs")
+    return SweepTask(
+        "binary-addition",
+        ba.DEFAULTS,
+        parse,
+        lambda c: ba.check_config(c, "sweep binary-addition"),
+        ba.run_trial,
+        ba.describe,
+        COLUMNS,
+        curve_label="training loss (window mean)",
+        summary=SUMMARY,
+        eval_curve=exact_accuracy_curve,
+        eval_label="exact-sum accuracy, all pairs",
+    )

@@ -27,8 +27,10 @@ from zerokara.train.report import Reporter
 
 EXECUTORS = ("local", "ray")
 RAY_MISSING = "--executor ray: ray is not installed; pip install 'zerokara[ray]' (or pip install ray)"
-DIED = ("the worker process died while this trial ran (killed, out of memory, or a crash in "
-        "native code; if two trials ran at once, either may be the cause)")
+DIED = (
+    "the worker process died while this trial ran (killed, out of memory, or a crash in "
+    "native code; if two trials ran at once, either may be the cause)"
+)
 
 Trial = Callable[[dict[str, Any]], dict[str, Any]]
 OnDone = Callable[[dict[str, Any]], None]
@@ -65,8 +67,13 @@ def _single_thread_blas() -> Iterator[None]:
                 os.environ[n] = v
 
 
-def run_local(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done: OnDone,
-              reporter: Reporter | None = None) -> None:
+def run_local(
+    configs: list[dict[str, Any]],
+    trial: Trial,
+    workers: int,
+    on_done: OnDone,
+    reporter: Reporter | None = None,
+) -> None:
     """Run ``trial`` on each config in a process pool, at most ``workers`` at once.
 
     A pool whose worker died is replaced; the trials it was running are
@@ -97,8 +104,10 @@ def run_local(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done
                             rec = crashed(cfg, e)
                         on_done(rec)
             except KeyboardInterrupt:
-                reporter.info(f"interrupted: finishing the {len(running)} running trial(s) to save "
-                              "them (Ctrl-C again to abandon them)")
+                reporter.info(
+                    f"interrupted: finishing the {len(running)} running trial(s) to save "
+                    "them (Ctrl-C again to abandon them)"
+                )
                 pool.shutdown(wait=False, cancel_futures=True)
                 for fut in running:
                     with contextlib.suppress(Exception):
@@ -108,8 +117,9 @@ def run_local(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done
                 pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_ray(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done: OnDone,
-            address: str | None = None) -> None:
+def run_ray(
+    configs: list[dict[str, Any]], trial: Trial, workers: int, on_done: OnDone, address: str | None = None
+) -> None:
     """Run ``trial`` on each config as a Ray task (one CPU each).
 
     Uses the Ray instance already initialised in this process if there is one;
@@ -126,8 +136,7 @@ def run_ray(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done: 
             if address:
                 import zerokara
 
-                ray.init(address=address, runtime_env={"py_modules": [zerokara]},
-                         log_to_driver=False)
+                ray.init(address=address, runtime_env={"py_modules": [zerokara]}, log_to_driver=False)
             else:
                 ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         except Exception as e:  # noqa: BLE001 -- ray raises ConnectionError, RuntimeError, ...
@@ -135,6 +144,7 @@ def run_ray(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done: 
             why = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise InputError(f"--executor ray: cannot {where}: {why}") from None
         started = True
+
     # Ray sets OMP_NUM_THREADS to a task's num_cpus (1), and OpenBLAS reads it: one BLAS
     # thread per trial, as in the local pool (a runtime_env for it would cost ~1 s of set-up)
     def run_trial(config: dict[str, Any]) -> dict[str, Any]:  # Ray takes functions, not partials
@@ -153,8 +163,14 @@ def run_ray(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done: 
                 except Exception as e:  # noqa: BLE001 -- WorkerCrashedError, RayTaskError, ...
                     # a RayTaskError wraps the trial's own exception: report that one, as locally
                     cause = getattr(e, "cause", None)
-                    rec = crashed(cfg, DIED if "WorkerCrashed" in type(e).__name__ else
-                                  cause if isinstance(cause, BaseException) else e)
+                    rec = crashed(
+                        cfg,
+                        DIED
+                        if "WorkerCrashed" in type(e).__name__
+                        else cause
+                        if isinstance(cause, BaseException)
+                        else e,
+                    )
                 on_done(rec)
     except KeyboardInterrupt:
         for ref in refs:
@@ -166,8 +182,15 @@ def run_ray(configs: list[dict[str, Any]], trial: Trial, workers: int, on_done: 
             ray.shutdown()
 
 
-def run_trials(executor: str, configs: list[dict[str, Any]], trial: Trial, workers: int,
-               on_done: OnDone, address: str | None = None, reporter: Reporter | None = None) -> None:
+def run_trials(
+    executor: str,
+    configs: list[dict[str, Any]],
+    trial: Trial,
+    workers: int,
+    on_done: OnDone,
+    address: str | None = None,
+    reporter: Reporter | None = None,
+) -> None:
     """Run the configs on ``executor`` ("local" or "ray")."""
     if executor == "ray":
         run_ray(configs, trial, workers, on_done, address)

@@ -72,20 +72,22 @@ def parse_range(key: str, text: str, task: SweepTask) -> Range:
     if not low_text.strip() or not high_text.strip():
         raise InputError(f"--grid {spec}: expected LOW..HIGH or LOW..HIGH:log")
     if colon and scale.strip() != "log":
-        raise InputError(f"--grid {spec}: unknown scale {scale.strip()!r} "
-                         "(expected LOW..HIGH or LOW..HIGH:log)")
+        raise InputError(
+            f"--grid {spec}: unknown scale {scale.strip()!r} (expected LOW..HIGH or LOW..HIGH:log)"
+        )
     low, high = task.parse(key, low_text), task.parse(key, high_text)
     if not (_is_number(low) and _is_number(high)):
-        raise InputError(f"--grid {spec}: {key} is not a number setting (it reads "
-                         f"{low_text.strip()!r} as {low!r}), so it takes a list of values "
-                         f"({key}=A,B,C), not a range")
+        raise InputError(
+            f"--grid {spec}: {key} is not a number setting (it reads "
+            f"{low_text.strip()!r} as {low!r}), so it takes a list of values "
+            f"({key}=A,B,C), not a range"
+        )
     if low >= high:
         raise InputError(f"--grid {spec}: the low end must be below the high end")
     log = bool(colon)
     if log and low <= 0:
         raise InputError(f"--grid {spec}: a log range needs a positive low end")
-    integer = (isinstance(low, int) and isinstance(high, int)
-               and not isinstance(task.defaults.get(key), float))
+    integer = isinstance(low, int) and isinstance(high, int) and not isinstance(task.defaults.get(key), float)
     return Range(low if integer else float(low), high if integer else float(high), log, integer)
 
 
@@ -102,8 +104,9 @@ def parse_grid(specs: list[str], task: SweepTask) -> Grid:
         key, sep, text = spec.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key or not text.strip():
-            raise InputError(f"--grid: expected KEY=V1,V2,... got {spec!r} "
-                             "(or KEY=LOW..HIGH[:log] with --sample N)")
+            raise InputError(
+                f"--grid: expected KEY=V1,V2,... got {spec!r} (or KEY=LOW..HIGH[:log] with --sample N)"
+            )
         if key == "seed":
             raise InputError("--grid: seeds are not a grid key; use --seeds N (seeds 0..N-1)")
         if key not in known:
@@ -126,8 +129,10 @@ def grid_settings(grid: Grid) -> list[dict[str, Any]]:
     """Every combination of the grid's values, in grid order (the last key varies fastest)."""
     for key, values in grid.items():
         if isinstance(values, Range):
-            raise InputError(f"--grid {key}={values}: a range is drawn from by a random search "
-                             f"(--sample N); for a grid, list the values ({key}=V1,V2,...)")
+            raise InputError(
+                f"--grid {key}={values}: a range is drawn from by a random search "
+                f"(--sample N); for a grid, list the values ({key}=V1,V2,...)"
+            )
     keys = list(grid)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
@@ -140,8 +145,10 @@ def sample_settings(grid: Grid, n: int, seed: int = 0) -> list[dict[str, Any]]:
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InputError(f"--sample-seed: expected an integer, got {seed!r}")
     if not grid:
-        raise InputError("--sample: nothing to draw; give the settings to search with --grid "
-                         "(KEY=V1,V2 or KEY=LOW..HIGH[:log])")
+        raise InputError(
+            "--sample: nothing to draw; give the settings to search with --grid "
+            "(KEY=V1,V2 or KEY=LOW..HIGH[:log])"
+        )
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
     for _ in range(n):

@@ -71,8 +71,11 @@ def summary(s: Sweep) -> list[dict[str, Any]]:
     out = []
     for key, rows in groups.items():
         ok = [r for r in rows if r["status"] == "ok"]
-        g: dict[str, Any] = {**json.loads(key), "seeds": len(rows),
-                             **{st: sum(r["status"] == st for r in rows) for st in STATUSES}}
+        g: dict[str, Any] = {
+            **json.loads(key),
+            "seeds": len(rows),
+            **{st: sum(r["status"] == st for r in rows) for st in STATUSES},
+        }
         for m in [*summary_columns(s), "seconds"]:
             vals = [r[m] for r in ok if _is_number(r.get(m))]
             g[m] = sum(vals) / len(vals) if vals else None
@@ -92,18 +95,22 @@ def summary_text(s: Sweep) -> str:
     head.append("s/trial")
     lines = []
     for g in summary(s):
-        cells = [*(fmt_value(g[k]) for k in s.keys), f"{g['ok']}/{g['seeds']}", str(g["diverged"]),
-                 str(g["crashed"])]
+        cells = [
+            *(fmt_value(g[k]) for k in s.keys),
+            f"{g['ok']}/{g['seeds']}",
+            str(g["diverged"]),
+            str(g["crashed"]),
+        ]
         if names:
             m = names[0]
-            cells.append("-" if g[m] is None else
-                         f"{_num(g[m])} [{_num(g[m + '_min'])}, {_num(g[m + '_max'])}]")
+            cells.append(
+                "-" if g[m] is None else f"{_num(g[m])} [{_num(g[m + '_min'])}, {_num(g[m + '_max'])}]"
+            )
             cells += [_num(g[n]) for n in names[1:]]
         cells.append("-" if g["seconds"] is None else f"{g['seconds']:.1f}")
         lines.append(cells)
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(head)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-                     for r in [head, *lines])
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *lines])
 
 
 def fmt_value(v: Any) -> str:
@@ -142,8 +149,11 @@ def plot(s: Sweep) -> list[Path]:
     final number of every trial against each numeric key drawn)."""
     values = {k: list(dict.fromkeys(c[k] for c in s.configs)) for k in s.varied}
     if s.sampled:
-        paths = [_plot_groups(s, [(_setting_label(s, c), _recs(s, lambda r, c=c: _same(s, r, c)))
-                                  for c in s.settings], None)]
+        paths = [
+            _plot_groups(
+                s, [(_setting_label(s, c), _recs(s, lambda r, c=c: _same(s, r, c))) for c in s.settings], None
+            )
+        ]
         paths += [_scatter(s, k) for k in s.varied if all(_is_number(v) for v in values[k])]
         return [p for p in paths if p is not None]
     keys = [k for k in s.varied if len(values[k]) <= MAX_LINES] or [None]
@@ -152,8 +162,9 @@ def plot(s: Sweep) -> list[Path]:
         if key is None:
             groups = [(None, _recs(s, lambda r: True))]
         else:
-            groups = [(f"{key}={fmt_value(v)}", _recs(s, lambda r, v=v: r["config"][key] == v))
-                      for v in values[key]]
+            groups = [
+                (f"{key}={fmt_value(v)}", _recs(s, lambda r, v=v: r["config"][key] == v)) for v in values[key]
+            ]
         paths.append(_plot_groups(s, groups, key))
     return [p for p in paths if p is not None]
 
@@ -176,8 +187,9 @@ def _eval_of(s: Sweep, rec: dict[str, Any]) -> tuple[list[float], list[float]] |
     return (list(c["iteration"]), list(c["value"])) if c else None
 
 
-def _plot_groups(s: Sweep, groups: list[tuple[str | None, list[dict[str, Any]]]],
-                 key: str | None) -> Path | None:
+def _plot_groups(
+    s: Sweep, groups: list[tuple[str | None, list[dict[str, Any]]]], key: str | None
+) -> Path | None:
     """One figure: per group, each trial's curve (thin) and the mean of its ok trials
     (thick); beside it the task's eval curve, if it has one."""
     plt = _pyplot()
@@ -214,11 +226,9 @@ def _plot_groups(s: Sweep, groups: list[tuple[str | None, list[dict[str, Any]]]]
     fixed = {**s.fixed, **{k: s.configs[0][k] for k in s.keys if k not in s.varied}}
     note = ", ".join(f"{k}={fmt_value(v)}" for k, v in fixed.items())
     if key is not None and len(s.varied) > 1:
-        note = (note + "; " if note else "") + "averaged over " + ", ".join(
-            k for k in s.varied if k != key)
+        note = (note + "; " if note else "") + "averaged over " + ", ".join(k for k in s.varied if k != key)
     what = (f" by {key}" if key else "") + (f", {len(groups)} settings drawn" if s.sampled else "")
-    fig.suptitle(f"{s.task.name}{what}  ({note + '; ' if note else ''}other settings: defaults)",
-                 fontsize=10)
+    fig.suptitle(f"{s.task.name}{what}  ({note + '; ' if note else ''}other settings: defaults)", fontsize=10)
     ax_l.set(xlabel="iteration", ylabel=s.task.curve_label)
     seeds = f"seeds 0..{s.seeds - 1}" if s.seeds > 1 else "seed 0"
     ax_l.set_title(f"{seeds}; thin: each trial, thick: mean", fontsize=9)
@@ -256,9 +266,11 @@ def _scatter(s: Sweep, key: str) -> Path | None:
     if isinstance(rng, Range) and rng.log:
         ax.set_xscale("log")
     bad = sum(1 for tid in s.ids if (s.records.get(tid) or {}).get("status") in ("diverged", "crashed"))
-    ax.set(xlabel=f"{key} ({rng})" if rng is not None else key,
-           ylabel=cols[metric] if metric else f"final {s.task.curve_label}",
-           title=f"{s.task.name}: {len(xs)} ok trial(s)" + (f", {bad} diverged/crashed" if bad else ""))
+    ax.set(
+        xlabel=f"{key} ({rng})" if rng is not None else key,
+        ylabel=cols[metric] if metric else f"final {s.task.curve_label}",
+        title=f"{s.task.name}: {len(xs)} ok trial(s)" + (f", {bad} diverged/crashed" if bad else ""),
+    )
     return _save_png(plt, fig, s.out / f"sample_{key}.png")
 
 
@@ -288,7 +300,7 @@ def _mean_curve(curves: list[tuple[list[float], list[float]]]) -> tuple[Any, Any
     longest = max(xs, key=len)
     arr = np.full((len(curves), len(longest)), np.nan)
     for i, (_, y) in enumerate(curves):
-        arr[i, :len(y)] = np.asarray(y, dtype=float)
+        arr[i, : len(y)] = np.asarray(y, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.asarray(longest), np.nanmean(arr, axis=0)

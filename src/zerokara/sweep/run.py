@@ -58,10 +58,18 @@ class Sweep:
         settings: the settings to run, given one by one (instead of a grid).
     """
 
-    def __init__(self, task: SweepTask | str, grid: Grid | Sequence[str] | None = None, seeds: int = 1,
-                 out_dir: Path | str = "runs/sweep", fixed: Mapping[str, Any] | None = None, *,
-                 sample: int | None = None, sample_seed: int = 0,
-                 settings: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        task: SweepTask | str,
+        grid: Grid | Sequence[str] | None = None,
+        seeds: int = 1,
+        out_dir: Path | str = "runs/sweep",
+        fixed: Mapping[str, Any] | None = None,
+        *,
+        sample: int | None = None,
+        sample_seed: int = 0,
+        settings: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         _positive("--seeds", seeds)
         self.task = task = get_task(task)
         grid = grid if grid is not None else {}
@@ -85,8 +93,9 @@ class Sweep:
             self.settings = grid_settings(self.grid)
         self.keys = list(dict.fromkeys(k for s in self.settings for k in s))
         base = {**task.defaults, **self.fixed}
-        self.configs = [task.check({**base, **s, "seed": seed})
-                        for s in self.settings for seed in range(seeds)]
+        self.configs = [
+            task.check({**base, **s, "seed": seed}) for s in self.settings for seed in range(seeds)
+        ]
         self.ids = [trial_id(task, c) for c in self.configs]
         self.records: dict[str, dict[str, Any]] = {}
         self.skipped = 0
@@ -123,8 +132,13 @@ class Sweep:
         self.write_tables()
 
     def _describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"task": self.task.name, "grid": grid_json(self.grid), "seeds": self.seeds,
-                             "fixed": self.fixed, "trials": len(self.configs)}
+        d: dict[str, Any] = {
+            "task": self.task.name,
+            "grid": grid_json(self.grid),
+            "seeds": self.seeds,
+            "fixed": self.fixed,
+            "trials": len(self.configs),
+        }
         if self.sampled:
             d.update(sample=self.sample, sample_seed=self.sample_seed, settings=self.settings)
         elif not self.grid:
@@ -132,8 +146,15 @@ class Sweep:
         return d
 
     # -- running --------------------------------------------------------------------
-    def run(self, *, executor: str = "local", workers: int = 2, address: str | None = None,
-            reporter: Reporter | None = None, trial: Trial | None = None) -> list[dict[str, Any]]:
+    def run(
+        self,
+        *,
+        executor: str = "local",
+        workers: int = 2,
+        address: str | None = None,
+        reporter: Reporter | None = None,
+        trial: Trial | None = None,
+    ) -> list[dict[str, Any]]:
         """Run the unfinished trials; return every trial's row of the table, in sweep order.
 
         ``reporter`` hears the progress (default: nothing). ``trial`` replaces the
@@ -147,8 +168,11 @@ class Sweep:
         (self.out / "trials").mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.out / "sweep.json", json.dumps(self._describe(), indent=2) + "\n")
         self.load()
-        todo = [c for tid, c in zip(self.ids, self.configs)
-                if self.records.get(tid, {}).get("status") not in FINISHED]
+        todo = [
+            c
+            for tid, c in zip(self.ids, self.configs)
+            if self.records.get(tid, {}).get("status") not in FINISHED
+        ]
         self.skipped = len(self.configs) - len(todo)
         counts = {s: sum(1 for r in self.records.values() if r.get("status") == s) for s in FINISHED}
         counts["crashed"] = 0
@@ -156,12 +180,17 @@ class Sweep:
         def done(rec: dict[str, Any]) -> None:
             self._save(rec)
             counts[rec["status"]] = counts.get(rec["status"], 0) + 1
-            finished = sum(1 for tid in self.ids if tid in self.records
-                           and self.records[tid].get("status") in (*FINISHED, "crashed"))
+            finished = sum(
+                1
+                for tid in self.ids
+                if tid in self.records and self.records[tid].get("status") in (*FINISHED, "crashed")
+            )
             reporter.update(min(finished, len(self.configs)), **counts)
             if rec["status"] != "ok":
-                reporter.line(f"{rec['status']}: {self.task.describe(rec['config'])}, seed "
-                              f"{rec['config']['seed']}: {rec.get('error')}")
+                reporter.line(
+                    f"{rec['status']}: {self.task.describe(rec['config'])}, seed "
+                    f"{rec['config']['seed']}: {rec.get('error')}"
+                )
 
         reporter.start("sweep", total=len(self.configs), done=self.skipped)
         try:
@@ -190,16 +219,27 @@ class Sweep:
         return results.plot(self)
 
 
-def run_sweep(task: SweepTask | str, grid: Grid | Sequence[str] | None = None, *, seeds: int = 1,
-              out_dir: Path | str = "runs/sweep", fixed: Mapping[str, Any] | None = None,
-              sample: int | None = None, sample_seed: int = 0,
-              settings: Sequence[Mapping[str, Any]] | None = None, executor: str = "local",
-              workers: int = 2, address: str | None = None, reporter: Reporter | None = None,
-              trial: Trial | None = None) -> Sweep:
+def run_sweep(
+    task: SweepTask | str,
+    grid: Grid | Sequence[str] | None = None,
+    *,
+    seeds: int = 1,
+    out_dir: Path | str = "runs/sweep",
+    fixed: Mapping[str, Any] | None = None,
+    sample: int | None = None,
+    sample_seed: int = 0,
+    settings: Sequence[Mapping[str, Any]] | None = None,
+    executor: str = "local",
+    workers: int = 2,
+    address: str | None = None,
+    reporter: Reporter | None = None,
+    trial: Trial | None = None,
+) -> Sweep:
     """Build the sweep (see :class:`Sweep`), run its unfinished trials, and return it
     (``.table()``, ``.summary_text()``, ``.plots``, ``.skipped``)."""
-    sweep = Sweep(task, grid, seeds, out_dir, fixed, sample=sample, sample_seed=sample_seed,
-                  settings=settings)
+    sweep = Sweep(
+        task, grid, seeds, out_dir, fixed, sample=sample, sample_seed=sample_seed, settings=settings
+    )
     sweep.run(executor=executor, workers=workers, address=address, reporter=reporter, trial=trial)
     return sweep
 

@@ -68,13 +68,17 @@ class SweepTask:
 #: name -> ("module:function" returning the SweepTask, one line for --help); the
 #: command line lists these without importing them. One line adds a task.
 BUILTIN: dict[str, tuple[str, str]] = {
-    "binary-addition": ("zerokara.sweep.binary_addition:sweep_task",
-                        "the course's binary-addition RNN (no download)"),
+    "binary-addition": (
+        "zerokara.sweep.binary_addition:sweep_task",
+        "the course's binary-addition RNN (no download)",
+    ),
     "mlp": ("zerokara.sweep.train_tasks:mlp", "book 1's MLPs on MNIST"),
     "spiral": ("zerokara.sweep.train_tasks:spiral", "book 2's TwoLayerNet on the spiral (no download)"),
     "rnnlm": ("zerokara.sweep.train_tasks:rnnlm", "book 2's LSTM language model on Penn Treebank"),
-    "better-rnnlm": ("zerokara.sweep.train_tasks:better_rnnlm",
-                     "book 2's BetterRnnlm (2 layers, dropout, tying) on Penn Treebank"),
+    "better-rnnlm": (
+        "zerokara.sweep.train_tasks:better_rnnlm",
+        "book 2's BetterRnnlm (2 layers, dropout, tying) on Penn Treebank",
+    ),
     "word2vec": ("zerokara.sweep.train_tasks:word2vec", "CBOW / skip-gram with negative sampling"),
     "seq2seq": ("zerokara.sweep.train_tasks:seq2seq", "book 2's encoder-decoders on addition or dates"),
 }

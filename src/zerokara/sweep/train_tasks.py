@@ -79,43 +79,98 @@ def _lazy(module: str, name: str) -> Callable[[], Any]:
         import importlib
 
         return getattr(importlib.import_module(module), name)
+
     return get
 
 
-_CLASSIFIER = {"iterations": "iterations", "final_loss": "final_loss",
-               "train_accuracy": "train_accuracy", "test_accuracy": "test_accuracy",
-               "seconds": "seconds"}
-_LM = {"epochs": "epochs", "train_perplexity": "train_perplexity",
-       "valid_perplexity": "valid_perplexity", "test_perplexity": "test_perplexity",
-       "seconds": "seconds"}
+_CLASSIFIER = {
+    "iterations": "iterations",
+    "final_loss": "final_loss",
+    "train_accuracy": "train_accuracy",
+    "test_accuracy": "test_accuracy",
+    "seconds": "seconds",
+}
+_LM = {
+    "epochs": "epochs",
+    "train_perplexity": "train_perplexity",
+    "valid_perplexity": "valid_perplexity",
+    "test_perplexity": "test_perplexity",
+    "seconds": "seconds",
+}
 
-SPECS: dict[str, TrainSpec] = {s.name: s for s in (
-    TrainSpec("mlp", _lazy("zerokara.train.mlp", "MLPConfig"), {"data": "mnist"}, _fill_mlp,
-              _lazy("zerokara.train.mlp", "train_mlp"), _CLASSIFIER,
-              {"test_accuracy": "test acc", "final_loss": "final loss"},
-              "training loss", "test_accuracy", "test accuracy per epoch"),
-    TrainSpec("spiral", _lazy("zerokara.train.mlp", "MLPConfig"), {"data": "spiral"}, _fill_mlp,
-              _lazy("zerokara.train.mlp", "train_mlp"),
-              {k: v for k, v in _CLASSIFIER.items() if k != "test_accuracy"},
-              {"train_accuracy": "train acc", "final_loss": "final loss"},
-              "training loss", "train_accuracy", "train accuracy per epoch"),
-    *(TrainSpec(task, _lazy("zerokara.train.rnnlm", "LMConfig"), {"task": task}, _fill_lm,
-                _lazy("zerokara.train.rnnlm", "train_lm"), _LM,
+SPECS: dict[str, TrainSpec] = {
+    s.name: s
+    for s in (
+        TrainSpec(
+            "mlp",
+            _lazy("zerokara.train.mlp", "MLPConfig"),
+            {"data": "mnist"},
+            _fill_mlp,
+            _lazy("zerokara.train.mlp", "train_mlp"),
+            _CLASSIFIER,
+            {"test_accuracy": "test acc", "final_loss": "final loss"},
+            "training loss",
+            "test_accuracy",
+            "test accuracy per epoch",
+        ),
+        TrainSpec(
+            "spiral",
+            _lazy("zerokara.train.mlp", "MLPConfig"),
+            {"data": "spiral"},
+            _fill_mlp,
+            _lazy("zerokara.train.mlp", "train_mlp"),
+            {k: v for k, v in _CLASSIFIER.items() if k != "test_accuracy"},
+            {"train_accuracy": "train acc", "final_loss": "final loss"},
+            "training loss",
+            "train_accuracy",
+            "train accuracy per epoch",
+        ),
+        *(
+            TrainSpec(
+                task,
+                _lazy("zerokara.train.rnnlm", "LMConfig"),
+                {"task": task},
+                _fill_lm,
+                _lazy("zerokara.train.rnnlm", "train_lm"),
+                _LM,
                 {"test_perplexity": "test ppl", "valid_perplexity": "valid ppl"},
-                "training perplexity", "valid_perplexity", "valid perplexity per epoch")
-      for task in ("rnnlm", "better-rnnlm")),
-    TrainSpec("word2vec", _lazy("zerokara.train.word2vec", "Word2VecConfig"), {}, _fill_word2vec,
-              _lazy("zerokara.train.word2vec", "train_word2vec"),
-              {"iterations": "iterations", "final_loss": "final_loss",
-               "analogy_accuracy": "analogy_accuracy", "seconds": "seconds"},
-              {"final_loss": "final loss", "analogy_accuracy": "analogy acc"},
-              "training loss", "loss", "mean loss per epoch"),
-    TrainSpec("seq2seq", _lazy("zerokara.train.seq2seq", "Seq2seqConfig"), {}, _fill_seq2seq,
-              _lazy("zerokara.train.seq2seq", "train_seq2seq"),
-              {**_CLASSIFIER, "seconds_per_epoch": "seconds_per_epoch"},
-              {"test_accuracy": "held-out exact match", "final_loss": "final loss"},
-              "training loss", "test_accuracy", "held-out exact match per epoch"),
-)}
+                "training perplexity",
+                "valid_perplexity",
+                "valid perplexity per epoch",
+            )
+            for task in ("rnnlm", "better-rnnlm")
+        ),
+        TrainSpec(
+            "word2vec",
+            _lazy("zerokara.train.word2vec", "Word2VecConfig"),
+            {},
+            _fill_word2vec,
+            _lazy("zerokara.train.word2vec", "train_word2vec"),
+            {
+                "iterations": "iterations",
+                "final_loss": "final_loss",
+                "analogy_accuracy": "analogy_accuracy",
+                "seconds": "seconds",
+            },
+            {"final_loss": "final loss", "analogy_accuracy": "analogy acc"},
+            "training loss",
+            "loss",
+            "mean loss per epoch",
+        ),
+        TrainSpec(
+            "seq2seq",
+            _lazy("zerokara.train.seq2seq", "Seq2seqConfig"),
+            {},
+            _fill_seq2seq,
+            _lazy("zerokara.train.seq2seq", "train_seq2seq"),
+            {**_CLASSIFIER, "seconds_per_epoch": "seconds_per_epoch"},
+            {"test_accuracy": "held-out exact match", "final_loss": "final loss"},
+            "training loss",
+            "test_accuracy",
+            "held-out exact match per epoch",
+        ),
+    )
+}
 
 
 # -- reading settings ----------------------------------------------------------------------
@@ -147,15 +202,20 @@ def parse_value(cls: type, key: str, text: str) -> Any:
             return v
     except ValueError:
         what = {bool: "true or false", int: "an integer", float: "a finite number"}[kind]
-        raise InputError(f"--grid: cannot parse {key} value {t!r} (expected {what}"
-                         f"{' or none' if optional else ''})") from None
+        raise InputError(
+            f"--grid: cannot parse {key} value {t!r} (expected {what}{' or none' if optional else ''})"
+        ) from None
     return t
 
 
 def settings_of(spec: TrainSpec) -> list[str]:
-    return [f.name for f in dataclasses.fields(spec.config())
-            if f.name not in NOT_SWEPT and f.name not in spec.fixed
-            and not (spec.name == "spiral" and f.name == "iters")]
+    return [
+        f.name
+        for f in dataclasses.fields(spec.config())
+        if f.name not in NOT_SWEPT
+        and f.name not in spec.fixed
+        and not (spec.name == "spiral" and f.name == "iters")
+    ]
 
 
 def check(spec: TrainSpec, config: dict[str, Any]) -> dict[str, Any]:
@@ -178,8 +238,11 @@ def curve(history: dict[str, Any], series: str) -> dict[str, list]:
     if not n:
         return {"window": w, "iteration": [], "value": []}
     means = np.asarray(vals[:n], dtype=float).reshape(-1, w).mean(axis=1)
-    return {"window": w, "iteration": [int(its[(i + 1) * w - 1]) for i in range(len(means))],
-            "value": [float(v) for v in means]}
+    return {
+        "window": w,
+        "iteration": [int(its[(i + 1) * w - 1]) for i in range(len(means))],
+        "value": [float(v) for v in means],
+    }
 
 
 def run_trial(name: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +270,8 @@ def run_trial(name: str, config: dict[str, Any]) -> dict[str, Any]:
 #: the trial of each task: a partial of a module-level function, so a worker process
 #: can unpickle it by name
 TRIALS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    name: functools.partial(run_trial, name) for name in SPECS}
+    name: functools.partial(run_trial, name) for name in SPECS
+}
 
 
 def sweep_task(name: str) -> SweepTask:
@@ -226,13 +290,23 @@ def sweep_task(name: str) -> SweepTask:
             return None
         return {"iteration": [r["iteration"] for r in rows], "value": [r[spec.eval_key] for r in rows]}
 
-    return SweepTask(name, defaults, lambda k, t: parse_value(cls, k, t),
-                     lambda c: check(spec, c), TRIALS[name], describe, spec.columns,
-                     curve_label=spec.curve_label, summary=spec.summary, eval_curve=eval_curve,
-                     eval_label=spec.eval_label)
+    return SweepTask(
+        name,
+        defaults,
+        lambda k, t: parse_value(cls, k, t),
+        lambda c: check(spec, c),
+        TRIALS[name],
+        describe,
+        spec.columns,
+        curve_label=spec.curve_label,
+        summary=spec.summary,
+        eval_curve=eval_curve,
+        eval_label=spec.eval_label,
+    )
 
 
 #: the factories the registry names (zerokara.sweep.task.BUILTIN)
 mlp, spiral, rnnlm, better_rnnlm, word2vec, seq2seq = (
     functools.partial(sweep_task, name)
-    for name in ("mlp", "spiral", "rnnlm", "better-rnnlm", "word2vec", "seq2seq"))
+    for name in ("mlp", "spiral", "rnnlm", "better-rnnlm", "word2vec", "seq2seq")
+)

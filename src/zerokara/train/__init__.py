@@ -20,6 +20,21 @@ from zerokara.train.seq2seq import Seq2seqConfig, train_seq2seq
 from zerokara.train.state import CHECKPOINT, Run
 from zerokara.train.word2vec import Word2VecConfig, train_word2vec
 
-__all__ = ["Trainer", "ClassifierTrainer", "CHECKPOINT", "Run", "Reporter", "RecordingReporter",
-           "AdditionConfig", "train_binary_addition", "MLPConfig", "train_mlp", "LMConfig",
-           "train_lm", "Word2VecConfig", "train_word2vec", "Seq2seqConfig", "train_seq2seq"]
+__all__ = [
+    "Trainer",
+    "ClassifierTrainer",
+    "CHECKPOINT",
+    "Run",
+    "Reporter",
+    "RecordingReporter",
+    "AdditionConfig",
+    "train_binary_addition",
+    "MLPConfig",
+    "train_mlp",
+    "LMConfig",
+    "train_lm",
+    "Word2VecConfig",
+    "train_word2vec",
+    "Seq2seqConfig",
+    "train_seq2seq",
+]

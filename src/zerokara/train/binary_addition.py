@@ -23,9 +23,17 @@ import numpy as np
 
 from zerokara.errors import InputError, NaNLossError
 from zerokara.io import load_checkpoint
-from zerokara.models.binary_addition import (BITS, INITS, LARGEST, LOSSES,
-                                             BinaryAdditionRNN, all_pairs, decode,
-                                             encode, evaluate)
+from zerokara.models.binary_addition import (
+    BITS,
+    INITS,
+    LARGEST,
+    LOSSES,
+    BinaryAdditionRNN,
+    all_pairs,
+    decode,
+    encode,
+    evaluate,
+)
 from zerokara.optim import OPTIMIZERS, make_optimizer
 from zerokara.train.loop import Trainer
 from zerokara.train.report import Reporter
@@ -36,14 +44,27 @@ PAIRS = LARGEST * LARGEST  # 16,384 pairs (a, b); pair index i = a * 128 + b
 #: the course's settings (3_1_simple_RNN: hidden_layer_size 16, weight_init_std 1,
 #: learning_rate 0.1, iters_num 10000, one pair per step, plain SGD, squared error)
 DEFAULTS: dict[str, Any] = {
-    "hidden": 16, "activation": "sigmoid", "init": "std", "weight_init_std": 1.0, "lr": 0.1,
-    "iters": 10_000, "batch_size": 1, "max_grad": None, "loss": "mse", "optimizer": "sgd", "seed": 0,
+    "hidden": 16,
+    "activation": "sigmoid",
+    "init": "std",
+    "weight_init_std": 1.0,
+    "lr": 0.1,
+    "iters": 10_000,
+    "batch_size": 1,
+    "max_grad": None,
+    "loss": "mse",
+    "optimizer": "sgd",
+    "seed": 0,
 }
 #: settings that shape the model or its training state: a resumed run must keep them
 MODEL_KEYS = ("hidden", "activation", "init", "weight_init_std", "loss", "optimizer", "seed")
 #: how each setting is read from text (CLI values, sweep grids) and checked
-CHOICES = {"activation": ("sigmoid", "tanh", "relu"), "init": INITS, "loss": LOSSES,
-           "optimizer": tuple(OPTIMIZERS)}
+CHOICES = {
+    "activation": ("sigmoid", "tanh", "relu"),
+    "init": INITS,
+    "loss": LOSSES,
+    "optimizer": tuple(OPTIMIZERS),
+}
 POSITIVE_INT = ("hidden", "iters", "batch_size")
 POSITIVE_FLOAT = ("weight_init_std", "lr", "max_grad")
 
@@ -108,18 +129,36 @@ class AdditionTrainer(Trainer):
         eval_every: evaluate on all pairs every this many steps (default iters // 10).
     """
 
-    nan_hint = ("lower the learning rate (now {lr:g}), the init std, or clip gradients "
-                "(--max-grad)")
+    nan_hint = "lower the learning rate (now {lr:g}), the init std, or clip gradients (--max-grad)"
 
-    def __init__(self, config: dict[str, Any], *, out_dir: Path | str | None = None,
-                 reporter: Reporter | None = None, eval_every: int | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        out_dir: Path | str | None = None,
+        reporter: Reporter | None = None,
+        eval_every: int | None = None,
+    ) -> None:
         c = check_config(config)
         rng = np.random.default_rng(c["seed"])  # draws the initial weights, then every pair
-        model = BinaryAdditionRNN(c["hidden"], activation=c["activation"], init=c["init"],
-                                  weight_init_std=c["weight_init_std"], loss=c["loss"], rng=rng)
+        model = BinaryAdditionRNN(
+            c["hidden"],
+            activation=c["activation"],
+            init=c["init"],
+            weight_init_std=c["weight_init_std"],
+            loss=c["loss"],
+            rng=rng,
+        )
         model.input_grad = False  # nobody needs the gradient of the input bits
-        super().__init__(model, make_optimizer(c["optimizer"], c["lr"]), rng=rng, out_dir=out_dir,
-                         max_grad=c["max_grad"], reporter=reporter, config=c)
+        super().__init__(
+            model,
+            make_optimizer(c["optimizer"], c["lr"]),
+            rng=rng,
+            out_dir=out_dir,
+            max_grad=c["max_grad"],
+            reporter=reporter,
+            config=c,
+        )
         self.eval_every = eval_every
         self.params = self.model.parameters()
         self.x_all, self.d_all = _tables(self.model.params["W"].dtype)
@@ -174,10 +213,12 @@ class AdditionTrainer(Trainer):
         held = np.flatnonzero(~self.seen)
         out: dict[str, Any] = {
             "iterations": self.iteration,
-            "loss": full["loss"], "bit_accuracy": full["bit_accuracy"],
+            "loss": full["loss"],
+            "bit_accuracy": full["bit_accuracy"],
             "exact_accuracy": full["exact_accuracy"],
             "heldout_pairs": int(held.size),
-            "heldout_bit_accuracy": None, "heldout_exact_accuracy": None,
+            "heldout_bit_accuracy": None,
+            "heldout_exact_accuracy": None,
             "final_train_loss": float(np.mean(self.losses[-100:])) if self.losses else None,
             "train_seconds": round(self.seconds, 3),
         }
@@ -196,15 +237,25 @@ class AdditionTrainer(Trainer):
         a, b = idx // LARGEST, idx % LARGEST
         x, _ = encode(a, b, dtype=self.model.params["W"].dtype)
         pred = decode(self.model.predict(x))
-        return [{"a": int(ai), "b": int(bi), "pred": int(p), "true": int(ai + bi),
-                 "heldout": bool(not self.seen[i])} for ai, bi, p, i in zip(a, b, pred, idx)]
+        return [
+            {
+                "a": int(ai),
+                "b": int(bi),
+                "pred": int(p),
+                "true": int(ai + bi),
+                "heldout": bool(not self.seen[i]),
+            }
+            for ai, bi, p, i in zip(a, b, pred, idx)
+        ]
 
     def epoch_line(self, row: dict[str, Any], epochs: int | None) -> str:
         s = self.samples(1)[0]
         mark = "ok" if s["pred"] == s["true"] else f"wrong, true {s['true']}"
-        return (f"iter {row['iteration']:>{len(str(self.iters))}}/{self.iters}  loss "
-                f"{row['train_loss']:.4f}  all pairs: bit acc {row['bit_accuracy']:.4f}  exact acc "
-                f"{row['exact_accuracy']:.4f}  e.g. {s['a']} + {s['b']} = {s['pred']} ({mark})")
+        return (
+            f"iter {row['iteration']:>{len(str(self.iters))}}/{self.iters}  loss "
+            f"{row['train_loss']:.4f}  all pairs: bit acc {row['bit_accuracy']:.4f}  exact acc "
+            f"{row['exact_accuracy']:.4f}  e.g. {s['a']} + {s['b']} = {s['pred']} ({mark})"
+        )
 
     # -- run files ---------------------------------------------------------------------------
     def plot(self) -> None:
@@ -230,9 +281,14 @@ class AdditionTrainer(Trainer):
         return tr
 
 
-def train_binary_addition(config: AdditionConfig, *, out_dir: Path | str | None = None,
-                          reporter: Reporter | None = None, resume: bool = False,
-                          eval_every: int | None = None) -> Run:
+def train_binary_addition(
+    config: AdditionConfig,
+    *,
+    out_dir: Path | str | None = None,
+    reporter: Reporter | None = None,
+    resume: bool = False,
+    eval_every: int | None = None,
+) -> Run:
     """Train (or, with ``resume``, continue: ``config``'s settings that differ from
     the course's defaults are checked against the run's) and return the run."""
     if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
@@ -247,8 +303,10 @@ def train_binary_addition(config: AdditionConfig, *, out_dir: Path | str | None 
         tr = AdditionTrainer(settings, out_dir=out, reporter=reporter, eval_every=eval_every)
     c = tr.config
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in tr.params.items())
-    tr.reporter.info(f"binary-addition: {describe(c)}; {c['iters']} iterations of "
-                     f"{c['batch_size']} pair(s); {shapes} -> {out}")
+    tr.reporter.info(
+        f"binary-addition: {describe(c)}; {c['iters']} iterations of "
+        f"{c['batch_size']} pair(s); {shapes} -> {out}"
+    )
     metrics = tr.fit()
     return Run(metrics, tr, out, c)
 
@@ -257,8 +315,7 @@ def train_binary_addition(config: AdditionConfig, *, out_dir: Path | str | None 
 def describe(config: dict[str, Any]) -> str:
     """The settings in a line, e.g. ``sigmoid, H=16, std 1, SGD lr 0.1``."""
     init = f"std {config['weight_init_std']:g}" if config["init"] == "std" else config["init"]
-    text = (f"{config['activation']}, H={config['hidden']}, {init}, "
-            f"{config['optimizer']} lr {config['lr']:g}")
+    text = f"{config['activation']}, H={config['hidden']}, {init}, {config['optimizer']} lr {config['lr']:g}"
     if config.get("batch_size", 1) != 1:
         text += f", batch {config['batch_size']}"
     if config.get("max_grad") is not None:
@@ -266,8 +323,9 @@ def describe(config: dict[str, Any]) -> str:
     return text + (", BCE" if config.get("loss") == "bce" else "")
 
 
-def plot_run(losses: list[float], evals: list[dict[str, Any]], config: dict[str, Any],
-             out_dir: Path) -> list[Path]:
+def plot_run(
+    losses: list[float], evals: list[dict[str, Any]], config: dict[str, Any], out_dir: Path
+) -> list[Path]:
     """loss.png (per step and a 100-step mean) and accuracy.png (all pairs, per evaluation)."""
     from zerokara.train.plots import plt, save_figure, smooth
 
@@ -279,9 +337,12 @@ def plot_run(losses: list[float], evals: list[dict[str, Any]], config: dict[str,
         ax.plot(it, loss, color="0.8", lw=0.5, label="per step")
         w = min(100, len(loss))
         if w > 1:
-            ax.plot(it[w - 1:], smooth(loss, w), lw=1.5, label=f"mean of {w} steps")
-        ylabel = ("loss: sum over 8 bits of ½(y − d)²" if config["loss"] == "mse"
-                  else "loss: BCE summed over 8 bits")
+            ax.plot(it[w - 1 :], smooth(loss, w), lw=1.5, label=f"mean of {w} steps")
+        ylabel = (
+            "loss: sum over 8 bits of ½(y − d)²"
+            if config["loss"] == "mse"
+            else "loss: BCE summed over 8 bits"
+        )
         ax.set(xlabel="iteration", ylabel=ylabel, title=f"binary addition: {describe(config)}")
         ax.legend()
         out.append(save_figure(fig, Path(out_dir) / "loss.png"))
@@ -290,8 +351,12 @@ def plot_run(losses: list[float], evals: list[dict[str, Any]], config: dict[str,
         it = [r["iteration"] for r in evals]
         ax.plot(it, [r["bit_accuracy"] for r in evals], marker="o", ms=3, label="bits right")
         ax.plot(it, [r["exact_accuracy"] for r in evals], marker="o", ms=3, label="sums exactly right")
-        ax.set(xlabel="iteration", ylabel="accuracy over all 128 × 128 pairs", ylim=(-0.02, 1.02),
-               title=f"binary addition: {describe(config)}")
+        ax.set(
+            xlabel="iteration",
+            ylabel="accuracy over all 128 × 128 pairs",
+            ylim=(-0.02, 1.02),
+            title=f"binary addition: {describe(config)}",
+        )
         ax.legend(loc="lower right")
         out.append(save_figure(fig, Path(out_dir) / "accuracy.png"))
     return out
@@ -320,12 +385,26 @@ def run_trial(config: dict[str, Any]) -> dict[str, Any]:
         w = max(1, iters // 200)
         n = len(tr.losses) // w * w
         curve = np.asarray(tr.losses[:n], dtype=float).reshape(-1, w).mean(axis=1) if n else np.zeros(0)
-        rec["curve"] = {"window": w, "iteration": [int((i + 1) * w) for i in range(len(curve))],
-                        "loss": [float(v) for v in curve]}
+        rec["curve"] = {
+            "window": w,
+            "iteration": [int((i + 1) * w) for i in range(len(curve))],
+            "loss": [float(v) for v in curve],
+        }
         rec["evals"] = tr.evals
     rec["seconds"] = round(time.perf_counter() - start, 3)
     return rec
 
 
-__all__ = ["AdditionConfig", "AdditionTrainer", "DEFAULTS", "MODEL_KEYS", "CHOICES", "check_config",
-           "run_trial", "train_binary_addition", "describe", "plot_run", "BITS"]
+__all__ = [
+    "AdditionConfig",
+    "AdditionTrainer",
+    "DEFAULTS",
+    "MODEL_KEYS",
+    "CHOICES",
+    "check_config",
+    "run_trial",
+    "train_binary_addition",
+    "describe",
+    "plot_run",
+    "BITS",
+]

@@ -32,9 +32,18 @@ class ClassifierTrainer(Trainer):
             model.input_grad = False  # nobody needs the gradient of the input rows
         self.perm: np.ndarray | None = None  # this epoch's order of rows
 
-    def fit(self, x: np.ndarray, t: np.ndarray, *, epochs: int, batch_size: int,
-            max_iters: int | None = None, x_test: np.ndarray | None = None,
-            t_test: np.ndarray | None = None, eval_train: int = 10_000) -> dict[str, Any]:
+    def fit(
+        self,
+        x: np.ndarray,
+        t: np.ndarray,
+        *,
+        epochs: int,
+        batch_size: int,
+        max_iters: int | None = None,
+        x_test: np.ndarray | None = None,
+        t_test: np.ndarray | None = None,
+        eval_train: int = 10_000,
+    ) -> dict[str, Any]:
         """Train until ``epochs`` epochs (or ``max_iters`` updates) are complete.
 
         Shapes: x (N, ...), t (N, ...); x_test (M, ...), t_test (M, ...).
@@ -44,8 +53,9 @@ class ClassifierTrainer(Trainer):
         if len(t) != n:
             raise InputError(f"{type(self).__name__}: x has {n} examples but t has {len(t)}")
         if not 0 < batch_size <= n:
-            raise InputError(f"{type(self).__name__}: batch_size expected in [1, {n}] (the data "
-                             f"size), got {batch_size}")
+            raise InputError(
+                f"{type(self).__name__}: batch_size expected in [1, {n}] (the data size), got {batch_size}"
+            )
         self.x, self.t, self.x_test, self.t_test = x, t, x_test, t_test
         self.batch_size, self.eval_train = batch_size, eval_train
         self.model.train()
@@ -56,7 +66,7 @@ class ClassifierTrainer(Trainer):
         return len(self.x) // self.batch_size
 
     def batch(self) -> tuple:
-        idx = self.perm[self.pos * self.batch_size:(self.pos + 1) * self.batch_size]
+        idx = self.perm[self.pos * self.batch_size : (self.pos + 1) * self.batch_size]
         return self.x[idx], self.t[idx]
 
     def planned_steps(self, epochs: int | None) -> int:
@@ -68,7 +78,7 @@ class ClassifierTrainer(Trainer):
 
     # -- evaluation --------------------------------------------------------------------------
     def accuracies(self) -> dict[str, float]:
-        out = {"train_accuracy": self.model.accuracy(self.x[:self.eval_train], self.t[:self.eval_train])}
+        out = {"train_accuracy": self.model.accuracy(self.x[: self.eval_train], self.t[: self.eval_train])}
         if self.x_test is not None:
             out["test_accuracy"] = self.model.accuracy(self.x_test, self.t_test)
         return out
@@ -77,8 +87,11 @@ class ClassifierTrainer(Trainer):
         return {"loss": self.epoch_loss(), **self.accuracies()}
 
     def epoch_line(self, row: dict[str, Any], epochs: int | None) -> str:
-        parts = [f"epoch {row['epoch']}/{epochs}", f"loss {row['loss']:.4f}",
-                 f"train acc {row['train_accuracy']:.4f}"]
+        parts = [
+            f"epoch {row['epoch']}/{epochs}",
+            f"loss {row['loss']:.4f}",
+            f"train acc {row['train_accuracy']:.4f}",
+        ]
         if "test_accuracy" in row:
             parts.append(f"test acc {row['test_accuracy']:.4f}")
         parts.append(f"{row['seconds']:.1f} s")
@@ -88,9 +101,12 @@ class ClassifierTrainer(Trainer):
         losses = self.history["loss"][-100:]
         acc = self.accuracies()
         metrics: dict[str, Any] = {
-            "epochs": self.epoch, "iterations": self.iteration,
+            "epochs": self.epoch,
+            "iterations": self.iteration,
             "final_loss": float(np.mean(losses)) if losses else None,
-            "train_accuracy": acc["train_accuracy"], "train_seconds": round(self.seconds, 3)}
+            "train_accuracy": acc["train_accuracy"],
+            "train_seconds": round(self.seconds, 3),
+        }
         if "test_accuracy" in acc:
             metrics["test_accuracy"] = acc["test_accuracy"]
         return metrics

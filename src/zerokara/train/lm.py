@@ -42,24 +42,31 @@ STREAMS = ("restart", "continue")
 def check_corpus(corpus: np.ndarray, vocab_size: int, what: str) -> np.ndarray:
     """A 1-d integer array of ids in [0, vocab_size); a clear error otherwise."""
     if not isinstance(corpus, np.ndarray) or corpus.dtype.kind not in "iu" or corpus.ndim != 1:
-        got = (f"{corpus.dtype} array of shape {corpus.shape}" if isinstance(corpus, np.ndarray)
-               else type(corpus).__name__)
+        got = (
+            f"{corpus.dtype} array of shape {corpus.shape}"
+            if isinstance(corpus, np.ndarray)
+            else type(corpus).__name__
+        )
         raise InputError(f"{what}: expected a 1-d integer array of word ids, got {got}")
     if corpus.size:
         bad = np.flatnonzero((corpus < 0) | (corpus >= vocab_size))
         if bad.size:
             i = int(bad[0])
-            raise InputError(f"{what}: token id {int(corpus[i])} at position {i} is outside the "
-                             f"vocabulary (expected ids in [0, {vocab_size - 1}])")
+            raise InputError(
+                f"{what}: token id {int(corpus[i])} at position {i} is outside the "
+                f"vocabulary (expected ids in [0, {vocab_size - 1}])"
+            )
     return corpus
 
 
 def _check_length(corpus: np.ndarray, batch_size: int, time_size: int, what: str) -> None:
     need = batch_size * time_size + 1
     if len(corpus) < need:
-        raise InputError(f"{what}: the corpus has {len(corpus)} tokens, shorter than one batch "
-                         f"(batch_size {batch_size} x time_size {time_size} + 1 = {need}); "
-                         "use a smaller --batch-size or --time-size")
+        raise InputError(
+            f"{what}: the corpus has {len(corpus)} tokens, shorter than one batch "
+            f"(batch_size {batch_size} x time_size {time_size} + 1 = {need}); "
+            "use a smaller --batch-size or --time-size"
+        )
 
 
 def batch_indices(data_size: int, batch_size: int, time_size: int, k: int) -> np.ndarray:
@@ -71,8 +78,9 @@ def batch_indices(data_size: int, batch_size: int, time_size: int, k: int) -> np
     return pos % data_size
 
 
-def perplexity(model: LanguageModel, corpus: np.ndarray, *, batch_size: int = 10,
-               time_size: int = 35) -> float:
+def perplexity(
+    model: LanguageModel, corpus: np.ndarray, *, batch_size: int = 10, time_size: int = 35
+) -> float:
     """exp(mean loss per word) of predicting corpus[1:] from corpus[:-1].
 
     As book 2's ``eval_perplexity``: ``batch_size`` streams read in steps of
@@ -84,8 +92,9 @@ def perplexity(model: LanguageModel, corpus: np.ndarray, *, batch_size: int = 10
     corpus = check_corpus(corpus, model.vocab_size, "perplexity")
     n = len(corpus) - 1
     if n < batch_size:
-        raise InputError(f"perplexity: the corpus has {len(corpus)} tokens, fewer than batch_size "
-                         f"{batch_size} + 1")
+        raise InputError(
+            f"perplexity: the corpus has {len(corpus)} tokens, fewer than batch_size {batch_size} + 1"
+        )
     xs, ts = corpus[:-1], corpus[1:]
     jump = n // batch_size
     starts = np.arange(batch_size) * jump
@@ -158,11 +167,20 @@ class LMTrainer(Trainer):
     name = "train"
     series = "perplexity"
 
-    def __init__(self, model: LanguageModel, optimizer: Optimizer, *,
-                 schedule: LRSchedule | None = None, vocab: list[str] | None = None,
-                 save_every: float | None = 300.0, eval_batch_size: int = 10,
-                 eval_time_size: int = 35, log_interval: int = 20, streams: str = "continue",
-                 **kw: Any) -> None:
+    def __init__(
+        self,
+        model: LanguageModel,
+        optimizer: Optimizer,
+        *,
+        schedule: LRSchedule | None = None,
+        vocab: list[str] | None = None,
+        save_every: float | None = 300.0,
+        eval_batch_size: int = 10,
+        eval_time_size: int = 35,
+        log_interval: int = 20,
+        streams: str = "continue",
+        **kw: Any,
+    ) -> None:
         if streams not in STREAMS:
             raise InputError(f"LMTrainer: streams expected one of {STREAMS}, got {streams!r}")
         super().__init__(model, optimizer, save_every=save_every, **kw)
@@ -175,15 +193,24 @@ class LMTrainer(Trainer):
         self.tokens = 0  # words trained on
         self.best_ppl = math.inf
 
-    def fit(self, train: np.ndarray, valid: np.ndarray | None = None, test: np.ndarray | None = None,
-            *, epochs: int, batch_size: int = 20, time_size: int = 35,
-            max_iters: int | None = None) -> dict[str, Any]:
+    def fit(
+        self,
+        train: np.ndarray,
+        valid: np.ndarray | None = None,
+        test: np.ndarray | None = None,
+        *,
+        epochs: int,
+        batch_size: int = 20,
+        time_size: int = 35,
+        max_iters: int | None = None,
+    ) -> dict[str, Any]:
         """Train until ``epochs`` epochs are complete (or ``max_iters`` updates
         in total); returns the metrics (also written to metrics.json)."""
         V = self.model.vocab_size
         if batch_size < 1 or time_size < 1:
-            raise InputError(f"LMTrainer: batch_size and time_size expected >= 1, got "
-                             f"{batch_size} and {time_size}")
+            raise InputError(
+                f"LMTrainer: batch_size and time_size expected >= 1, got {batch_size} and {time_size}"
+            )
         train = check_corpus(train, V, "train corpus")
         _check_length(train, batch_size, time_size, "train corpus")
         for name, c in (("valid corpus", valid), ("test corpus", test)):
@@ -215,22 +242,25 @@ class LMTrainer(Trainer):
 
     def progress_values(self) -> dict[str, float]:
         elapsed = max(self.seconds + time.perf_counter() - self._run_start, 1e-9)
-        return {"ppl": self.history["perplexity"][-1], "lr": self.optimizer.lr,
-                "tok/s": self.tokens / elapsed}
+        return {
+            "ppl": self.history["perplexity"][-1],
+            "lr": self.optimizer.lr,
+            "tok/s": self.tokens / elapsed,
+        }
 
     def start_run(self) -> None:
         self._run_start = time.perf_counter()
 
     # -- evaluation and epoch-end hooks --------------------------------------------------------
     def evaluate(self, corpus: np.ndarray) -> float:
-        return perplexity(self.model, corpus, batch_size=self.eval_batch_size,
-                          time_size=self.eval_time_size)
+        return perplexity(self.model, corpus, batch_size=self.eval_batch_size, time_size=self.eval_time_size)
 
     def end_epoch(self) -> dict[str, Any]:
         self.model.reset_state()
-        row: dict[str, Any] = {"lr": self.optimizer.lr,
-                               "train_perplexity": self.history["perplexity"][-1]
-                               if self.history["perplexity"] else None}
+        row: dict[str, Any] = {
+            "lr": self.optimizer.lr,
+            "train_perplexity": self.history["perplexity"][-1] if self.history["perplexity"] else None,
+        }
         self._improved = True
         if self.valid is not None:
             ppl = self.evaluate(self.valid)
@@ -244,8 +274,7 @@ class LMTrainer(Trainer):
         return row
 
     def after_epoch(self, row: dict[str, Any]) -> None:
-        self.optimizer.lr = self.schedule.next_lr(self.optimizer.lr, self.lr0, self.epoch,
-                                                  self._improved)
+        self.optimizer.lr = self.schedule.next_lr(self.optimizer.lr, self.lr0, self.epoch, self._improved)
 
     def epoch_line(self, row: dict[str, Any], epochs: int | None) -> str:
         parts = [f"epoch {row['epoch']}/{epochs}"]
@@ -259,7 +288,8 @@ class LMTrainer(Trainer):
     def metrics(self) -> dict[str, Any]:
         """Final metrics; test perplexity is the best-on-valid model's."""
         metrics: dict[str, Any] = {
-            "epochs": self.epoch, "iterations": self.iteration,
+            "epochs": self.epoch,
+            "iterations": self.iteration,
             "train_perplexity": self.history["perplexity"][-1] if self.history["perplexity"] else None,
             "valid_perplexity": self.best_ppl if math.isfinite(self.best_ppl) else None,
             "train_seconds": round(self.seconds, 3),
@@ -288,22 +318,26 @@ class LMTrainer(Trainer):
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        meta = {"config": self.config, "epoch": self.epoch, "iteration": self.iteration,
-                "vocab": self.vocab}
+        meta = {"config": self.config, "epoch": self.epoch, "iteration": self.iteration, "vocab": self.vocab}
         save_checkpoint(self.out_dir / name, tensors, meta)
 
     def task_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The carried LSTM state inside an epoch, the word count, the schedule's state."""
         state = {f"state/{k}": v for k, v in self.model.get_state().items()} if self.pos else {}
-        meta = {"tokens": self.tokens, "lr0": self.lr0, "vocab": self.vocab,
-                "best_ppl": self.best_ppl if math.isfinite(self.best_ppl) else None}
+        meta = {
+            "tokens": self.tokens,
+            "lr0": self.lr0,
+            "vocab": self.vocab,
+            "best_ppl": self.best_ppl if math.isfinite(self.best_ppl) else None,
+        }
         return meta, state
 
     def resume(self, path: Path | str | None = None, **kw: Any) -> dict[str, Any]:
         meta = super().resume(path, **kw)
         if "pos" not in meta or "best_ppl" not in meta:
-            raise CheckpointError(f"{path or self.out_dir / CHECKPOINT} is not a language-model "
-                                  "training checkpoint")
+            raise CheckpointError(
+                f"{path or self.out_dir / CHECKPOINT} is not a language-model training checkpoint"
+            )
         if "loss_acc" in meta:  # checkpoint format 1 kept the log window under this name
             self._window = list(meta["loss_acc"])
         return meta
@@ -327,8 +361,14 @@ def plot_perplexity(history: dict[str, list], path: Path) -> Path | None:
     if it:
         ax.plot(it, ppl, lw=0.8, color="tab:blue", alpha=0.7, label="train (running)")
     if rows:
-        ax.plot([r["iteration"] for r in rows], [r["valid_perplexity"] for r in rows], marker="o",
-                ms=4, color="tab:orange", label="valid (end of epoch)")
+        ax.plot(
+            [r["iteration"] for r in rows],
+            [r["valid_perplexity"] for r in rows],
+            marker="o",
+            ms=4,
+            color="tab:orange",
+            label="valid (end of epoch)",
+        )
     ax.set_yscale("log")
     ax.set(xlabel="iteration", ylabel="perplexity", title="perplexity")
     ax.grid(True, which="both", alpha=0.3)

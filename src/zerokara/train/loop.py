@@ -72,10 +72,18 @@ class Trainer:
     #: what a NaN loss tells the user to change
     nan_hint = "lower the learning rate (now {lr:g}) or clip gradients (--max-grad)"
 
-    def __init__(self, model: Module, optimizer: Optimizer, *, rng: np.random.Generator | None = None,
-                 out_dir: Path | str | None = None, max_grad: float | None = None,
-                 reporter: Reporter | None = None, config: dict[str, Any] | None = None,
-                 save_every: float | None = None) -> None:
+    def __init__(
+        self,
+        model: Module,
+        optimizer: Optimizer,
+        *,
+        rng: np.random.Generator | None = None,
+        out_dir: Path | str | None = None,
+        max_grad: float | None = None,
+        reporter: Reporter | None = None,
+        config: dict[str, Any] | None = None,
+        save_every: float | None = None,
+    ) -> None:
         self.model, self.optimizer, self.rng = model, optimizer, rng
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.max_grad = max_grad
@@ -132,8 +140,7 @@ class Trainer:
 
     def metrics(self) -> dict[str, Any]:
         """The final figures, as metrics.json holds them."""
-        return {"epochs": self.epoch, "iterations": self.iteration,
-                "train_seconds": round(self.seconds, 3)}
+        return {"epochs": self.epoch, "iterations": self.iteration, "train_seconds": round(self.seconds, 3)}
 
     def plot(self) -> None:
         """Draw the run's PNGs into out_dir (called only when there is one)."""
@@ -154,8 +161,9 @@ class Trainer:
         return total / n if n else math.nan
 
     def _done(self, epochs: int | None, iters: int | None) -> bool:
-        return ((epochs is not None and self.epoch >= epochs)
-                or (iters is not None and self.iteration >= iters))
+        return (epochs is not None and self.epoch >= epochs) or (
+            iters is not None and self.iteration >= iters
+        )
 
     def run(self, *, epochs: int | None = None, iters: int | None = None) -> dict[str, Any]:
         """Train until ``epochs`` epochs are complete or ``iters`` updates are done
@@ -187,8 +195,9 @@ class Trainer:
                         self.seconds += time.perf_counter() - start
                         self._end_epoch(epochs)
                         start, last_save = time.perf_counter(), time.monotonic()
-                    elif self._stop or (self.save_every is not None
-                                        and time.monotonic() - last_save > self.save_every):
+                    elif self._stop or (
+                        self.save_every is not None and time.monotonic() - last_save > self.save_every
+                    ):
                         self.seconds += time.perf_counter() - start
                         self.save()
                         start, last_save = time.perf_counter(), time.monotonic()
@@ -220,8 +229,9 @@ class Trainer:
             return
         ckpt = self.out_dir / CHECKPOINT if self.out_dir is not None else None
         where = f" The last good checkpoint is {ckpt}." if ckpt is not None and ckpt.is_file() else ""
-        raise NaNLossError(f"loss became {loss} at {self.step_name()}; "
-                           f"{self.nan_hint.format(lr=self.optimizer.lr)}.{where}")
+        raise NaNLossError(
+            f"loss became {loss} at {self.step_name()}; {self.nan_hint.format(lr=self.optimizer.lr)}.{where}"
+        )
 
     def step_name(self) -> str:
         """The step about to be taken, as an error message names it."""
@@ -288,16 +298,30 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.out_dir / HISTORY, json.dumps(self.history) + "\n")
         meta, tensors = self.task_state()
-        meta = {"run_format": FORMAT, "config": self.config, "epoch": self.epoch,
-                "iteration": self.iteration, "pos": self.pos, "seconds": self.seconds,
-                "epoch_steps": self.epoch_steps if self.pos else 0,
-                "epoch_rng": self._epoch_rng if self.pos else None,
-                "window": self._window, "epoch_loss": self._epoch_loss, **meta}
-        save_run(self.out_dir / CHECKPOINT, self.model, self.optimizer, rng=self.rng, meta=meta,
-                 tensors=tensors)
+        meta = {
+            "run_format": FORMAT,
+            "config": self.config,
+            "epoch": self.epoch,
+            "iteration": self.iteration,
+            "pos": self.pos,
+            "seconds": self.seconds,
+            "epoch_steps": self.epoch_steps if self.pos else 0,
+            "epoch_rng": self._epoch_rng if self.pos else None,
+            "window": self._window,
+            "epoch_loss": self._epoch_loss,
+            **meta,
+        }
+        save_run(
+            self.out_dir / CHECKPOINT, self.model, self.optimizer, rng=self.rng, meta=meta, tensors=tensors
+        )
 
-    def resume(self, path: Path | str | None = None, *, check_keys: tuple[str, ...] = (),
-               key_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    def resume(
+        self,
+        path: Path | str | None = None,
+        *,
+        check_keys: tuple[str, ...] = (),
+        key_defaults: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Restore everything from a checkpoint (default: out_dir's); returns its meta.
 
         ``check_keys``: config entries that must equal the checkpoint's;
@@ -306,12 +330,21 @@ class Trainer:
         if path is None and self.out_dir is None:
             raise InputError(f"{type(self).__name__}.resume: no checkpoint path and no out_dir")
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
-        meta, tensors = load_run(path, self.model, self.optimizer, rng=self.rng, config=self.config,
-                                 check_keys=check_keys, key_defaults=key_defaults)
+        meta, tensors = load_run(
+            path,
+            self.model,
+            self.optimizer,
+            rng=self.rng,
+            config=self.config,
+            check_keys=check_keys,
+            key_defaults=key_defaults,
+        )
         fmt = meta.get("run_format", 1)
         if fmt > FORMAT:
-            raise CheckpointError(f"{path}: checkpoint format {fmt} is newer than this zerokara "
-                                  f"reads ({FORMAT}); upgrade zerokara")
+            raise CheckpointError(
+                f"{path}: checkpoint format {fmt} is newer than this zerokara "
+                f"reads ({FORMAT}); upgrade zerokara"
+            )
         self.epoch, self.iteration = meta.get("epoch", 0), meta["iteration"]
         self.pos, self.seconds = meta.get("pos", 0), meta.get("seconds", 0.0)
         self.epoch_steps = meta.get("epoch_steps", 0)
@@ -356,5 +389,8 @@ class Trainer:
         values = h.get(self.series, [])
         its = h.get("iteration") or list(range(1, len(values) + 1))
         keep = sum(1 for i in its if i <= self.iteration)
-        return {"iteration": its[:keep], self.series: values[:keep],
-                "epochs": [r for r in h.get("epochs", []) if r["iteration"] <= self.iteration]}
+        return {
+            "iteration": its[:keep],
+            self.series: values[:keep],
+            "epochs": [r for r in h.get("epochs", []) if r["iteration"] <= self.iteration],
+        }

@@ -27,15 +27,38 @@ from zerokara.train.state import CHECKPOINT, Run, open_run_dir
 
 # book 1's settings (chapters 4-6) and book 2's (chapter 1), used when a setting is None
 MLP_DEFAULTS: dict[str, dict[str, Any]] = {
-    "two-layer": {"hidden": "50", "activation": "sigmoid", "init": "0.01", "optimizer": "sgd",
-                  "lr": 0.1, "batch_size": 100, "iters": 10_000, "dropout": 0.0},
+    "two-layer": {
+        "hidden": "50",
+        "activation": "sigmoid",
+        "init": "0.01",
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "batch_size": 100,
+        "iters": 10_000,
+        "dropout": 0.0,
+    },
     # 100-100 without dropout stops near 0.978; 256-256 with dropout 0.2 goes further (README)
-    "multi-layer": {"hidden": "256,256", "activation": "relu", "init": "he", "optimizer": "adam",
-                    "lr": 0.001, "batch_size": 100, "epochs": 12, "dropout": 0.2},
+    "multi-layer": {
+        "hidden": "256,256",
+        "activation": "relu",
+        "init": "he",
+        "optimizer": "adam",
+        "lr": 0.001,
+        "batch_size": 100,
+        "epochs": 12,
+        "dropout": 0.2,
+    },
 }
-SPIRAL_DEFAULTS: dict[str, Any] = {"hidden": "10", "activation": "sigmoid", "init": "0.01",
-                                   "optimizer": "sgd", "lr": 1.0, "batch_size": 30, "epochs": 300,
-                                   "dropout": 0.0}
+SPIRAL_DEFAULTS: dict[str, Any] = {
+    "hidden": "10",
+    "activation": "sigmoid",
+    "init": "0.01",
+    "optimizer": "sgd",
+    "lr": 1.0,
+    "batch_size": 30,
+    "epochs": 300,
+    "dropout": 0.0,
+}
 #: settings that shape the model: a resumed run must use the same ones
 MODEL_KEYS = ("task", "model", "hidden", "activation", "init", "batchnorm", "dropout", "optimizer")
 DATA = ("mnist", "spiral")
@@ -82,10 +105,22 @@ class MLPConfig:
 
     def record(self) -> dict[str, Any]:
         """The settings as the checkpoint stores them."""
-        keys = ("model", "hidden", "activation", "init", "batchnorm", "dropout", "optimizer", "lr",
-                "batch_size", "epochs", "iters", "seed", "max_grad")
-        return {"task": self.data if self.data == "spiral" else "mlp",
-                **{k: getattr(self, k) for k in keys}}
+        keys = (
+            "model",
+            "hidden",
+            "activation",
+            "init",
+            "batchnorm",
+            "dropout",
+            "optimizer",
+            "lr",
+            "batch_size",
+            "epochs",
+            "iters",
+            "seed",
+            "max_grad",
+        )
+        return {"task": self.data if self.data == "spiral" else "mlp", **{k: getattr(self, k) for k in keys}}
 
 
 def hidden_sizes(text: str) -> list[int]:
@@ -111,12 +146,22 @@ def build_mlp(c: MLPConfig, d_in: int, classes: int, rng: np.random.Generator) -
         if c.batchnorm or c.dropout:
             raise InputError("--batchnorm and --dropout apply to --model multi-layer, not two-layer")
         if len(hidden) != 1:
-            raise InputError(f"--hidden: two-layer takes one size, got {c.hidden!r} "
-                             "(use --model multi-layer for more)")
-        return TwoLayerNet(d_in, hidden[0], classes, activation_name=c.activation,
-                           weight_init_std=_init(c.init), rng=rng)
-    return MultiLayerNet(d_in, hidden, classes, activation_name=c.activation, init=_init(c.init),
-                         batchnorm=c.batchnorm, dropout=c.dropout, rng=rng)
+            raise InputError(
+                f"--hidden: two-layer takes one size, got {c.hidden!r} (use --model multi-layer for more)"
+            )
+        return TwoLayerNet(
+            d_in, hidden[0], classes, activation_name=c.activation, weight_init_std=_init(c.init), rng=rng
+        )
+    return MultiLayerNet(
+        d_in,
+        hidden,
+        classes,
+        activation_name=c.activation,
+        init=_init(c.init),
+        batchnorm=c.batchnorm,
+        dropout=c.dropout,
+        rng=rng,
+    )
 
 
 class SpiralTrainer(ClassifierTrainer):
@@ -128,13 +173,22 @@ class SpiralTrainer(ClassifierTrainer):
 
         super().plot()
         acc = self.accuracies()["train_accuracy"]
-        plot_decision_boundary(self.model.predict, self.x, self.t,
-                               Path(self.out_dir) / "decision_boundary.png",
-                               title=f"spiral: train accuracy {acc:.3f}")
+        plot_decision_boundary(
+            self.model.predict,
+            self.x,
+            self.t,
+            Path(self.out_dir) / "decision_boundary.png",
+            title=f"spiral: train accuracy {acc:.3f}",
+        )
 
 
-def train_mlp(config: MLPConfig, *, out_dir: Path | str | None = None,
-              reporter: Reporter | None = None, resume: bool = False) -> Run:
+def train_mlp(
+    config: MLPConfig,
+    *,
+    out_dir: Path | str | None = None,
+    reporter: Reporter | None = None,
+    resume: bool = False,
+) -> Run:
     """Train one MLP (MNIST) or TwoLayerNet (spiral) run; see :class:`MLPConfig`."""
     c = config.filled()
     rng = np.random.default_rng(c.seed)
@@ -150,19 +204,28 @@ def train_mlp(config: MLPConfig, *, out_dir: Path | str | None = None,
         d_in, classes, cls = 784, 10, ClassifierTrainer
     model = build_mlp(c, d_in, classes, rng)
     out = open_run_dir(out_dir, resume)
-    trainer = cls(model, make_optimizer(c.optimizer, c.lr), rng=rng, out_dir=out,
-                  max_grad=c.max_grad, reporter=reporter, config=c.record())
+    trainer = cls(
+        model,
+        make_optimizer(c.optimizer, c.lr),
+        rng=rng,
+        out_dir=out,
+        max_grad=c.max_grad,
+        reporter=reporter,
+        config=c.record(),
+    )
     if resume:
         trainer.resume(check_keys=MODEL_KEYS)
     per_epoch = len(x) // c.batch_size if 0 < c.batch_size <= len(x) else 1
     epochs = c.epochs if c.epochs is not None else math.ceil(c.iters / per_epoch)
     rep = trainer.reporter
     if resume:
-        rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, "
-                 f"iteration {trainer.iteration}")
-    rep.info(f"{c.record()['task']}: {model.__class__.__name__} "
-             f"{[p.shape for p in model.parameters().values()]}, {c.optimizer} lr {c.lr}, "
-             f"batch {c.batch_size}, {epochs} epochs -> {out}")
-    metrics = trainer.fit(x, t, epochs=epochs, batch_size=c.batch_size, max_iters=c.iters,
-                          x_test=x_test, t_test=t_test)
+        rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, iteration {trainer.iteration}")
+    rep.info(
+        f"{c.record()['task']}: {model.__class__.__name__} "
+        f"{[p.shape for p in model.parameters().values()]}, {c.optimizer} lr {c.lr}, "
+        f"batch {c.batch_size}, {epochs} epochs -> {out}"
+    )
+    metrics = trainer.fit(
+        x, t, epochs=epochs, batch_size=c.batch_size, max_iters=c.iters, x_test=x_test, t_test=t_test
+    )
     return Run(metrics, trainer, out, c)

@@ -38,7 +38,7 @@ def plot_history(history: dict[str, list], out_dir: Path) -> list[Path]:
         ax.plot(it, loss, color="0.8", lw=0.6, label="per step")
         w = max(1, len(loss) // 100)
         if w > 1:
-            ax.plot(it[w - 1:], smooth(loss, w), lw=1.5, label=f"mean of {w} steps")
+            ax.plot(it[w - 1 :], smooth(loss, w), lw=1.5, label=f"mean of {w} steps")
         ax.set(xlabel="iteration", ylabel="loss", title="training loss")
         ax.legend()
         out.append(save_figure(fig, Path(out_dir) / "loss.png"))
@@ -55,8 +55,9 @@ def plot_history(history: dict[str, list], out_dir: Path) -> list[Path]:
     return out
 
 
-def plot_decision_boundary(predict: Any, x: np.ndarray, t: np.ndarray, path: Path,
-                           title: str = "decision boundary") -> Path:
+def plot_decision_boundary(
+    predict: Any, x: np.ndarray, t: np.ndarray, path: Path, title: str = "decision boundary"
+) -> Path:
     """Colour the plane by ``predict``'s argmax and draw the points of x (N, 2)."""
     pad = 0.1
     x0, x1 = x[:, 0].min() - pad, x[:, 0].max() + pad

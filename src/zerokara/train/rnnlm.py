@@ -23,18 +23,58 @@ from zerokara.train.state import CHECKPOINT, Run, open_run_dir
 
 # book 2's settings (ch06/train_rnnlm.py, ch06/train_better_rnnlm.py), used when a setting is None
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "rnnlm": {"wordvec": 100, "hidden": 100, "layers": 1, "dropout": 0.0, "tie": False,
-              "batch_size": 20, "time_size": 35, "lr": 20.0, "max_grad": 0.25, "epochs": 4,
-              "lr_decay": "plateau", "decay_factor": 4.0, "decay_start": 4, "init": "book",
-              "optimizer": "sgd", "streams": "continue"},
-    "better-rnnlm": {"wordvec": 650, "hidden": 650, "layers": 2, "dropout": 0.5, "tie": True,
-                     "batch_size": 20, "time_size": 35, "lr": 20.0, "max_grad": 0.25, "epochs": 40,
-                     "lr_decay": "plateau", "decay_factor": 4.0, "decay_start": 4, "init": "book",
-                     "optimizer": "sgd", "streams": "continue"},
+    "rnnlm": {
+        "wordvec": 100,
+        "hidden": 100,
+        "layers": 1,
+        "dropout": 0.0,
+        "tie": False,
+        "batch_size": 20,
+        "time_size": 35,
+        "lr": 20.0,
+        "max_grad": 0.25,
+        "epochs": 4,
+        "lr_decay": "plateau",
+        "decay_factor": 4.0,
+        "decay_start": 4,
+        "init": "book",
+        "optimizer": "sgd",
+        "streams": "continue",
+    },
+    "better-rnnlm": {
+        "wordvec": 650,
+        "hidden": 650,
+        "layers": 2,
+        "dropout": 0.5,
+        "tie": True,
+        "batch_size": 20,
+        "time_size": 35,
+        "lr": 20.0,
+        "max_grad": 0.25,
+        "epochs": 40,
+        "lr_decay": "plateau",
+        "decay_factor": 4.0,
+        "decay_start": 4,
+        "init": "book",
+        "optimizer": "sgd",
+        "streams": "continue",
+    },
 }
 # options that shape the model: a resumed run must use the same ones
-MODEL_KEYS = ("task", "wordvec", "hidden", "layers", "dropout", "tie", "init", "optimizer",
-              "batch_size", "time_size", "data_slice", "streams")
+MODEL_KEYS = (
+    "task",
+    "wordvec",
+    "hidden",
+    "layers",
+    "dropout",
+    "tie",
+    "init",
+    "optimizer",
+    "batch_size",
+    "time_size",
+    "data_slice",
+    "streams",
+)
 KEY_DEFAULTS = {"streams": "restart"}  # what checkpoints from before the option did
 
 
@@ -92,12 +132,25 @@ def build_model(cfg: dict[str, Any], vocab_size: int, rng: np.random.Generator |
     rng = rng if rng is not None else np.random.default_rng(0)
     if cfg["task"] == "rnnlm":
         return Rnnlm(vocab_size, cfg["wordvec"], cfg["hidden"], rng=rng, init=cfg["init"])
-    return BetterRnnlm(vocab_size, cfg["wordvec"], cfg["hidden"], num_layers=cfg["layers"],
-                       dropout=cfg["dropout"], tie_weights=cfg["tie"], rng=rng, init=cfg["init"])
+    return BetterRnnlm(
+        vocab_size,
+        cfg["wordvec"],
+        cfg["hidden"],
+        num_layers=cfg["layers"],
+        dropout=cfg["dropout"],
+        tie_weights=cfg["tie"],
+        rng=rng,
+        init=cfg["init"],
+    )
 
 
-def train_lm(config: LMConfig, *, out_dir: Path | str | None = None,
-             reporter: Reporter | None = None, resume: bool = False) -> Run:
+def train_lm(
+    config: LMConfig,
+    *,
+    out_dir: Path | str | None = None,
+    reporter: Reporter | None = None,
+    resume: bool = False,
+) -> Run:
     """Train on PTB's training text; valid perplexity each epoch, test at the end."""
     from zerokara.data import load_ptb
 
@@ -106,31 +159,39 @@ def train_lm(config: LMConfig, *, out_dir: Path | str | None = None,
     valid, _ = load_ptb("valid")
     test, _ = load_ptb("test")
     if cfg["data_slice"] is not None:
-        train = train[:cfg["data_slice"]]
+        train = train[: cfg["data_slice"]]
     cfg["vocab_size"] = len(vocab)
     out = open_run_dir(out_dir, resume)
     model = build_model(cfg, len(vocab), np.random.default_rng(cfg["seed"]))
-    trainer = LMTrainer(model, make_optimizer(cfg["optimizer"], cfg["lr"]), out_dir=out,
-                        max_grad=cfg["max_grad"], reporter=reporter, config=cfg,
-                        vocab=vocab.id_to_word,
-                        schedule=LRSchedule(cfg["lr_decay"], cfg["decay_factor"], cfg["decay_start"]),
-                        streams=cfg["streams"])
+    trainer = LMTrainer(
+        model,
+        make_optimizer(cfg["optimizer"], cfg["lr"]),
+        out_dir=out,
+        max_grad=cfg["max_grad"],
+        reporter=reporter,
+        config=cfg,
+        vocab=vocab.id_to_word,
+        schedule=LRSchedule(cfg["lr_decay"], cfg["decay_factor"], cfg["decay_start"]),
+        streams=cfg["streams"],
+    )
     rep = trainer.reporter
     if resume:
         trainer.resume(check_keys=MODEL_KEYS, key_defaults=KEY_DEFAULTS)
-        rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, "
-                 f"iteration {trainer.iteration}")
+        rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, iteration {trainer.iteration}")
     n_params = sum(p.size for p in model.parameters().values())
     task = cfg["task"]
-    rep.info(f"{task}{f' ({config.preset})' if config.preset else ''}: "
-             f"V={len(vocab)} D={cfg['wordvec']} H={cfg['hidden']}"
-             f"{'' if task == 'rnnlm' else ' layers=' + str(cfg['layers'])}"
-             f", {n_params:,} parameters; {cfg['optimizer']} lr {cfg['lr']:g}, clip "
-             f"{cfg['max_grad']}, batch {cfg['batch_size']} x time {cfg['time_size']}, "
-             f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''} on {len(train):,} "
-             f"words -> {out}")
-    metrics = trainer.fit(train, valid, test, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                          time_size=cfg["time_size"])
+    rep.info(
+        f"{task}{f' ({config.preset})' if config.preset else ''}: "
+        f"V={len(vocab)} D={cfg['wordvec']} H={cfg['hidden']}"
+        f"{'' if task == 'rnnlm' else ' layers=' + str(cfg['layers'])}"
+        f", {n_params:,} parameters; {cfg['optimizer']} lr {cfg['lr']:g}, clip "
+        f"{cfg['max_grad']}, batch {cfg['batch_size']} x time {cfg['time_size']}, "
+        f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''} on {len(train):,} "
+        f"words -> {out}"
+    )
+    metrics = trainer.fit(
+        train, valid, test, epochs=cfg["epochs"], batch_size=cfg["batch_size"], time_size=cfg["time_size"]
+    )
     return Run(metrics, trainer, out, cfg)
 
 

@@ -35,20 +35,50 @@ from zerokara.train.state import CHECKPOINT, Run, open_run_dir
 
 #: book 2's settings by data set (ch07/train_seq2seq.py, ch08/train.py)
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "addition": {"wordvec": 16, "hidden": 128, "batch_size": 128, "epochs": 25,
-                 "optimizer": "adam", "lr": 0.001, "max_grad": 5.0},
-    "date": {"wordvec": 16, "hidden": 256, "batch_size": 128, "epochs": 10,
-             "optimizer": "adam", "lr": 0.001, "max_grad": 5.0},
+    "addition": {
+        "wordvec": 16,
+        "hidden": 128,
+        "batch_size": 128,
+        "epochs": 25,
+        "optimizer": "adam",
+        "lr": 0.001,
+        "max_grad": 5.0,
+    },
+    "date": {
+        "wordvec": 16,
+        "hidden": 256,
+        "batch_size": 128,
+        "epochs": 10,
+        "optimizer": "adam",
+        "lr": 0.001,
+        "max_grad": 5.0,
+    },
 }
 #: settings that shape the model: a resumed run must keep them
-MODEL_KEYS = ("data", "model", "reverse", "bidirectional", "wordvec", "hidden", "vocab",
-              "question_width", "answer_width", "optimizer")
+MODEL_KEYS = (
+    "data",
+    "model",
+    "reverse",
+    "bidirectional",
+    "wordvec",
+    "hidden",
+    "vocab",
+    "question_width",
+    "answer_width",
+    "optimizer",
+)
 
 
 def model_from_config(config: dict[str, Any], rng: np.random.Generator | None = None) -> Seq2seq:
-    return build_seq2seq(config["model"], len(config["vocab"]), config["wordvec"], config["hidden"],
-                         reverse=config["reverse"], bidirectional=config["bidirectional"],
-                         rng=rng if rng is not None else np.random.default_rng(config.get("seed", 0)))
+    return build_seq2seq(
+        config["model"],
+        len(config["vocab"]),
+        config["wordvec"],
+        config["hidden"],
+        reverse=config["reverse"],
+        bidirectional=config["bidirectional"],
+        rng=rng if rng is not None else np.random.default_rng(config.get("seed", 0)),
+    )
 
 
 @dataclass
@@ -78,9 +108,14 @@ class Seq2seqConfig:
         and the widths, so that a checkpoint alone is enough to translate)."""
         name = str(self.data)
         base = DEFAULTS.get(name, DEFAULTS["date"] if self.model == "attention" else DEFAULTS["addition"])
-        c: dict[str, Any] = {"task": "seq2seq", "data": name, "model": self.model,
-                             "reverse": bool(self.reverse), "bidirectional": bool(self.bidirectional),
-                             "seed": self.seed}
+        c: dict[str, Any] = {
+            "task": "seq2seq",
+            "data": name,
+            "model": self.model,
+            "reverse": bool(self.reverse),
+            "bidirectional": bool(self.bidirectional),
+            "seed": self.seed,
+        }
         for k, v in base.items():
             mine = getattr(self, k)
             c[k] = v if mine is None else mine
@@ -102,8 +137,13 @@ class Seq2seqTrainer(ClassifierTrainer):
         return metrics
 
 
-def train_seq2seq(config: Seq2seqConfig, *, out_dir: Path | str | None = None,
-                  reporter: Reporter | None = None, resume: bool = False) -> Run:
+def train_seq2seq(
+    config: Seq2seqConfig,
+    *,
+    out_dir: Path | str | None = None,
+    reporter: Reporter | None = None,
+    resume: bool = False,
+) -> Run:
     """Train, evaluating the held-out exact match after each epoch; see :class:`Seq2seqConfig`."""
     data = load_sequence(config.data)
     c = config.record(data)
@@ -112,38 +152,57 @@ def train_seq2seq(config: Seq2seqConfig, *, out_dir: Path | str | None = None,
         raise InputError(f"--batch-size: {c['batch_size']} is more than the {len(x)} training pairs")
     workers = config.workers
     if not isinstance(workers, int) or not 1 <= workers <= c["batch_size"]:
-        raise InputError(f"--workers: expected an integer in [1, {c['batch_size']}] "
-                         f"(the batch size), got {workers!r}")
+        raise InputError(
+            f"--workers: expected an integer in [1, {c['batch_size']}] (the batch size), got {workers!r}"
+        )
     out = open_run_dir(out_dir, resume)
     rng = np.random.default_rng(c["seed"])
     model = model_from_config(c, rng)
-    trainer = Seq2seqTrainer(model if workers == 1 else DataParallel(model, workers),
-                             make_optimizer(c["optimizer"], c["lr"]), rng=rng, out_dir=out,
-                             max_grad=c["max_grad"], reporter=reporter, config=c)
+    trainer = Seq2seqTrainer(
+        model if workers == 1 else DataParallel(model, workers),
+        make_optimizer(c["optimizer"], c["lr"]),
+        rng=rng,
+        out_dir=out,
+        max_grad=c["max_grad"],
+        reporter=reporter,
+        config=c,
+    )
     rep = trainer.reporter
     if resume:
         trainer.resume(check_keys=MODEL_KEYS)
         rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}")
-    rep.info(f"seq2seq {c['model']}{' reversed' if c['reverse'] else ''}"
-             f"{' bidirectional' if c['bidirectional'] else ''} on {data.source}: "
-             f"{len(x)} train / {len(x_test)} held-out pairs, vocab {len(data.vocab)}, wordvec "
-             f"{c['wordvec']}, hidden {c['hidden']}, {c['optimizer']} lr {c['lr']}, "
-             f"batch {c['batch_size']}, clip {c['max_grad']}, {c['epochs']} epochs -> {out}")
-    metrics = trainer.fit(x, t, epochs=c["epochs"], batch_size=c["batch_size"],
-                          x_test=x_test, t_test=t_test, eval_train=min(len(x), 2000))
+    rep.info(
+        f"seq2seq {c['model']}{' reversed' if c['reverse'] else ''}"
+        f"{' bidirectional' if c['bidirectional'] else ''} on {data.source}: "
+        f"{len(x)} train / {len(x_test)} held-out pairs, vocab {len(data.vocab)}, wordvec "
+        f"{c['wordvec']}, hidden {c['hidden']}, {c['optimizer']} lr {c['lr']}, "
+        f"batch {c['batch_size']}, clip {c['max_grad']}, {c['epochs']} epochs -> {out}"
+    )
+    metrics = trainer.fit(
+        x,
+        t,
+        epochs=c["epochs"],
+        batch_size=c["batch_size"],
+        x_test=x_test,
+        t_test=t_test,
+        eval_train=min(len(x), 2000),
+    )
     return Run(metrics, trainer, out, c)
 
 
-def show_answers(model: Seq2seq, vocab: CharVocab, x_test: np.ndarray, t_test: np.ndarray,
-                 k: int = 5) -> list[str]:
+def show_answers(
+    model: Seq2seq, vocab: CharVocab, x_test: np.ndarray, t_test: np.ndarray, k: int = 5
+) -> list[str]:
     """Lines ``Q '...'  T '...'  ok '...'`` for the first k held-out questions."""
     lines = []
     for i in range(min(k, len(x_test))):
-        q = x_test[i:i + 1]
-        pred = model.generate(q, t_test[i:i + 1, 0], t_test.shape[1] - 1)[0]
+        q = x_test[i : i + 1]
+        pred = model.generate(q, t_test[i : i + 1, 0], t_test.shape[1] - 1)[0]
         ok = np.array_equal(pred, t_test[i, 1:])
-        lines.append(f"  Q {vocab.decode(q[0])!r}  T {vocab.decode(t_test[i, 1:])!r}  "
-                     f"{'ok ' if ok else 'WRONG'} {vocab.decode(pred)!r}")
+        lines.append(
+            f"  Q {vocab.decode(q[0])!r}  T {vocab.decode(t_test[i, 1:])!r}  "
+            f"{'ok ' if ok else 'WRONG'} {vocab.decode(pred)!r}"
+        )
     return lines
 
 
@@ -164,12 +223,13 @@ class Translator:
         tensors, meta = load_checkpoint(path)
         config = meta.get("config", {})
         if config.get("task") != "seq2seq":
-            raise CheckpointError(f"{path}: not a seq2seq checkpoint (task {config.get('task')!r}); "
-                                  "train one with zerokara train seq2seq")
+            raise CheckpointError(
+                f"{path}: not a seq2seq checkpoint (task {config.get('task')!r}); "
+                "train one with zerokara train seq2seq"
+            )
         model = model_from_config(config)
         model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
-        return cls(model, CharVocab(list(config["vocab"])), config["question_width"],
-                   config["answer_width"])
+        return cls(model, CharVocab(list(config["vocab"])), config["question_width"], config["answer_width"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return np.stack([self.vocab.encode(s, self.question_width, what="question") for s in texts])
@@ -185,15 +245,18 @@ class Translator:
     def attention(self, text: str) -> tuple[str, np.ndarray]:
         """(answer as generated, padding kept; weights (answer_width-1, question_width))."""
         if not isinstance(self.model, AttentionSeq2seq):
-            raise InputError(f"attention-map: the checkpoint holds a {self.model.kind!r} model; "
-                             "only --model attention has attention weights")
+            raise InputError(
+                f"attention-map: the checkpoint holds a {self.model.kind!r} model; "
+                "only --model attention has attention weights"
+            )
         xs = self.encode([text])
         ids, w = self.model.attention_map(xs, self._start(1), self.answer_width - 1)
         return self.vocab.decode(ids[0]), w[0]
 
 
-def plot_attention(question: str, answer: str, weights: np.ndarray, path: str | Path,
-                   title: str = "") -> Path:
+def plot_attention(
+    question: str, answer: str, weights: np.ndarray, path: str | Path, title: str = ""
+) -> Path:
     """Heatmap: rows = output characters, columns = input characters (padding shown as ·)."""
     from zerokara.train.plots import plt, save_figure
 
@@ -210,5 +273,14 @@ def plot_attention(question: str, answer: str, weights: np.ndarray, path: str | 
     return save_figure(fig, Path(path))
 
 
-__all__ = ["DEFAULTS", "MODEL_KEYS", "Seq2seqConfig", "Seq2seqTrainer", "Translator", "train_seq2seq",
-           "plot_attention", "model_from_config", "show_answers"]
+__all__ = [
+    "DEFAULTS",
+    "MODEL_KEYS",
+    "Seq2seqConfig",
+    "Seq2seqTrainer",
+    "Translator",
+    "train_seq2seq",
+    "plot_attention",
+    "model_from_config",
+    "show_answers",
+]

@@ -24,10 +24,16 @@ from zerokara.optim import Optimizer
 CHECKPOINT = "checkpoint.safetensors"
 
 
-def save_run(path: Path, model: Module, optimizer: Optimizer | None, *,
-             rng: np.random.Generator | None = None, meta: dict[str, Any] | None = None,
-             tensors: dict[str, np.ndarray] | None = None,
-             history: dict[str, Any] | None = None) -> dict[str, Any]:
+def save_run(
+    path: Path,
+    model: Module,
+    optimizer: Optimizer | None,
+    *,
+    rng: np.random.Generator | None = None,
+    meta: dict[str, Any] | None = None,
+    tensors: dict[str, np.ndarray] | None = None,
+    history: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Write ``path`` (atomically) with ``model/*``, ``optim/*`` and the extra
     ``tensors``; ``meta`` (counters, config) goes into the file with the random
     states. Beside it: ``checkpoint.json`` (the meta, for people) and
@@ -57,10 +63,16 @@ def _number(v: Any) -> Any:
         return v
 
 
-def load_run(path: Path, model: Module, optimizer: Optimizer | None = None, *,
-             rng: np.random.Generator | None = None, config: dict[str, Any] | None = None,
-             check_keys: tuple[str, ...] = (),
-             key_defaults: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def load_run(
+    path: Path,
+    model: Module,
+    optimizer: Optimizer | None = None,
+    *,
+    rng: np.random.Generator | None = None,
+    config: dict[str, Any] | None = None,
+    check_keys: tuple[str, ...] = (),
+    key_defaults: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Restore model, optimizer and generators from ``path``; return ``(meta, tensors)``.
 
     ``check_keys``: config entries that must equal the checkpoint's (the ones
@@ -75,19 +87,23 @@ def load_run(path: Path, model: Module, optimizer: Optimizer | None = None, *,
         old = meta.get("config", {}).get(key, defaults.get(key))
         new = (config or {}).get(key, defaults.get(key))
         if old != new:
-            raise CheckpointError(f"{path}: cannot resume with {key}={new!r}; the checkpoint "
-                                  f"was trained with {key}={old!r}")
+            raise CheckpointError(
+                f"{path}: cannot resume with {key}={new!r}; the checkpoint was trained with {key}={old!r}"
+            )
     # A resumed run goes on with the checkpoint's learning rate (and its schedule),
     # so an --lr that differs from the one the run started with would be silently
     # ignored: refuse it instead.
     old_lr, new_lr = meta.get("config", {}).get("lr"), (config or {}).get("lr")
     if old_lr is not None and new_lr is not None and _number(old_lr) != _number(new_lr):
-        raise CheckpointError(f"{path}: cannot resume with lr={new_lr!r}: a resumed run goes on with "
-                              f"the checkpoint's learning rate (it started at {old_lr!r}, now "
-                              f"{meta.get('lr')!r}); resume without --lr, or start a new run")
+        raise CheckpointError(
+            f"{path}: cannot resume with lr={new_lr!r}: a resumed run goes on with "
+            f"the checkpoint's learning rate (it started at {old_lr!r}, now "
+            f"{meta.get('lr')!r}); resume without --lr, or start a new run"
+        )
     if optimizer is not None and meta.get("optimizer") != type(optimizer).__name__:
-        raise CheckpointError(f"{path}: checkpoint optimizer is {meta.get('optimizer')}, "
-                              f"not {type(optimizer).__name__}")
+        raise CheckpointError(
+            f"{path}: checkpoint optimizer is {meta.get('optimizer')}, not {type(optimizer).__name__}"
+        )
     model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
     if optimizer is not None:
         optimizer.load_state_dict(split_prefix(tensors, "optim"))
@@ -134,7 +150,9 @@ def open_run_dir(out_dir: Path | str | None, resume: bool) -> Path | None:
     if resume and not ckpt.is_file():
         raise InputError(f"--resume: no checkpoint in {out} ({ckpt} not found)")
     if not resume and ckpt.exists():
-        raise InputError(f"{out} already holds a run ({CHECKPOINT}); pass --resume (from Python: "
-                         "resume=True) to continue it, or choose another --out")
+        raise InputError(
+            f"{out} already holds a run ({CHECKPOINT}); pass --resume (from Python: "
+            "resume=True) to continue it, or choose another --out"
+        )
     out.mkdir(parents=True, exist_ok=True)
     return out

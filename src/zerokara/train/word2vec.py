@@ -29,12 +29,22 @@ from zerokara.word_vectors import WordVectors
 
 VECTORS_KEY = "model/embed_in.W"  # the word vectors inside a checkpoint
 #: book 2's settings (chapter 4, train.py): used when an option is not given
-DEFAULTS = {"model": "cbow", "window": 5, "hidden": 100, "batch_size": 100, "epochs": 10,
-            "optimizer": "adam", "lr": 0.001, "negatives": 5, "subsample": 0.0,
-            "shrink_window": False, "lr_schedule": "constant", "init": "book"}
+DEFAULTS = {
+    "model": "cbow",
+    "window": 5,
+    "hidden": 100,
+    "batch_size": 100,
+    "epochs": 10,
+    "optimizer": "adam",
+    "lr": 0.001,
+    "negatives": 5,
+    "subsample": 0.0,
+    "shrink_window": False,
+    "lr_schedule": "constant",
+    "init": "book",
+}
 #: settings a resumed run must share with the checkpoint
-MODEL_KEYS = ("model", "window", "hidden", "negatives", "optimizer", "corpus", "batch_size",
-              "subsample")
+MODEL_KEYS = ("model", "window", "hidden", "negatives", "optimizer", "corpus", "batch_size", "subsample")
 #: more such settings, absent from older checkpoints (which used book 2's values)
 OPTION_KEYS = ("shrink_window", "lr_schedule", "init")
 #: learning-rate schedules: "constant" (book 2) or "linear" (gensim's alpha: from
@@ -119,25 +129,42 @@ class Word2VecTrainer(Trainer):
 
     name = "word2vec"
 
-    def __init__(self, model: Any, optimizer: Optimizer, *, rng: np.random.Generator,
-                 words: list[str], log_every: int | None = None, shrink_window: bool = False,
-                 lr_schedule: str = "constant", **kw: Any) -> None:
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Optimizer,
+        *,
+        rng: np.random.Generator,
+        words: list[str],
+        log_every: int | None = None,
+        shrink_window: bool = False,
+        lr_schedule: str = "constant",
+        **kw: Any,
+    ) -> None:
         super().__init__(model, optimizer, rng=rng, **kw)
         self.words = list(words)
         scheduled_lr(optimizer.lr, lr_schedule, 0.0)  # an unknown schedule fails here, not mid-run
         self.shrink_window, self.lr_schedule, self.lr0 = shrink_window, lr_schedule, optimizer.lr
         self._log_every = log_every
 
-    def fit(self, contexts: np.ndarray, target: np.ndarray, *, epochs: int, batch_size: int,
-            resample: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None
-            ) -> dict[str, Any]:
+    def fit(
+        self,
+        contexts: np.ndarray,
+        target: np.ndarray,
+        *,
+        epochs: int,
+        batch_size: int,
+        resample: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> dict[str, Any]:
         """Shapes: contexts (P, 2w), target (P,) ids. ``resample(rng)``, if given,
         makes each epoch's pairs afresh (frequent-word subsampling); the pairs
         passed in then only size the progress bar."""
         n = len(target)
         if not 0 < batch_size <= n:
-            raise InputError(f"word2vec: batch_size expected in [1, {n}] (the number of "
-                             f"(contexts, target) pairs), got {batch_size}")
+            raise InputError(
+                f"word2vec: batch_size expected in [1, {n}] (the number of "
+                f"(contexts, target) pairs), got {batch_size}"
+            )
         per_epoch = n // batch_size  # a last partial batch is dropped, as book 2's trainer does
         # ~10 points per epoch, at most one per 100 steps
         self.log_every = self._log_every or max(1, min(100, per_epoch // 10))
@@ -150,12 +177,13 @@ class Word2VecTrainer(Trainer):
             self.contexts, self.target = self.resample(self.rng)
         n = len(self.target)
         if n // self.batch_size == 0:
-            raise InputError(f"word2vec: after subsampling only {n} pairs remain, "
-                             f"fewer than one batch of {self.batch_size}")
+            raise InputError(
+                f"word2vec: after subsampling only {n} pairs remain, "
+                f"fewer than one batch of {self.batch_size}"
+            )
         self.perm = self.rng.permutation(n)
         # one effective window per pair of the epoch, in the shuffled order
-        self.reach = (draw_reach(self.rng, n, self.contexts.shape[1] // 2)
-                      if self.shrink_window else None)
+        self.reach = draw_reach(self.rng, n, self.contexts.shape[1] // 2) if self.shrink_window else None
         return n // self.batch_size
 
     def planned_steps(self, epochs: int | None) -> int:
@@ -174,19 +202,22 @@ class Word2VecTrainer(Trainer):
 
     def before_step(self) -> None:
         if self.lr_schedule != "constant":
-            self.optimizer.lr = scheduled_lr(self.lr0, self.lr_schedule,
-                                             (self.epoch + self.pos / self.epoch_steps) / self.epochs)
+            self.optimizer.lr = scheduled_lr(
+                self.lr0, self.lr_schedule, (self.epoch + self.pos / self.epoch_steps) / self.epochs
+            )
 
     def metrics(self) -> dict[str, Any]:
-        return {"epochs": self.epoch, "iterations": self.iteration,
-                "final_loss": self.history["epochs"][-1]["loss"] if self.history["epochs"] else None,
-                "train_seconds": round(self.seconds, 3)}
+        return {
+            "epochs": self.epoch,
+            "iterations": self.iteration,
+            "final_loss": self.history["epochs"][-1]["loss"] if self.history["epochs"] else None,
+            "train_seconds": round(self.seconds, 3),
+        }
 
     def plot(self) -> None:
         from zerokara.train.plots import plot_history
 
-        plot_history({"iteration": self.history["iteration"], "loss": self.history["loss"]},
-                     self.out_dir)
+        plot_history({"iteration": self.history["iteration"], "loss": self.history["loss"]}, self.out_dir)
 
     def word_vectors(self) -> WordVectors:
         return WordVectors(self.model.word_vecs, self.words)
@@ -205,8 +236,10 @@ class Word2VecTrainer(Trainer):
         meta = super().resume(path, check_keys=MODEL_KEYS + OPTION_KEYS, key_defaults=DEFAULTS)
         old = meta.get("config", {}).get("epochs")
         if self.lr_schedule == "linear" and old != self.config.get("epochs"):
-            raise CheckpointError(f"{path}: the linear lr schedule spans the run's {old} epochs; "
-                                  f"resume with --epochs {old}, not {self.config.get('epochs')}")
+            raise CheckpointError(
+                f"{path}: the linear lr schedule spans the run's {old} epochs; "
+                f"resume with --epochs {old}, not {self.config.get('epochs')}"
+            )
         return meta
 
 
@@ -218,24 +251,34 @@ def load_word_vectors(path: Path | str) -> WordVectors:
     tensors, meta = load_checkpoint(path)
     key = meta.get("vectors", VECTORS_KEY)
     if meta.get("kind") != "word2vec" or key not in tensors or "vocab" not in meta:
-        raise CheckpointError(f"{path} is not a word2vec checkpoint (no word vectors and "
-                              "vocabulary in it); train one with `zerokara train word2vec`")
+        raise CheckpointError(
+            f"{path} is not a word2vec checkpoint (no word vectors and "
+            "vocabulary in it); train one with `zerokara train word2vec`"
+        )
     vecs, words = tensors[key], meta["vocab"]
     if vecs.shape[0] != len(words):
         raise CheckpointError(f"{path}: {vecs.shape[0]} vectors but {len(words)} words")
     return WordVectors(vecs, words)
 
 
-def build(config: dict[str, Any], corpus: np.ndarray, vocab_size: int,
-          rng: np.random.Generator) -> tuple[Any, Optimizer, np.ndarray, np.ndarray]:
+def build(
+    config: dict[str, Any], corpus: np.ndarray, vocab_size: int, rng: np.random.Generator
+) -> tuple[Any, Optimizer, np.ndarray, np.ndarray]:
     """(model, optimizer, contexts, target) for a config holding DEFAULTS' keys."""
     contexts, target = create_contexts_target(corpus, config["window"])
     if config["negatives"] < 1 or config["hidden"] < 1:
-        raise InputError(f"word2vec: --negatives and --hidden expected >= 1, got "
-                         f"{config['negatives']} and {config['hidden']}")
-    model = MODELS[config["model"]](vocab_size, config["hidden"], corpus,
-                                    sample_size=config["negatives"], rng=rng,
-                                    init=config.get("init", "book"))
+        raise InputError(
+            f"word2vec: --negatives and --hidden expected >= 1, got "
+            f"{config['negatives']} and {config['hidden']}"
+        )
+    model = MODELS[config["model"]](
+        vocab_size,
+        config["hidden"],
+        corpus,
+        sample_size=config["negatives"],
+        rng=rng,
+        init=config.get("init", "book"),
+    )
     return model, make_optimizer(config["optimizer"], config["lr"]), contexts, target
 
 
@@ -285,8 +328,9 @@ class Word2VecConfig:
             raise InputError(f"--subsample expected >= 0, got {config['subsample']}")
         if config["window"] < 1:
             raise InputError(f"--window expected >= 1, got {config['window']}")
-        config.update(corpus=self.corpus, seed=self.seed, max_grad=self.max_grad, task="word2vec",
-                      preset=self.preset)
+        config.update(
+            corpus=self.corpus, seed=self.seed, max_grad=self.max_grad, task="word2vec", preset=self.preset
+        )
         return config
 
 
@@ -303,14 +347,23 @@ class Word2VecRunTrainer(Word2VecTrainer):
         metrics = super().metrics()
         if self.questions is not None:
             res = analogy_accuracy(self.word_vectors(), self.questions)
-            metrics.update(analogy_accuracy=res.accuracy, analogy_coverage=res.coverage,
-                           analogy_asked=res.asked, analogy_total=res.total)
+            metrics.update(
+                analogy_accuracy=res.accuracy,
+                analogy_coverage=res.coverage,
+                analogy_asked=res.asked,
+                analogy_total=res.total,
+            )
             self.analogy = res
         return metrics
 
 
-def train_word2vec(config: Word2VecConfig, *, out_dir: Path | str | None = None,
-                   reporter: Reporter | None = None, resume: bool = False) -> Run:
+def train_word2vec(
+    config: Word2VecConfig,
+    *,
+    out_dir: Path | str | None = None,
+    reporter: Reporter | None = None,
+    resume: bool = False,
+) -> Run:
     """Train on the corpus; the metrics hold the analogy accuracy when there are questions.
     Bad input leaves no run folder (it is made once the corpus and model are known fine)."""
     from zerokara.word_vectors import find_questions_file
@@ -323,29 +376,42 @@ def train_word2vec(config: Word2VecConfig, *, out_dir: Path | str | None = None,
     rng = np.random.default_rng(c["seed"])
     model, opt, contexts, target = build(c, corpus, len(words), rng)
     if not 0 < c["batch_size"] <= len(target):
-        raise InputError(f"word2vec: --batch-size expected in [1, {len(target)}] (the number of "
-                         f"(contexts, target) pairs), got {c['batch_size']}")
+        raise InputError(
+            f"word2vec: --batch-size expected in [1, {len(target)}] (the number of "
+            f"(contexts, target) pairs), got {c['batch_size']}"
+        )
     out = open_run_dir(out_dir, resume)
-    trainer = Word2VecRunTrainer(model, opt, rng=rng, words=words, out_dir=out, reporter=reporter,
-                                 config=c, max_grad=c.get("max_grad"),
-                                 shrink_window=bool(c.get("shrink_window")),
-                                 lr_schedule=c.get("lr_schedule", "constant"),
-                                 questions=questions if questions is not None else find_questions_file())
+    trainer = Word2VecRunTrainer(
+        model,
+        opt,
+        rng=rng,
+        words=words,
+        out_dir=out,
+        reporter=reporter,
+        config=c,
+        max_grad=c.get("max_grad"),
+        shrink_window=bool(c.get("shrink_window")),
+        lr_schedule=c.get("lr_schedule", "constant"),
+        questions=questions if questions is not None else find_questions_file(),
+    )
     rep = trainer.reporter
     if resume:
         trainer.resume()
         rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}")
-    rep.info(f"word2vec: {type(model).__name__}, {len(words)} words, "
-             f"{len(corpus)} tokens, window {c['window']}, hidden {c['hidden']}, "
-             f"{c['negatives']} negatives, {c['optimizer']} lr {c['lr']}"
-             + (f" ({c['lr_schedule']})" if c.get("lr_schedule", "constant") != "constant" else "")
-             + f", batch {c['batch_size']}, {c['epochs']} epochs"
-             + (f", subsample {c['subsample']}" if c.get("subsample") else "")
-             + (", shrinking windows" if c.get("shrink_window") else "")
-             + (f", {c['init']} init" if c.get("init", "book") != "book" else "")
-             + f" -> {out}")
-    metrics = trainer.fit(contexts, target, epochs=c["epochs"], batch_size=c["batch_size"],
-                          resample=resampler(corpus, c))
+    rep.info(
+        f"word2vec: {type(model).__name__}, {len(words)} words, "
+        f"{len(corpus)} tokens, window {c['window']}, hidden {c['hidden']}, "
+        f"{c['negatives']} negatives, {c['optimizer']} lr {c['lr']}"
+        + (f" ({c['lr_schedule']})" if c.get("lr_schedule", "constant") != "constant" else "")
+        + f", batch {c['batch_size']}, {c['epochs']} epochs"
+        + (f", subsample {c['subsample']}" if c.get("subsample") else "")
+        + (", shrinking windows" if c.get("shrink_window") else "")
+        + (f", {c['init']} init" if c.get("init", "book") != "book" else "")
+        + f" -> {out}"
+    )
+    metrics = trainer.fit(
+        contexts, target, epochs=c["epochs"], batch_size=c["batch_size"], resample=resampler(corpus, c)
+    )
     return Run(metrics, trainer, out, c)
 
 
@@ -353,8 +419,14 @@ def book_queries(wv: WordVectors) -> list[str]:
     """Book 2's similarity and analogy queries, a line each (the words the vocabulary has)."""
     from zerokara.word_vectors import BOOK_ANALOGIES, BOOK_QUERIES
 
-    lines = [f"[query] {q}: " + ", ".join(f"{w} {s:.3f}" for w, s in wv.most_similar(q))
-             for q in BOOK_QUERIES if q in wv]
-    lines += [f"[analogy] {a}:{b} = {c}:? " + ", ".join(f"{w} {s:.3f}" for w, s in wv.analogy(a, b, c))
-              for a, b, c in BOOK_ANALOGIES if a in wv and b in wv and c in wv]
+    lines = [
+        f"[query] {q}: " + ", ".join(f"{w} {s:.3f}" for w, s in wv.most_similar(q))
+        for q in BOOK_QUERIES
+        if q in wv
+    ]
+    lines += [
+        f"[analogy] {a}:{b} = {c}:? " + ", ".join(f"{w} {s:.3f}" for w, s in wv.analogy(a, b, c))
+        for a, b, c in BOOK_ANALOGIES
+        if a in wv and b in wv and c in wv
+    ]
     return lines

@@ -60,7 +60,7 @@ class Optimizer:
         row_bufs = [np.take(b, idx, axis=0) for b in bufs]
         self._rule(rows, g.rows, *row_bufs)
         p[idx] = rows
-        for b, rb in zip(bufs, row_bufs):
+        for b, rb in zip(bufs, row_bufs, strict=True):
             b[idx] = rb
 
     def _rule(self, p: Array, g: Array, *bufs: Array) -> None:

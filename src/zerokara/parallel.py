@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -84,17 +85,22 @@ class DataParallel:
         if n < self.workers:
             raise InputError(f"DataParallel: a batch of {n} rows cannot be split over {self.workers} workers")
         bounds = [n * k // self.workers for k in range(self.workers + 1)]
-        parts = [tuple(a[lo:hi] for a in arrays) for lo, hi in zip(bounds, bounds[1:])]
-        self._weights = [(hi - lo) / n for lo, hi in zip(bounds, bounds[1:])]
-        losses = self._run([functools.partial(m.forward, *p) for m, p in zip(self.replicas, parts)])
-        return float(sum(w * loss for w, loss in zip(self._weights, losses)))
+        parts = [tuple(a[lo:hi] for a in arrays) for lo, hi in itertools.pairwise(bounds)]
+        self._weights = [(hi - lo) / n for lo, hi in itertools.pairwise(bounds)]
+        losses = self._run(
+            [functools.partial(m.forward, *p) for m, p in zip(self.replicas, parts, strict=True)]
+        )
+        return float(sum(w * loss for w, loss in zip(self._weights, losses, strict=True)))
 
     def backward(self, dout: float = 1.0, **kwargs: Any) -> None:
         """Each part's backward from ``dout`` x (part's rows / N): its gradients
         come out already weighted for the batch's mean."""
         self._grads = None
         self._run(
-            [functools.partial(m.backward, dout * w, **kwargs) for m, w in zip(self.replicas, self._weights)]
+            [
+                functools.partial(m.backward, dout * w, **kwargs)
+                for m, w in zip(self.replicas, self._weights, strict=True)
+            ]
         )
 
     def gradients(self) -> dict[str, Array]:

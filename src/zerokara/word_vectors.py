@@ -174,7 +174,7 @@ def analogy_accuracy(
                 scores[rows, col] = -np.inf
             hit = scores.argmax(axis=1) == d
             correct += int(hit.sum())
-            for sec, h in zip(secs[s : s + batch], hit):
+            for sec, h in zip(secs[s : s + batch], hit, strict=True):
                 pair = sections.setdefault(sec, [0, 0])
                 pair[0] += int(h)
                 pair[1] += 1

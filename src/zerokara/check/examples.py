@@ -20,18 +20,22 @@ from zerokara.layers import (
     BatchNorm,
     Bidirectional,
     Dropout,
+    Embedding,
     Module,
     ReLU,
     Sigmoid,
     SigmoidWithLoss,
     SoftmaxWithLoss,
     Tanh,
+    TimeAffine,
+    TimeAttention,
     TimeDropout,
+    TimeEmbedding,
     TimeGRU,
     TimeLSTM,
     TimeRNN,
+    TimeSoftmaxWithLoss,
 )
-from zerokara.layers import Embedding, TimeAffine, TimeAttention, TimeEmbedding, TimeSoftmaxWithLoss
 from zerokara.layers.negative_sampling import EmbeddingDot
 from zerokara.models import BinaryAdditionRNN, MultiLayerNet, TwoLayerNet
 from zerokara.models.binary_addition import encode

@@ -86,7 +86,7 @@ def _broadcast_axes(param_shape: tuple[int, ...], grad_shape: tuple[int, ...]) -
     if lead < 0:
         return None
     axes = list(range(lead))
-    for i, (p, g) in enumerate(zip(param_shape, grad_shape[lead:])):
+    for i, (p, g) in enumerate(zip(param_shape, grad_shape[lead:], strict=True)):
         if p == g:
             continue
         if p != 1:
@@ -189,7 +189,7 @@ def gradcheck(
         o = run()
         if scalar:
             return float(o)
-        return float(sum(np.sum(a * u) for a, u in zip(o if multi else (o,), ups)))
+        return float(sum(np.sum(a * u) for a, u in zip(o if multi else (o,), ups, strict=True)))
 
     back = m.backward(*ups)
     in_grads = list(back) if isinstance(back, (tuple, list)) else [back]

@@ -7,7 +7,6 @@ import argparse
 import sys
 import textwrap
 
-
 USAGE = """examples:
   zerokara explain affine --sizes N=3,D=2,H=4 --out affine.png
   zerokara explain time-rnn --sizes N=2,T=3,D=2,H=3 --lang ja

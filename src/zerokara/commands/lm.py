@@ -9,7 +9,6 @@ import argparse
 import json
 import secrets
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,16 +46,20 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         (
             "rnnlm",
             "an LSTM language model on Penn Treebank (book 2, ch. 6)",
-            "Train book 2's Rnnlm (embedding -> LSTM -> affine) on Penn Treebank with truncated BPTT. "
-            "Defaults are book 2's: wordvec 100, hidden 100, batch 20, time 35, SGD lr 20, clip 0.25, "
-            "4 epochs, lr / 4 when valid perplexity stops improving.",
+            (
+                "Train book 2's Rnnlm (embedding -> LSTM -> affine) on Penn Treebank with truncated BPTT. "
+                "Defaults are book 2's: wordvec 100, hidden 100, batch 20, time 35, SGD lr 20, clip 0.25, "
+                "4 epochs, lr / 4 when valid perplexity stops improving."
+            ),
         ),
         (
             "better-rnnlm",
             "2-layer LSTM LM with dropout and weight tying (book 2, ch. 6.5)",
-            "Train book 2's BetterRnnlm: stacked LSTMs, dropout, embedding tied to the output layer. "
-            "Defaults are book 2's: 650 units, 2 layers, dropout 0.5, batch 20, time 35, SGD lr 20, "
-            "clip 0.25, 40 epochs. --preset zaremba-small: Zaremba et al. (2014)'s small model.",
+            (
+                "Train book 2's BetterRnnlm: stacked LSTMs, dropout, embedding tied to the output layer. "
+                "Defaults are book 2's: 650 units, 2 layers, dropout 0.5, batch 20, time 35, SGD lr 20, "
+                "clip 0.25, 40 epochs. --preset zaremba-small: Zaremba et al. (2014)'s small model."
+            ),
         ),
     ):
         p = train_tasks.add_parser(task, help=helptext, description=desc)
@@ -203,7 +206,6 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from zerokara.data import load_ptb
     from zerokara.errors import InputError
     from zerokara.train.lm import perplexity
-
     from zerokara.train.rnnlm import load_model
 
     model, cfg, words = load_model(args.checkpoint)

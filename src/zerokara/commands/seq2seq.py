@@ -125,7 +125,7 @@ def _translate(args: argparse.Namespace) -> int:
     from zerokara.train.seq2seq import Translator
 
     tr = Translator.load(args.checkpoint)
-    for q, a in zip(args.text, tr.translate(args.text)):
+    for q, a in zip(args.text, tr.translate(args.text), strict=True):
         console.print(a if len(args.text) == 1 else f"{q} -> {a}", highlight=False, markup=False)
     return 0
 

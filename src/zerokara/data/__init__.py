@@ -3,7 +3,6 @@
 from zerokara.data.fetch import data_dir, fetch
 from zerokara.data.mnist import load_fashion_mnist, load_mnist
 from zerokara.data.ptb import Vocab, load_ptb
-from zerokara.data.spiral import load_spiral
 from zerokara.data.sequence import (
     CharVocab,
     SequenceData,
@@ -12,6 +11,7 @@ from zerokara.data.sequence import (
     make_date,
     write_sequence,
 )
+from zerokara.data.spiral import load_spiral
 
 __all__ = [
     "data_dir",

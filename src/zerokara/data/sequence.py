@@ -185,7 +185,7 @@ def load_sequence(name: str | Path) -> SequenceData:
 def _lines(questions: list[str], answers: list[str]) -> list[str]:
     wq = max(map(len, questions))
     wa = max(map(len, answers))
-    return [q.ljust(wq) + START + a.ljust(wa) for q, a in zip(questions, answers)]
+    return [q.ljust(wq) + START + a.ljust(wa) for q, a in zip(questions, answers, strict=True)]
 
 
 def make_addition(n: int, rng: np.random.Generator | int = 0, *, digits: int = 3) -> list[str]:
@@ -198,9 +198,9 @@ def make_addition(n: int, rng: np.random.Generator | int = 0, *, digits: int = 3
     lens = rng.integers(1, digits + 1, size=(2, n))
     lo = np.where(lens == 1, 0, 10 ** (lens - 1))
     ab = rng.integers(lo, 10**lens)
-    q = [f"{a}+{b}" for a, b in zip(ab[0], ab[1])]
+    q = [f"{a}+{b}" for a, b in zip(ab[0], ab[1], strict=True)]
     a = [str(x) for x in ab.sum(axis=0)]
-    return [q_.ljust(2 * digits + 1) + START + a_.ljust(digits + 1) for q_, a_ in zip(q, a)]
+    return [q_.ljust(2 * digits + 1) + START + a_.ljust(digits + 1) for q_, a_ in zip(q, a, strict=True)]
 
 
 _MONTHS = [
@@ -257,7 +257,7 @@ def make_date(
     styles = rng.choice(np.asarray(styles), size=n)
     cases = rng.integers(0, 3, size=n)
     out = []
-    for k, s, c in zip(days, styles, cases):
+    for k, s, c in zip(days, styles, cases, strict=True):
         d = d0 + dt.timedelta(days=int(k))
         out.append(_date_text(d, int(s), int(c)).ljust(29) + START + d.isoformat())
     return out

@@ -88,7 +88,7 @@ def _add_nodes(target: Any, nodes: list[Node], phase: str, undo: set[int], faile
         )
 
 
-def build_dot(graph: Graph, title: str = "", failed: set[str] = frozenset()):  # noqa: ANN201
+def build_dot(graph: Graph, title: str = "", failed: set[str] = frozenset()):
     try:
         import graphviz
     except ImportError:

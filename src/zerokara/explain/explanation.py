@@ -61,7 +61,7 @@ class Explanation:
     fast_agrees: bool = True
 
     @property
-    def graph(self):  # noqa: ANN201
+    def graph(self):
         return self.trace.graph
 
 
@@ -84,7 +84,7 @@ def _load_class(spec: str) -> Any:
             module = importlib.import_module(mod_name)
     except InputError:
         raise
-    except Exception as e:  # ImportError, or the user's module failing on import
+    except Exception as e:  # noqa: BLE001 -- ImportError, or the user's module failing on import
         raise InputError(
             f"explain: cannot import {mod_name!r} for {spec!r}: {type(e).__name__}: {e}"
         ) from None
@@ -122,7 +122,7 @@ def _user_example(spec: str, sizes: Sizes, rng: np.random.Generator) -> tuple[An
             layer = cls.create(sizes["D"], sizes["H"], rng, dtype=np.float64)
         else:
             layer = cls() if inspect.isclass(cls) else cls
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 -- the user's class failing in any way is their input error
         raise InputError(
             f"explain: cannot build {spec!r} ({type(e).__name__}: {e}); give the class "
             f"a classmethod example(sizes, rng) returning (layer, inputs)"
@@ -152,7 +152,7 @@ def build(spec: str, sizes: Sizes, seed: int = 0) -> tuple[Any, tuple, str]:
     desc, factory = EXAMPLES[spec]
     try:
         layer, inputs = factory(sizes, rng)  # a UsedSizes records which sizes it read
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 -- sizes that do not fit fail with whatever numpy raises
         raise InputError(f"explain: sizes {_sizes_text(sizes)} do not fit {spec}: {e}") from None
     return layer, inputs, desc
 
@@ -166,7 +166,8 @@ def _same(a: Trace, b: Trace) -> bool:
         return (x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y))
 
     return (
-        all(eq(x, y) for x, y in zip(a.outputs, b.outputs))
+        len(a.outputs) == len(b.outputs)
+        and all(eq(x, y) for x, y in zip(a.outputs, b.outputs, strict=True))
         and all(eq(a.input_grads.get(k), v) for k, v in b.input_grads.items())
         and all(eq(a.param_grads.get(k), v) for k, v in b.param_grads.items())
     )
@@ -184,7 +185,8 @@ def _close(a: Trace, b: Trace) -> bool:
         )
 
     return (
-        all(eq(x, y) for x, y in zip(a.outputs, b.outputs))
+        len(a.outputs) == len(b.outputs)
+        and all(eq(x, y) for x, y in zip(a.outputs, b.outputs, strict=True))
         and all(eq(a.input_grads.get(k), v) for k, v in b.input_grads.items())
         and all(eq(a.param_grads.get(k), v) for k, v in b.param_grads.items())
     )

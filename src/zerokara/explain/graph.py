@@ -108,7 +108,7 @@ class Phase:
 
     def external(self) -> list[Node]:
         """Nodes of other phases this phase reads (forward values cached for backward)."""
-        own = set(id(n) for n in self.nodes)
+        own = {id(n) for n in self.nodes}
         seen: dict[int, Node] = {}
         for n in self.nodes:
             for i in n.inputs:

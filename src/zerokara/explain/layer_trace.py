@@ -137,18 +137,22 @@ def trace_layer(module: Any, inputs: tuple, *, seed: int = 0, steps: int | None 
     with tracing(t):
         _wrap_attributes(t, m)
         xs = [
-            t.traced(x.copy(), "Input", n) if isinstance(x, np.ndarray) else x for x, n in zip(inputs, names)
+            t.traced(x.copy(), "Input", n) if isinstance(x, np.ndarray) else x
+            for x, n in zip(inputs, names, strict=True)
         ]
         out = m.forward(*xs)
         outs = out if isinstance(out, tuple) else (out,)
         scalar = len(outs) == 1 and np.ndim(outs[0]) == 0
-        for o, n in zip(outs, output_names(m, len(outs), scalar)):
+        for o, n in zip(outs, output_names(m, len(outs), scalar), strict=True):
             _name_steps(_store(t, o, n), n, steps)
         _name_attributes(t, m)
         t.phase = "backward"
         douts = make_douts(outs, seed)
         dnames = arg_names(m.backward, len(douts))
-        ups = [t.traced(d, "Dout", n) if isinstance(d, np.ndarray) else d for d, n in zip(douts, dnames)]
+        ups = [
+            t.traced(d, "Dout", n) if isinstance(d, np.ndarray) else d
+            for d, n in zip(douts, dnames, strict=True)
+        ]
         back = m.backward(*ups)
         grads = list(back) if isinstance(back, (tuple, list)) else [back]
         floats = [i for i, x in enumerate(inputs) if isinstance(x, np.ndarray) and x.dtype.kind == "f"]

@@ -219,11 +219,14 @@ def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
         return "Repeat", {"src": tuple(wshape), "axes": axes}
     # the layer may have reshaped the buffer before slicing it ((N*T, H) -> (N, T, H), then
     # [:, t]): also try the write's shape with one axis split by a size of the read
-    shapes = [tuple(wshape)] + [
-        tuple(wshape[:i]) + (f, L // f) + tuple(wshape[i + 1 :])
-        for i, L in enumerate(wshape)
-        for f in dict.fromkeys(pos.shape)
-        if 1 < f < L and L % f == 0
+    shapes = [
+        tuple(wshape),
+        *(
+            (*wshape[:i], f, L // f, *wshape[i + 1 :])
+            for i, L in enumerate(wshape)
+            for f in dict.fromkeys(pos.shape)
+            if 1 < f < L and L % f == 0
+        ),
     ]
     for shape in shapes:
         parts, ranges = _index(flat, shape)
@@ -238,7 +241,7 @@ def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
         and taken.ndim == 2
         and taken.T.shape == pos.shape
         and not (taken.shape == pos.shape and (taken == pos).all())
-        and bool((taken.T == pos).all())
+        and bool((pos == taken.T).all())
     )
     while parts and parts[-1] == ":":
         parts.pop()
@@ -251,7 +254,9 @@ def _taken(parts: list[str], ranges: list[tuple[int, int]], shape: tuple[int, ..
     plain index)."""
     if "[...]" in parts:
         return None
-    key = tuple(lo if p.lstrip("-").isdigit() else slice(lo, hi) for p, (lo, hi) in zip(parts, ranges))
+    key = tuple(
+        lo if p.lstrip("-").isdigit() else slice(lo, hi) for p, (lo, hi) in zip(parts, ranges, strict=True)
+    )
     return np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)[key]
 
 
@@ -276,11 +281,12 @@ def step_of(coords: tuple[tuple[int, int], ...], wshape: tuple[int, ...], T: int
     (or T + 1 with the initial state at 0), possibly merged with the batch (T * N)."""
     if not T:
         return None
-    for ax, ((lo, hi), L) in enumerate(zip(coords, wshape)):
+    # a read without coordinates (coords == ()) selects no step: the empty zip is meant
+    for ax, ((lo, hi), L) in enumerate(zip(coords, wshape, strict=False)):
         k = hi - lo
         if k == L or ax > 1 or ax == len(wshape) - 1:  # time is axis 0 or 1, never features
             continue
         for steps, first in ((T, 1), (T + 1, 0)):
-            if L == steps * k and lo % k == 0:
+            if steps * k == L and lo % k == 0:
                 return lo // k + first
     return None

@@ -152,7 +152,7 @@ def _elementwise(t: Recorder, uf: np.ufunc, inputs: tuple, nodes: list, shape: t
     """An element-wise op; an input broadcast to the output shape goes through a Repeat node."""
     op = UFUNC_OPS.get(uf.__name__, uf.__name__.capitalize())
     ins, attrs = [], {}
-    for i, (x, n) in enumerate(zip(inputs, nodes)):
+    for i, (x, n) in enumerate(zip(inputs, nodes, strict=True)):
         if n is None:
             attrs["const"], attrs["const_pos"] = x, i
             continue
@@ -260,13 +260,13 @@ def _einsum(t: Recorder, args: tuple, kwargs: dict) -> Any:
     lhs, out_labels = spec.replace(" ", "").split("->")
     in_labels = lhs.split(",")
     size: dict[str, int] = {}
-    for labels, o in zip(in_labels, ops):
-        size.update(zip(labels, o.shape))
+    for labels, o in zip(in_labels, ops, strict=True):
+        size.update(zip(labels, o.shape, strict=True))
     keep = [c for c in out_labels if size[c] > 1]
     summed = [c for c in dict.fromkeys("".join(in_labels)) if c not in out_labels and size[c] > 1]
     full = keep + summed
     parts = []
-    for labels, n, o in zip(in_labels, nodes, ops):
+    for labels, n, o in zip(in_labels, nodes, ops, strict=True):
         own = [c for c in labels if size[c] > 1]
         cur = t.fit(n, o.shape, tuple(size[c] for c in own), reshape=True)  # drop size-1 axes
         order = [c for c in full if c in own]

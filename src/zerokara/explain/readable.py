@@ -61,7 +61,10 @@ def readable(layer: Any) -> tuple[Any, list[tuple[str, str]]]:
         return layer, []
     shown = copy.deepcopy(layer)  # the same tree, then its fast parts swapped
     memo = {
-        id(o): c for o, c in zip((m for _, m in layer.named_modules()), (m for _, m in shown.named_modules()))
+        id(o): c
+        for o, c in zip(
+            (m for _, m in layer.named_modules()), (m for _, m in shown.named_modules()), strict=True
+        )
     }
     replaced = []
     for mod, attr, v in swaps:

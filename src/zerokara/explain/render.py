@@ -130,8 +130,8 @@ def render_text(ex: Explanation, lang: str = "en") -> str:
         lines.append(t["steps"].format(T=ex.steps))
     if not ex.same_as_untraced:
         lines.append(t["changed"])
-    lines += [""] + _forward(g, undo, t) + [""] + _backward(g, undo, t)
-    lines += ["", t["shapes"]] + shape_lines(ex, t)
+    lines += ["", *_forward(g, undo, t), "", *_backward(g, undo, t)]
+    lines += ["", t["shapes"], *shape_lines(ex, t)]
     lines += ["", f"{t['check']}: {t['pass'] if ex.report.ok else t['fail']}"]
     return "\n".join(lines + ["  " + e.line() for e in ex.report.entries])
 
@@ -190,7 +190,7 @@ def shape_lines(ex: Explanation, t: dict) -> list[str]:
     """``dW (4, 5)  = shape of W (4, 5)`` per input and parameter; a mismatch is flagged."""
     out = []
     tr = ex.trace
-    shapes = {n: getattr(x, "shape", None) for n, x in zip(tr.input_names, ex.inputs)}
+    shapes = {n: getattr(x, "shape", None) for n, x in zip(tr.input_names, ex.inputs, strict=True)}
     for name, g in tr.input_grads.items():
         out.append(_shape_line(f"d{name}", g, name, shapes.get(name), t))
     params = {name: mod.params[key].shape for name, mod, key in param_slots(ex.module)}

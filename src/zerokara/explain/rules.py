@@ -33,7 +33,8 @@ def _binary(n: Node) -> tuple[str, str]:
     ins = [name(i) for i in n.inputs]
     if "const" in n.attrs:
         ins.insert(n.attrs["const_pos"], _num(n.attrs["const"]))
-    return (ins + ["?", "?"])[0], (ins + ["?", "?"])[1]
+    ins += ["?", "?"]  # a missing operand reads as "?"
+    return ins[0], ins[1]
 
 
 def _num(v: object) -> str:
@@ -107,8 +108,10 @@ RULES: dict[str, Callable[[Node, str], list[str]]] = {
     "Maximum": lambda n, dy: [f"d{name(n.inputs[0])} = {dy} * ({name(n.inputs[0])} > {_binary(n)[1]})"],
     "LogAddExp": lambda n, dy: [f"d{a} = {dy} * sigmoid({a} - other)" for a in _binary(n) if a[0] != "0"][:1],
     "Gather": lambda n, dy: [
-        f"d{name(n.inputs[0])} = zeros; np.add.at(d{name(n.inputs[0])}, "
-        f"{n.attrs.get('index', '[ids]')[1:-1]}, {dy})"
+        (
+            f"d{name(n.inputs[0])} = zeros; np.add.at(d{name(n.inputs[0])}, "
+            f"{n.attrs.get('index', '[ids]')[1:-1]}, {dy})"
+        )
     ],
     "ScatterAdd": lambda n, dy: [f"d{name(n.inputs[-1])} = {dy}[{n.attrs.get('index', 'ids')}]"],
     "Slice": lambda n, dy: [
@@ -118,8 +121,10 @@ RULES: dict[str, Callable[[Node, str], list[str]]] = {
     "Transpose": lambda n, dy: [f"d{name(n.inputs[0])} = {dy}{_unmove(n)}"],
     "Reverse": lambda n, dy: [f"d{name(n.inputs[0])} = {dy}{n.attrs.get('index', '')}"],
     "Concat": lambda n, dy: [
-        f"{', '.join('d' + name(i) for i in n.inputs)} = "
-        f"split({dy}, {len(n.inputs)}, axis={n.attrs.get('axis')})"
+        (
+            f"{', '.join('d' + name(i) for i in n.inputs)} = "
+            f"split({dy}, {len(n.inputs)}, axis={n.attrs.get('axis')})"
+        )
     ],
     "Merge": lambda n, dy: [f"{', '.join('d' + name(i) for i in n.inputs)} = their elements of {dy}"],
     "Greater": lambda n, dy: ["(none: a comparison)"],

@@ -10,8 +10,8 @@ from zerokara.layers.attention import Attention, AttentionWeight, TimeAttention,
 from zerokara.layers.base import Module, Sequential
 from zerokara.layers.core import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh, sigmoid
 from zerokara.layers.embedding import Embedding, RowGrad, TimeEmbedding
-from zerokara.layers.negative_sampling import EmbeddingDot, NegativeSamplingLoss, UnigramSampler
 from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, TimeSoftmaxWithLoss, softmax
+from zerokara.layers.negative_sampling import EmbeddingDot, NegativeSamplingLoss, UnigramSampler
 from zerokara.layers.recurrent import GRU, LSTM, RNN
 from zerokara.layers.reference import (
     SimpleGRU,

@@ -29,7 +29,6 @@ from zerokara.errors import InputError, check_dtype, check_input, shape_str
 from zerokara.layers.base import Array, Module
 from zerokara.layers.core import sigmoid
 
-
 # -- RNN ---------------------------------------------------------------------------
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
 

@@ -248,7 +248,7 @@ class _TimeLoop(TimeRecurrent):
         N, T, H = dhs.shape
         dxs = np.empty((N, T, self.params["Wx"].shape[0]), dtype=dhs.dtype)
         dh = 0
-        grads = {k: 0 for k in self.grads}
+        grads = dict.fromkeys(self.grads, 0)
         for t in reversed(range(T)):
             layer = self.layers[t]
             dx, dh = layer.backward(dhs[:, t, :] + dh)  # from the output at t, plus from step t+1
@@ -334,7 +334,7 @@ class SimpleTimeLSTM(TimeRecurrent):
         N, T, H = dhs.shape
         dxs = np.empty((N, T, self.params["Wx"].shape[0]), dtype=dhs.dtype)
         dh, dc = 0, 0
-        grads = {k: 0 for k in self.grads}
+        grads = dict.fromkeys(self.grads, 0)
         for t in reversed(range(T)):
             layer = self.layers[t]
             dx, dh, dc = layer.backward(dhs[:, t, :] + dh, dc)  # dh: from the output at t, plus from t+1

@@ -86,7 +86,7 @@ class TimeRecurrent(Module):
             raise InputError(f"{name}: xs is an empty sequence (T = 0, shape {shape_str(xs.shape)})")
         self.explicit_state = any(g is not None for g in given)
         states = []
-        for sname, g in zip(self.state_names, given):
+        for sname, g in zip(self.state_names, given, strict=True):
             if g is not None:
                 if not isinstance(g, np.ndarray):
                     raise InputError(
@@ -123,7 +123,7 @@ class TimeRecurrent(Module):
     def _returns(self, dxs: Array | None, dstates: list[Array]) -> Array | tuple[Array, ...] | None:
         """Keep the initial states' gradients in ``dh`` (``dc``); return them after dxs
         only when the initial state was given."""
-        for sname, d in zip(self.state_names, dstates):
+        for sname, d in zip(self.state_names, dstates, strict=True):
             setattr(self, "d" + sname, d)
         return (dxs, *dstates) if self.explicit_state else dxs
 

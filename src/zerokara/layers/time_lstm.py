@@ -132,7 +132,7 @@ class TimeLSTM(TimeRecurrent):
         zero_start = not h.any()  # h_0 = 0, an encoder's usual start: step 0's h @ Wh is 0
         # zip hands out each step's views; indexing in the loop would build them one by one
         for Gt, gates, h_prev, h_next, c_prev, c_next, tc in zip(
-            G, zip(*lstm_split(G, H)), hs[:-1], hs[1:], cs[:-1], cs[1:], tcs
+            G, zip(*lstm_split(G, H), strict=True), hs[:-1], hs[1:], cs[:-1], cs[1:], tcs, strict=True
         ):
             if zero_start:
                 zero_start = False
@@ -211,7 +211,8 @@ class TimeLSTM(TimeRecurrent):
                         dA4[s, :, 3],
                         dA[s],
                     )
-                )
+                ),
+                strict=True,
             ):
                 np.add(back, dh_out, out=dh)  # dL/dh_t: from the output at t, plus from step t+1
                 np.multiply(dh, Pt, out=ds)  # dL/dc_t: through h_t, plus what step t+1 sent back

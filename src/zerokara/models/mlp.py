@@ -4,6 +4,7 @@ MultiLayerNet (chapter 6: any depth, init choice, BatchNorm, Dropout).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -143,7 +144,7 @@ class MultiLayerNet(Classifier):
         rng = rng if rng is not None else np.random.default_rng(0)
         layers: list[Module] = []
         sizes = [input_size, *hidden_sizes]
-        for d_in, d_out in zip(sizes[:-1], sizes[1:]):
+        for d_in, d_out in itertools.pairwise(sizes):
             layers.append(Affine.create(d_in, d_out, rng, init=init, std=std, dtype=dtype))
             if batchnorm:
                 layers.append(BatchNorm(d_out, dtype=dtype))

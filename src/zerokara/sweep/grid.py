@@ -134,7 +134,7 @@ def grid_settings(grid: Grid) -> list[dict[str, Any]]:
                 f"(--sample N); for a grid, list the values ({key}=V1,V2,...)"
             )
     keys = list(grid)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
 def sample_settings(grid: Grid, n: int, seed: int = 0) -> list[dict[str, Any]]:

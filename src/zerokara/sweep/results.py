@@ -36,7 +36,7 @@ def table(s: Sweep) -> list[dict[str, Any]]:
     columns = dict(s.task.columns)
     columns.setdefault("seconds", "seconds")
     rows = []
-    for tid, cfg in zip(s.ids, s.configs):
+    for tid, cfg in zip(s.ids, s.configs, strict=True):
         rec = s.records.get(tid, {"status": "pending", "error": None})
         row: dict[str, Any] = {"id": tid, **cfg, "status": rec.get("status")}
         for column, key in columns.items():
@@ -110,7 +110,9 @@ def summary_text(s: Sweep) -> str:
         cells.append("-" if g["seconds"] is None else f"{g['seconds']:.1f}")
         lines.append(cells)
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(head)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *lines])
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *lines]
+    )
 
 
 def fmt_value(v: Any) -> str:
@@ -163,7 +165,8 @@ def plot(s: Sweep) -> list[Path]:
             groups = [(None, _recs(s, lambda r: True))]
         else:
             groups = [
-                (f"{key}={fmt_value(v)}", _recs(s, lambda r, v=v: r["config"][key] == v)) for v in values[key]
+                (f"{key}={fmt_value(v)}", _recs(s, lambda r, v=v, key=key: r["config"][key] == v))
+                for v in values[key]
             ]
         paths.append(_plot_groups(s, groups, key))
     return [p for p in paths if p is not None]

@@ -113,7 +113,7 @@ class Sweep:
     # -- records --------------------------------------------------------------------
     def load(self) -> None:
         """Records already saved for this sweep's trials (a re-run skips the finished ones)."""
-        for tid, cfg in zip(self.ids, self.configs):
+        for tid, cfg in zip(self.ids, self.configs, strict=True):
             path = self.out / "trials" / f"{tid}.json"
             if not path.is_file():
                 continue
@@ -170,7 +170,7 @@ class Sweep:
         self.load()
         todo = [
             c
-            for tid, c in zip(self.ids, self.configs)
+            for tid, c in zip(self.ids, self.configs, strict=True)
             if self.records.get(tid, {}).get("status") not in FINISHED
         ]
         self.skipped = len(self.configs) - len(todo)

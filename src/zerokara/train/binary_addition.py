@@ -245,7 +245,7 @@ class AdditionTrainer(Trainer):
                 "true": int(ai + bi),
                 "heldout": bool(not self.seen[i]),
             }
-            for ai, bi, p, i in zip(a, b, pred, idx)
+            for ai, bi, p, i in zip(a, b, pred, idx, strict=True)
         ]
 
     def epoch_line(self, row: dict[str, Any], epochs: int | None) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display is needed or assumed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def save_figure(fig: Any, path: Path) -> Path:
@@ -48,7 +48,7 @@ def plot_history(history: dict[str, list], out_dir: Path) -> list[Path]:
         for key, label in (("train_accuracy", "train"), ("test_accuracy", "test")):
             pts = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
             if pts:  # rows of older runs may have figures the newer ones lack
-                ax.plot(*zip(*pts), marker="o", ms=3, label=label)
+                ax.plot(*zip(*pts, strict=True), marker="o", ms=3, label=label)
         ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
         ax.legend()
         out.append(save_figure(fig, Path(out_dir) / "accuracy.png"))

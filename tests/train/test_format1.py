@@ -20,7 +20,7 @@ from zerokara.errors import CheckpointError
 from zerokara.io import load_checkpoint, save_checkpoint
 from zerokara.models.rnnlm import BetterRnnlm
 from zerokara.optim import SGD
-from zerokara.train import CHECKPOINT, MLPConfig, Seq2seqConfig, train_mlp, train_seq2seq
+from zerokara.train import CHECKPOINT, MLPConfig, Seq2seqConfig, Trainer, train_mlp, train_seq2seq
 from zerokara.train.binary_addition import AdditionConfig, train_binary_addition
 from zerokara.train.lm import LMTrainer
 from zerokara.train.word2vec import Word2VecConfig, train_word2vec
@@ -95,3 +95,23 @@ def test_a_newer_format_is_refused_naming_both_versions(old_run, tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint format 99 is newer than this zerokara "
                                               r"reads \(2\)"):
         train_mlp(MLPConfig(data="spiral", epochs=3), out_dir=out, resume=True)
+
+
+def test_an_old_epoch_resumed_and_stopped_again_inside_it_keeps_its_order(old_run, monkeypatch):
+    """A format-1 epoch has no generator state to draw it again from: its order is
+    carried in the new checkpoint until the epoch ends."""
+    out = old_run("spiral")
+    log = Trainer._log
+
+    def ctrl_c_at_17(self, loss):  # as the SIGINT handler does: finish this step, then stop
+        log(self, loss)
+        if self.iteration == 17:
+            self._stop = True
+    monkeypatch.setattr(Trainer, "_log", ctrl_c_at_17)
+    with pytest.raises(KeyboardInterrupt):
+        train_mlp(MLPConfig(data="spiral", epochs=3), out_dir=out, resume=True)
+    monkeypatch.setattr(Trainer, "_log", log)
+    tensors, meta = load_checkpoint(out / CHECKPOINT)
+    assert meta["pos"] > 0 and meta["epoch_rng"] is None and "trainer/perm" in tensors
+    run = train_mlp(MLPConfig(data="spiral", epochs=3), out_dir=out, resume=True)
+    assert _figures(run.metrics) == _figures(EXPECTED["spiral"])

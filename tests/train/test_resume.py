@@ -84,3 +84,40 @@ def test_ctrl_c_inside_an_epoch_then_resume_is_bit_exact(name, tmp_path, monkeyp
     assert {k: v for k, v in straight.metrics.items() if k not in timing} == \
         {k: v for k, v in resumed.metrics.items() if k not in timing}
     assert not list((tmp_path / "b").glob("*.tmp*")), "no temporary file left"
+
+
+def _ctrl_c_at(monkeypatch, k: int):
+    """Make the loop stop as a first Ctrl-C does (finish step k, checkpoint, stop)."""
+    log = Trainer._log
+
+    def stop(self, loss):
+        log(self, loss)
+        if self.iteration == k:
+            self._stop = True
+    monkeypatch.setattr(Trainer, "_log", stop)
+    return lambda: monkeypatch.setattr(Trainer, "_log", log)
+
+
+def test_a_changed_epoch_length_inside_an_epoch_is_refused(tmp_path, monkeypatch):
+    from zerokara.errors import CheckpointError
+
+    config = MLPConfig(data="spiral", epochs=3, batch_size=40)
+    restore = _ctrl_c_at(monkeypatch, 11)
+    with pytest.raises(KeyboardInterrupt):
+        train_mlp(config, out_dir=tmp_path)
+    restore()
+    with pytest.raises(CheckpointError, match="stopped inside an epoch of 7 steps, but with these "
+                                              r"settings an epoch has 5 \(was --batch-size changed\?\)"):
+        train_mlp(MLPConfig(data="spiral", epochs=3, batch_size=60), out_dir=tmp_path, resume=True)
+    train_mlp(config, out_dir=tmp_path, resume=True)  # the run's own settings still resume
+
+
+def test_binary_addition_resumed_inside_a_stretch_with_new_iters_ends_on_an_evaluation(
+        tmp_path, monkeypatch):
+    restore = _ctrl_c_at(monkeypatch, 26)
+    with pytest.raises(KeyboardInterrupt):
+        train_binary_addition(AdditionConfig(iters=100), out_dir=tmp_path)
+    restore()
+    run = train_binary_addition(AdditionConfig(iters=28), out_dir=tmp_path, resume=True)
+    assert run.metrics["iterations"] == 28
+    assert [r["iteration"] for r in run.trainer.evals] == [0, 10, 20, 28]

@@ -129,6 +129,7 @@ class AdditionTrainer(Trainer):
         eval_every: evaluate on all pairs every this many steps (default iters // 10).
     """
 
+    epoch_length_may_change = True  # its epochs are stretches between evaluations
     nan_hint = "lower the learning rate (now {lr:g}), the init std, or clip gradients (--max-grad)"
 
     def __init__(
@@ -199,7 +200,14 @@ class AdditionTrainer(Trainer):
     # -- measuring -------------------------------------------------------------------------
     def start_run(self) -> None:
         if not self.evals:  # the starting point of the accuracy curve
-            self.evals.append({"epoch": 0, "iteration": 0, **self.end_epoch(), "seconds": 0.0})
+            self.evals.append(
+                {
+                    "epoch": self.epoch,
+                    "iteration": self.iteration,
+                    **self.end_epoch(),
+                    "seconds": round(self.seconds, 3),
+                }
+            )
 
     def end_epoch(self) -> dict[str, Any]:
         """Loss and accuracies over all 128 x 128 pairs."""
@@ -268,6 +276,8 @@ class AdditionTrainer(Trainer):
         self.seen[...] = tensors["trainer/seen"].astype(bool)
         if "run_format" not in meta:  # format 1 counted no evaluation stretches
             self.epoch = max(0, len(self.evals) - 1)
+        if self.pos:  # the stretch ends where this run's --iters and --eval-every say
+            self.epoch_steps = self.pos + self.begin_epoch()
 
     @classmethod
     def resume(cls, out_dir: Path | str, given: dict[str, Any], **kw: Any) -> AdditionTrainer:

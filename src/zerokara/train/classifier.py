@@ -28,8 +28,9 @@ class ClassifierTrainer(Trainer):
 
     def __init__(self, model: Any, optimizer: Any, *, rng: np.random.Generator, **kw: Any) -> None:
         super().__init__(model, optimizer, rng=rng, **kw)
-        if hasattr(model, "input_grad"):
-            model.input_grad = False  # nobody needs the gradient of the input rows
+        inner = getattr(model, "module", model)  # a DataParallel wrapper's model
+        if hasattr(inner, "input_grad"):
+            inner.input_grad = False  # nobody needs the gradient of the input rows
         self.perm: np.ndarray | None = None  # this epoch's order of rows
 
     def fit(
@@ -71,6 +72,13 @@ class ClassifierTrainer(Trainer):
 
     def planned_steps(self, epochs: int | None) -> int:
         return (epochs or 0) * (len(self.x) // self.batch_size)
+
+    def task_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        # an epoch begun under checkpoint format 1 has no generator state to draw it
+        # again from: its order travels on until the epoch ends
+        if self.pos and self._epoch_rng is None and self.perm is not None:
+            return {}, {"trainer/perm": self.perm}
+        return {}, {}
 
     def load_task_state(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         if "trainer/perm" in tensors:  # checkpoint format 1 saved the epoch's order itself

@@ -164,7 +164,6 @@ class LMTrainer(Trainer):
             code). The state is reset at the start of each epoch either way.
     """
 
-    name = "train"
     series = "perplexity"
 
     def __init__(
@@ -241,15 +240,12 @@ class LMTrainer(Trainer):
         return math.exp(mean_loss)
 
     def progress_values(self) -> dict[str, float]:
-        elapsed = max(self.seconds + time.perf_counter() - self._run_start, 1e-9)
+        elapsed = max(self.seconds + time.perf_counter() - self.segment_start, 1e-9)
         return {
             "ppl": self.history["perplexity"][-1],
             "lr": self.optimizer.lr,
             "tok/s": self.tokens / elapsed,
         }
-
-    def start_run(self) -> None:
-        self._run_start = time.perf_counter()
 
     # -- evaluation and epoch-end hooks --------------------------------------------------------
     def evaluate(self, corpus: np.ndarray) -> float:

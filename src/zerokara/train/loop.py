@@ -69,6 +69,9 @@ class Trainer:
     series = "loss"
     #: a history point (and a progress update) every this many steps
     log_every = 1
+    #: whether an epoch stopped inside may have another length when resumed (a task
+    #: whose epochs are stretches between evaluations, not passes over data)
+    epoch_length_may_change = False
     #: what a NaN loss tells the user to change
     nan_hint = "lower the learning rate (now {lr:g}) or clip gradients (--max-grad)"
 
@@ -95,6 +98,7 @@ class Trainer:
         self.pos = 0  # steps of the current epoch already done
         self.epoch_steps = 0  # steps in the current epoch
         self.seconds = 0.0  # training time (no evaluation, no checkpoints), summed across resumes
+        self.segment_start = 0.0  # when the stretch of training now running (not in seconds yet) began
         self.history: dict[str, list] = {"iteration": [], self.series: [], "epochs": []}
         self._window = [0.0, 0]  # loss sum and count since the last history point
         self._epoch_loss = [0.0, 0]  # loss sum and count of the current epoch
@@ -178,7 +182,7 @@ class Trainer:
         self._params = self.model.parameters()
         rep = self.reporter
         rep.start(self.name, total=total or 0, done=self.iteration)
-        start = time.perf_counter()
+        start = self.segment_start = time.perf_counter()
         last_save = time.monotonic()
         try:
             # overflow on the way to a NaN loss is reported once, by the check, not as warnings
@@ -195,12 +199,14 @@ class Trainer:
                         self.seconds += time.perf_counter() - start
                         self._end_epoch(epochs)
                         start, last_save = time.perf_counter(), time.monotonic()
+                        self.segment_start = start
                     elif self._stop or (
                         self.save_every is not None and time.monotonic() - last_save > self.save_every
                     ):
                         self.seconds += time.perf_counter() - start
                         self.save()
                         start, last_save = time.perf_counter(), time.monotonic()
+                        self.segment_start = start
                     if self._stop:  # Ctrl-C: the checkpoint now holds this very step
                         raise KeyboardInterrupt
         finally:
@@ -242,7 +248,7 @@ class Trainer:
         self._epoch_loss[1] += 1
         self._window[0] += loss
         self._window[1] += 1
-        if self._window[1] == self.log_every or self.pos == self.epoch_steps:
+        if self._window[1] >= self.log_every or self.pos == self.epoch_steps:
             self.history["iteration"].append(self.iteration)
             self.history[self.series].append(self.series_value(self._window[0] / self._window[1]))
             self._window = [0.0, 0]
@@ -323,6 +329,7 @@ class Trainer:
         key_defaults: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Restore everything from a checkpoint (default: out_dir's); returns its meta.
+        Inside an epoch, the task's own state follows when :meth:`run` starts.
 
         ``check_keys``: config entries that must equal the checkpoint's;
         ``key_defaults``: their values in checkpoints written before they existed.
@@ -352,8 +359,10 @@ class Trainer:
         self._epoch_loss = list(meta.get("epoch_loss", [0.0, 0]))
         self.history = self._read_history(path.parent / HISTORY)
         if self.pos:
-            # the epoch's order is drawn again in run(), when the data is there
+            # the epoch's order is drawn again, and the task's state restored, when run()
+            # starts: both need the data, which fit() brings
             self._resumed = (meta, tensors)
+            self._epoch_rng = meta.get("epoch_rng")
         else:
             self.load_task_state(meta, tensors)
         return meta
@@ -371,8 +380,14 @@ class Trainer:
         steps = self.begin_epoch()
         if now is not None:
             self.rng.bit_generator.state = now
-        self._epoch_rng = meta.get("epoch_rng")
-        self.epoch_steps = meta.get("epoch_steps") or steps
+        saved = meta.get("epoch_steps") or steps
+        if saved != steps and not self.epoch_length_may_change:
+            raise CheckpointError(
+                f"{type(self).__name__}: the run stopped inside an epoch of {saved} steps, but with "
+                f"these settings an epoch has {steps} (was --batch-size changed?); resume with the "
+                "run's own settings"
+            )
+        self.epoch_steps = saved
         self.load_task_state(meta, tensors)
 
     def _read_history(self, path: Path) -> dict[str, list]:

@@ -32,12 +32,11 @@ def save_run(
     rng: np.random.Generator | None = None,
     meta: dict[str, Any] | None = None,
     tensors: dict[str, np.ndarray] | None = None,
-    history: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``path`` (atomically) with ``model/*``, ``optim/*`` and the extra
     ``tensors``; ``meta`` (counters, config) goes into the file with the random
-    states. Beside it: ``checkpoint.json`` (the meta, for people) and
-    ``history.json`` when given. Returns the meta written."""
+    states. Beside it: ``checkpoint.json`` (the meta, for people). Returns the
+    meta written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
@@ -51,8 +50,6 @@ def save_run(
     meta["model_rngs"] = {k: g.bit_generator.state for k, g in model.generators().items()}
     save_checkpoint(path, arrays, meta)
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
-    if history is not None:
-        atomic_write_text(path.parent / "history.json", json.dumps(history) + "\n")
     return meta
 
 

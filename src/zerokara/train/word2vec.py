@@ -228,7 +228,7 @@ class Word2VecTrainer(Trainer):
         what ``zerokara similar`` and ``analogy`` read."""
         return {"kind": "word2vec", "vectors": VECTORS_KEY, "vocab": self.words}, {}
 
-    def resume(self, path: Path | str | None = None, **kw: Any) -> dict[str, Any]:
+    def resume(self, path: Path | str | None = None) -> dict[str, Any]:  # type: ignore[override]
         path = Path(path) if path is not None else self.out_dir / CHECKPOINT
         _, meta = load_checkpoint(path)  # check the vocabulary before touching anything
         if meta.get("vocab") != self.words:

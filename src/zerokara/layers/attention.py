@@ -65,6 +65,7 @@ class AttentionWeight(Module):
         return a
 
     def backward(self, da: Array) -> tuple[Array, Array]:
+        assert self.cache is not None
         hs, h, a = self.cache
         ds = _softmax_backward(a, da)
         dt = ds[:, :, None] * hs  # the gradient of each product hs_t * h
@@ -94,6 +95,7 @@ class WeightSum(Module):
         return np.sum(hs * a[:, :, None], axis=1)  # a repeated over the H features
 
     def backward(self, dc: Array) -> tuple[Array, Array]:
+        assert self.cache is not None
         hs, a = self.cache
         dhs = dc[:, None, :] * a[:, :, None]  # c summed over T: dc repeats over T
         da = np.sum(hs * dc[:, None, :], axis=2)  # undo the repeat of a over H
@@ -156,6 +158,7 @@ class TimeAttention(Module):
         return A @ hs_enc
 
     def backward(self, dcs: Array) -> tuple[Array, Array]:
+        assert self.cache is not None
         hs_enc, hs_dec, A = self.cache
         dA = dcs @ hs_enc.transpose(0, 2, 1)
         dS = _softmax_backward(A, dA)

@@ -1,9 +1,10 @@
 """The layer protocol: named parameters, named gradients, forward and backward.
 
-A layer is one small class. ``forward`` caches what ``backward`` needs;
-``backward`` returns the gradient for each input and *sets* (``[...] =``, as in
-book 2) the gradient of each parameter in ``self.grads`` under the same name as
-in ``self.params``.
+A layer is one small class. ``forward`` caches what ``backward`` needs (the
+cache is None until then: ``assert self.x is not None`` in backward says that
+forward ran first, and tells the type checker so); ``backward`` returns the
+gradient for each input and *sets* (``[...] =``, as in book 2) the gradient
+of each parameter in ``self.grads`` under the same name as in ``self.params``.
 
 Containers give dotted names: a ``Sequential`` holding ``affine1`` exposes its
 weight as ``affine1.W``. A parameter shared by two layers (weight tying) is one
@@ -45,10 +46,13 @@ class Module:
         self.training = True
 
     # -- the protocol ------------------------------------------------------
-    def forward(self, *inputs: Any) -> Any:
+    # Each layer has its own arguments (Affine's x; TimeLSTM's xs, h0, c0; a loss's
+    # dout=1), so the base takes anything: to a type checker `*args: Any, **kwargs: Any`
+    # is a signature every override may narrow.
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
-    def backward(self, dout: Any = 1.0) -> Any:
+    def backward(self, *douts: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     def __call__(self, *inputs: Any) -> Any:

@@ -74,6 +74,7 @@ class Affine(Module):
 
     def backward(self, dout: Array) -> Array | None:
         W, x = self.params["W"], self.x
+        assert x is not None
         np.matmul(x.T, dout, out=self.grads["W"])
         np.sum(dout, axis=0, out=self.grads["b"])  # undo the broadcast of b over the batch
         return dout @ W.T if self.input_grad else None
@@ -96,6 +97,7 @@ class ReLU(Module):
     def backward(self, dout: Array) -> Array:
         # a new array: book 1's ReLU wrote zeros into dout itself, which whoever
         # else holds dout (a second backward, a branch) then sees
+        assert self.mask is not None
         return dout * self.mask
 
 
@@ -116,6 +118,7 @@ class Sigmoid(Module):
 
     def backward(self, dout: Array) -> Array:
         y = self.out
+        assert y is not None
         return dout * (1 - y) * y
 
 
@@ -131,6 +134,7 @@ class Tanh(Module):
         return self.out
 
     def backward(self, dout: Array) -> Array:
+        assert self.out is not None
         return dout * (1 - self.out**2)
 
 
@@ -223,6 +227,7 @@ class BatchNorm(Module):
 
     def backward(self, dout: Array) -> Array:
         xn, inv_std, gamma = self.xn, self.inv_std, self.params["gamma"]
+        assert xn is not None and inv_std is not None
         # gamma and beta were broadcast over the batch: their gradients sum over axis 0
         np.sum(dout, axis=0, out=self.grads["beta"])
         np.sum(xn * dout, axis=0, out=self.grads["gamma"])

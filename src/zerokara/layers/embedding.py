@@ -58,7 +58,7 @@ class RowGrad:
         out[self.idx] = self.rows
         return out
 
-    def __array__(self, dtype: DTypeLike = None, copy: bool | None = None) -> Array:
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> Array:
         d = self.dense()
         return d if dtype is None else d.astype(dtype)
 
@@ -119,6 +119,10 @@ class Embedding(Module):
     assigning would keep only the last one (book 2's first, wrong version).
     """
 
+    # dW is a RowGrad, which stands in for the dense (V, D) array wherever one is read
+    # (np.asarray, +, *=) and whose rows alone the optimizers update: duck typing on purpose
+    grads: dict[str, RowGrad]  # type: ignore[assignment]
+
     def __init__(self, W: Array) -> None:
         super().__init__()
         if W.ndim != 2:
@@ -147,6 +151,7 @@ class Embedding(Module):
 
     def backward(self, dout: Array) -> None:
         W = self.params["W"]
+        assert self.ids is not None
         self.grads["W"] = RowGrad.accumulate(self.ids.reshape(-1), dout.reshape(-1, W.shape[1]), W.shape)
         return None
 

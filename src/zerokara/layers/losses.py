@@ -78,6 +78,7 @@ class SoftmaxWithLoss(Module):
 
     def backward(self, dout: float = 1.0) -> Array:
         y, t = self.y, self.t
+        assert y is not None and t is not None
         N = y.shape[0]
         if t.ndim == 2:
             dx = y - t
@@ -117,6 +118,7 @@ class SigmoidWithLoss(Module):
         return float(np.mean(np.logaddexp(0, x) - self.t * x))
 
     def backward(self, dout: float = 1.0) -> Array:
+        assert self.y is not None and self.t is not None
         return (self.y - self.t) * (dout / self.y.size)
 
 
@@ -168,6 +170,7 @@ class TimeSoftmaxWithLoss(Module):
 
     def backward(self, dout: float = 1.0) -> Array:
         y, t, mask = self.y, self.ts, self.mask
+        assert y is not None and t is not None
         count = y.shape[0] if mask is None else int(mask.sum())
         scale = dout / count
         dx = y * scale  # a new array: the cached y stays valid for a second backward

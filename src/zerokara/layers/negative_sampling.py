@@ -43,6 +43,10 @@ class EmbeddingDot(Module):
     backward sums dh over them; the product is taken along the last axis (D).
     """
 
+    # dW is a RowGrad, which stands in for the dense (V, D) array wherever one is read
+    # (np.asarray, +, *=) and whose rows alone the optimizers update: duck typing on purpose
+    grads: dict[str, RowGrad]  # type: ignore[assignment]
+
     def __init__(self, W: Array) -> None:
         super().__init__()
         if W.ndim != 2:
@@ -78,6 +82,7 @@ class EmbeddingDot(Module):
 
     def backward(self, dout: Array) -> Array:
         h, idx, target_W = self.h, self.idx, self.target_W
+        assert h is not None and idx is not None and target_W is not None
         n, D = h.shape[0], h.shape[1]
         if idx.ndim == 1:
             dout = dout[:, None]  # (N, 1): the forward Sum over axis 1 repeats dout over D
@@ -213,6 +218,7 @@ class NegativeSamplingLoss(Module):
         return float(loss) / h.shape[0]
 
     def backward(self, dout: float = 1.0) -> Array:
+        assert self.y is not None
         ds = self.y.copy()
         ds[..., 0] -= 1  # sigmoid(s) - label
         ds *= dout / ds.shape[0]

@@ -125,6 +125,7 @@ class RNN(Module):
         return h_next
 
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
+        assert self.cache is not None
         x, h_prev, h_next = self.cache
         da = rnn_act_grad(h_next, dh_next, self.activation)
         self.grads["Wx"][...] = x.T @ da
@@ -144,7 +145,7 @@ def lstm_gate_affine(H: int, dtype: str, rows: int = 0) -> tuple[Array, Array, A
     scale[2 * H : 3 * H] = 1.0
     shift = np.full(4 * H, 0.5, dtype=dtype)
     shift[2 * H : 3 * H] = 0.0
-    out = (scale, shift, scale * scale)
+    out: tuple[np.ndarray, ...] = (scale, shift, scale * scale)
     if rows:
         out = tuple(np.tile(a, (rows, 1)) for a in out)
     for a in out:
@@ -238,7 +239,9 @@ class LSTM(RNN):
     def extra_repr(self) -> str:
         return Module.extra_repr(self)
 
-    def forward(self, x: Array, h_prev: Array, c_prev: Array) -> tuple[Array, Array]:
+    # LSTM shares RNN's parameters, create and checks, but a step has two states (h, c):
+    # forward and backward take one more argument than RNN's, so they do not substitute
+    def forward(self, x: Array, h_prev: Array, c_prev: Array) -> tuple[Array, Array]:  # type: ignore[override]
         self._check(x, ("h_prev", h_prev), ("c_prev", c_prev))
         p, H = self.params, h_prev.shape[1]
         G = x @ p["Wx"] + h_prev @ p["Wh"] + p["b"]
@@ -249,7 +252,8 @@ class LSTM(RNN):
         self.cache = (x, h_prev, c_prev, G, dgates, tc)
         return h_next, c_next
 
-    def backward(self, dh_next: Array, dc_next: Array) -> tuple[Array, Array, Array]:
+    def backward(self, dh_next: Array, dc_next: Array) -> tuple[Array, Array, Array]:  # type: ignore[override]
+        assert self.cache is not None
         x, h_prev, c_prev, G, dgates, tc = self.cache
         dA = np.empty_like(G)
         dc_prev = lstm_cell_backward(G, dgates, c_prev, tc, dh_next, dc_next, dA, h_prev.shape[1])
@@ -320,6 +324,7 @@ class GRU(RNN):
         return h_next
 
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
+        assert self.cache is not None
         x, h_prev, Ah, r, z, n = self.cache
         dAx, dAh = np.empty_like(Ah), np.empty_like(Ah)
         dh_prev = gru_cell_backward(Ah, h_prev, r, z, n, dh_next, dAx, dAh, h_prev.shape[1])

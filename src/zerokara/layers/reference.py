@@ -21,12 +21,15 @@ them f, g, i, o; only which slice is which differs, every line is the book's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara.layers.base import Array, Module
 from zerokara.layers.recurrent import cell_weights, check_activation, check_step
-from zerokara.layers.time_base import TimeRecurrent
+from zerokara.layers.time_base import TimeGrads, TimeRecurrent
 
 
 def sigmoid(x: Array) -> Array:
@@ -35,7 +38,7 @@ def sigmoid(x: Array) -> Array:
 
 
 #: activation -> (f, f' written with the output h = f(a), as backward has h at hand)
-_ACTIVATIONS = {
+_ACTIVATIONS: dict[str, tuple[Callable[[Array], Array], Callable[[Array], Array]]] = {
     "tanh": (np.tanh, lambda h: 1 - h**2),
     "sigmoid": (sigmoid, lambda h: h * (1 - h)),
     "relu": (lambda a: np.maximum(a, 0), lambda h: (h > 0).astype(h.dtype)),
@@ -66,7 +69,8 @@ class _Cell(Module):
     ) -> _Cell:
         """Weights drawn as the fast cell's ``create`` draws them; biases zero."""
         Wx, Wh = cell_weights(D, H, cls.gates, rng, init, dtype)
-        return cls(Wx, Wh, np.zeros(cls.gates * H, dtype=dtype), **kw)
+        # the cells' own __init__ take (Wx, Wh, b, ...) positionally; _Cell's takes them by name
+        return cls(Wx, Wh, np.zeros(cls.gates * H, dtype=dtype), **kw)  # type: ignore[call-arg]
 
 
 # -- cells: one time step ------------------------------------------------------------
@@ -97,6 +101,7 @@ class SimpleRNN(_Cell):
 
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         Wx, Wh = self.params["Wx"], self.params["Wh"]
+        assert self.cache is not None
         x, h_prev, h_next = self.cache
         _, f_prime = _ACTIVATIONS[self.activation]
         dt = dh_next * f_prime(h_next)  # tanh: dh_next * (1 - h_next ** 2)
@@ -142,6 +147,7 @@ class SimpleLSTM(_Cell):
 
     def backward(self, dh_next: Array, dc_next: Array) -> tuple[Array, Array, Array]:
         Wx, Wh = self.params["Wx"], self.params["Wh"]
+        assert self.cache is not None
         x, h_prev, c_prev, i, f, g, o, c_next = self.cache
         tanh_c_next = np.tanh(c_next)
         ds = dc_next + (dh_next * o) * (1 - tanh_c_next**2)  # c_next's two paths: to h_next, to step t+1
@@ -199,6 +205,7 @@ class SimpleGRU(_Cell):
 
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         p = self.params
+        assert self.cache is not None
         x, h_prev, ah, r, z, n = self.cache
         H = h_prev.shape[1]
         dn = dh_next * (1 - z)
@@ -244,11 +251,11 @@ class _TimeLoop(TimeRecurrent):
             self.h = h
         return hs
 
-    def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
+    def backward(self, dhs: Array) -> TimeGrads:
         N, T, H = dhs.shape
         dxs = np.empty((N, T, self.params["Wx"].shape[0]), dtype=dhs.dtype)
-        dh = 0
-        grads = dict.fromkeys(self.grads, 0)
+        dh: Any = 0  # book 2's start: nothing comes back from after the last step; then an array
+        grads: dict[str, Array | float] = dict.fromkeys(self.grads, 0)
         for t in reversed(range(T)):
             layer = self.layers[t]
             dx, dh = layer.backward(dhs[:, t, :] + dh)  # from the output at t, plus from step t+1
@@ -271,13 +278,14 @@ class SimpleTimeRNN(_TimeLoop):
     ) -> None:
         super().__init__({"Wx": Wx, "Wh": Wh, "b": b}, stateful)
         self.activation = check_activation(type(self).__name__, activation)
-        self.layers: list[SimpleRNN] = []
+        self.layers: list[Module] = []
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", activation={self.activation}"
 
     def new_cell(self) -> SimpleRNN:
-        return SimpleRNN(*self.params.values(), activation=self.activation)
+        p = self.params
+        return SimpleRNN(p["Wx"], p["Wh"], p["b"], activation=self.activation)
 
 
 class SimpleTimeGRU(_TimeLoop):
@@ -291,7 +299,7 @@ class SimpleTimeGRU(_TimeLoop):
     ) -> None:
         bh = np.zeros_like(bx) if bh is None else bh
         super().__init__({"Wx": Wx, "Wh": Wh, "bx": bx, "bh": bh}, stateful)
-        self.layers: list[SimpleGRU] = []
+        self.layers: list[Module] = []
 
     def new_cell(self) -> SimpleGRU:
         return SimpleGRU(*self.params.values())
@@ -330,11 +338,12 @@ class SimpleTimeLSTM(TimeRecurrent):
             self.h, self.c = h, c
         return hs
 
-    def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
+    def backward(self, dhs: Array) -> TimeGrads:
         N, T, H = dhs.shape
         dxs = np.empty((N, T, self.params["Wx"].shape[0]), dtype=dhs.dtype)
-        dh, dc = 0, 0
-        grads = dict.fromkeys(self.grads, 0)
+        dh: Any = 0  # book 2's start: nothing comes back from after the last step; then arrays
+        dc: Any = 0
+        grads: dict[str, Array | float] = dict.fromkeys(self.grads, 0)
         for t in reversed(range(T)):
             layer = self.layers[t]
             dx, dh, dc = layer.backward(dhs[:, t, :] + dh, dc)  # dh: from the output at t, plus from t+1

@@ -29,7 +29,7 @@ from zerokara.layers.recurrent import (
     rnn_act,
     rnn_act_grad,
 )
-from zerokara.layers.time_base import TimeRecurrent, time_major
+from zerokara.layers.time_base import TimeGrads, TimeRecurrent, time_major
 from zerokara.layers.time_lstm import TimeLSTM
 
 __all__ = ["TimeRecurrent", "TimeRNN", "TimeLSTM", "TimeGRU", "Bidirectional", "TimeDropout", "TimeAffine"]
@@ -68,7 +68,8 @@ class TimeRNN(TimeRecurrent):
         self.cache = (X, xs.shape, hs)
         return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))  # a copy: editing it cannot corrupt backward
 
-    def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
+    def backward(self, dhs: Array) -> TimeGrads:
+        assert self.cache is not None
         X, shape, hs = self.cache
         N, T, _ = shape
         p, grads = self.params, self.grads
@@ -120,7 +121,8 @@ class TimeGRU(TimeRecurrent):
         self.cache = (X, xs.shape, hs, Ah, gates)
         return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))  # a copy: editing it cannot corrupt backward
 
-    def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
+    def backward(self, dhs: Array) -> TimeGrads:
+        assert self.cache is not None
         X, shape, hs, Ah, (r, z, n) = self.cache
         N, T, _ = shape
         H, p, grads = hs.shape[2], self.params, self.grads
@@ -219,6 +221,7 @@ class TimeAffine(Module):
 
     def backward(self, dout: Array) -> Array | None:
         W, x2 = self.params["W"], self.x2
+        assert x2 is not None
         d2 = dout.reshape(x2.shape[0], -1)
         if self.transpose_W:
             np.matmul(d2.T, x2, out=self.grads["W"])

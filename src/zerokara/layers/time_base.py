@@ -18,6 +18,8 @@ every step (docs/bptt.md).
 
 from __future__ import annotations
 
+from typing import Any, Protocol, TypeAlias
+
 import numpy as np
 from numpy.typing import DTypeLike
 
@@ -25,12 +27,25 @@ from zerokara.errors import InputError, check_dtype, check_input, shape_str
 from zerokara.layers.base import Array, Module
 from zerokara.layers.recurrent import RNN
 
+#: what a Time layer's backward returns: dxs (None with ``input_grad`` off) or, when forward
+#: was given the initial state, ``(dxs, dh0[, dc0])``. Which of the two depends on the call,
+#: not on a type, so it is Any: a caller that passed h0 unpacks a tuple.
+TimeGrads: TypeAlias = Any
+
+
+class _Cell(Protocol):
+    """What ``cell`` must be: a one-step layer class with ``create``."""
+
+    def create(
+        self, D: int, H: int, rng: np.random.Generator, *, init: str | float = ..., dtype: DTypeLike = ...
+    ) -> Module: ...
+
 
 class TimeRecurrent(Module):
     """Base of TimeRNN, TimeLSTM, TimeGRU and their references in
     :mod:`zerokara.layers.reference`; subclasses write forward and backward."""
 
-    cell: type[Module] = RNN  # the one-step layer whose ``create`` draws the weights
+    cell: _Cell = RNN  # the one-step layer whose ``create`` draws the weights
     state_names: tuple[str, ...] = ("h",)
 
     def __init__(self, params: dict[str, Array], stateful: bool) -> None:
@@ -57,7 +72,9 @@ class TimeRecurrent(Module):
     ) -> TimeRecurrent:
         """A new layer with weights drawn as ``cell.create`` draws them (biases zero)."""
         c = cls.cell.create(D, H, rng, init=init, dtype=dtype)
-        return cls(*c.params.values(), stateful=stateful, **kw)
+        # each subclass's __init__ takes its cell's parameters in order (Wx, Wh, b[, bh]),
+        # which a type checker cannot count in *values()
+        return cls(*c.params.values(), stateful=stateful, **kw)  # type: ignore[arg-type, misc]
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (", stateful" if self.stateful else "")
@@ -110,9 +127,7 @@ class TimeRecurrent(Module):
             states.append(s)
         return states
 
-    def _finish(
-        self, dA2: Array, xs_shape: tuple[int, ...], dstates: list[Array]
-    ) -> Array | tuple[Array, ...] | None:
+    def _finish(self, dA2: Array, xs_shape: tuple[int, ...], dstates: list[Array]) -> TimeGrads:
         """dxs from the time-major input-side gradients dA2 (T*N, kH), and the states' gradients."""
         dxs = None
         if self.input_grad:
@@ -120,7 +135,7 @@ class TimeRecurrent(Module):
             dxs = (dA2 @ self.params["Wx"].T).reshape(T, N, D).transpose(1, 0, 2)
         return self._returns(dxs, dstates)
 
-    def _returns(self, dxs: Array | None, dstates: list[Array]) -> Array | tuple[Array, ...] | None:
+    def _returns(self, dxs: Array | None, dstates: list[Array]) -> TimeGrads:
         """Keep the initial states' gradients in ``dh`` (``dc``); return them after dxs
         only when the initial state was given."""
         for sname, d in zip(self.state_names, dstates, strict=True):

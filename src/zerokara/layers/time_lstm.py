@@ -15,7 +15,7 @@ from numpy.typing import DTypeLike
 
 from zerokara.layers.base import Array
 from zerokara.layers.recurrent import LSTM, lstm_cell, lstm_gate_affine, lstm_split
-from zerokara.layers.time_base import TimeRecurrent
+from zerokara.layers.time_base import TimeGrads, TimeRecurrent
 
 
 def _lstm_backward_constants(G: Array, c_prev: Array, tc: Array, K: Array, P: Array, H: int) -> None:
@@ -174,7 +174,8 @@ class TimeLSTM(TimeRecurrent):
         out[...] = 0
         return out, lambda dA: np.matmul(dA, WhT, out=out)
 
-    def backward(self, dhs: Array) -> Array | tuple[Array, ...] | None:
+    def backward(self, dhs: Array) -> TimeGrads:
+        assert self.cache is not None
         Z, shape, cs, tcs, G = self.cache
         N, T, D = shape
         H, grads, dtype = cs.shape[2], self.grads, G.dtype

@@ -214,6 +214,7 @@ class BinaryAdditionRNN(Module):
         as over the batch: dW_in = sum_t x^t^T delta^t, dW = sum_t z^{t-1}^T delta^t,
         db = sum over (n, t) of delta (np.sum over axes 0 and 1: b was repeated over both).
         """
+        assert self.cache is not None
         x, d, z, y = self.cache
         p, g = self.params, self.grads
         N, T, _ = x.shape
@@ -259,6 +260,7 @@ def evaluate(model: BinaryAdditionRNN, x: Array, d: Array, batch_size: int | Non
     for i in range(0, len(x), batch_size):
         xb, db = x[i : i + batch_size], d[i : i + batch_size]
         loss += model.forward(xb, db) * len(xb)
+        assert model.cache is not None
         right = (model.cache[3] > 0.5) == (db > 0.5)
         bits_ok += float(right.sum())
         exact_ok += float(right.all(axis=1).sum())

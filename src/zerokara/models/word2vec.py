@@ -113,6 +113,7 @@ class MatMul(Module):
         return x @ W
 
     def backward(self, dout: Array) -> Array:
+        assert self.x is not None
         np.matmul(self.x.T, dout, out=self.grads["W"])
         return dout @ self.params["W"].T
 

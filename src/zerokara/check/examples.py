@@ -37,6 +37,7 @@ from zerokara.layers import (
     TimeSoftmaxWithLoss,
 )
 from zerokara.layers.negative_sampling import EmbeddingDot
+from zerokara.layers.time_base import TimeRecurrent
 from zerokara.models import BinaryAdditionRNN, MultiLayerNet, TwoLayerNet
 from zerokara.models.binary_addition import encode
 
@@ -70,13 +71,13 @@ def _h(s: Sizes, rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal((s["N"], s["H"]))
 
 
-def _cell(cls: type, s: Sizes, r: np.random.Generator, **kw) -> tuple[Module, tuple]:
+def _cell(cls: type[RNN], s: Sizes, r: np.random.Generator, **kw) -> tuple[Module, tuple]:
     layer = cls.create(s["D"], s["H"], r, dtype=F64, **kw)
     states = (_h(s, r), _h(s, r)) if cls is LSTM else (_h(s, r),)
     return layer, (_x(s, r), *states)
 
 
-def _time(cls: type, s: Sizes, r: np.random.Generator, **kw) -> tuple[Module, tuple]:
+def _time(cls: type[TimeRecurrent], s: Sizes, r: np.random.Generator, **kw) -> tuple[Module, tuple]:
     """A stateful layer with a carried state, and an explicit h0 so its gradient is checked too."""
     layer = cls.create(s["D"], s["H"], r, dtype=F64, stateful=True, **kw)
     layer.forward(_seq(s, r))  # carry a state in (replaced by h0 below, but exercised)

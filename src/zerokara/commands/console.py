@@ -9,7 +9,14 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.progress import Progress as RichProgress
 
 from zerokara.train.report import Reporter
@@ -29,7 +36,7 @@ class ConsoleReporter(Reporter):
     def __init__(self, progress: bool = True) -> None:
         self.progress = self.shows_progress = progress
         self._bar: RichProgress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._shown = 0.0  # when the bar was last redrawn
         self._last: tuple[int, dict[str, float]] | None = None  # the latest update, drawn or not
 
@@ -60,6 +67,7 @@ class ConsoleReporter(Reporter):
 
     def _draw(self, done: int, values: dict[str, float]) -> None:
         info = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
+        assert self._bar is not None and self._task is not None  # start() came first
         self._bar.update(self._task, completed=done, info=info)
 
     def line(self, text: str) -> None:

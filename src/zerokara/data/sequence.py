@@ -254,10 +254,10 @@ def make_date(
     days = rng.integers(0, (d1 - d0).days + 1, size=n)
     if not styles or any(s not in range(4) for s in styles):
         raise InputError(f"make_date: styles expected a non-empty subset of (0, 1, 2, 3), got {styles}")
-    styles = rng.choice(np.asarray(styles), size=n)
+    drawn = rng.choice(np.asarray(styles), size=n)
     cases = rng.integers(0, 3, size=n)
     out = []
-    for k, s, c in zip(days, styles, cases, strict=True):
+    for k, s, c in zip(days, drawn, cases, strict=True):
         d = d0 + dt.timedelta(days=int(k))
         out.append(_date_text(d, int(s), int(c)).ljust(29) + START + d.isoformat())
     return out

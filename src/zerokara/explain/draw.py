@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import shutil
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +62,14 @@ def _label(n: Node) -> str:
     return "\n".join(lines)
 
 
-def _failed(n: Node, failed: set[str]) -> list[str]:
+def _failed(n: Node, failed: AbstractSet[str]) -> list[str]:
     """The names this node's value was stored as that the numerical check rejected (dx, db)."""
     return [
         s for s in n.stores if s.startswith("d") and (s[1:] in failed or s[1:].split(" ")[0] in failed)
     ] + [g for g in n.attrs.get("grad_of", ()) if g in failed and "." in g]
 
 
-def _add_nodes(target: Any, nodes: list[Node], phase: str, undo: set[int], failed: set[str]) -> None:
+def _add_nodes(target: Any, nodes: list[Node], phase: str, undo: set[int], failed: AbstractSet[str]) -> None:
     for n in nodes:
         fill = FILL.get(n.op, "white")
         label = _label(n)
@@ -88,7 +89,7 @@ def _add_nodes(target: Any, nodes: list[Node], phase: str, undo: set[int], faile
         )
 
 
-def build_dot(graph: Graph, title: str = "", failed: set[str] = frozenset()):
+def build_dot(graph: Graph, title: str = "", failed: AbstractSet[str] = frozenset()):
     try:
         import graphviz
     except ImportError:
@@ -124,7 +125,7 @@ def build_dot(graph: Graph, title: str = "", failed: set[str] = frozenset()):
         with dot.subgraph(name=f"cluster_{phase}") as c:
             c.attr(label=phase, fontsize="18", style="rounded", color="#888888")
             steps = sorted({n.step for n in nodes if n.step is not None})
-            groups = {s: [n for n in nodes if n.step == s] for s in steps}
+            groups: dict[int | None, list[Node]] = {s: [n for n in nodes if n.step == s] for s in steps}
             groups[None] = [n for n in nodes if n.step is None]
             for s, group in groups.items():
                 if s is None:
@@ -149,7 +150,7 @@ def build_dot(graph: Graph, title: str = "", failed: set[str] = frozenset()):
     return dot
 
 
-def draw(graph: Graph, out: str | Path, title: str = "", failed: set[str] = frozenset()) -> Path:
+def draw(graph: Graph, out: str | Path, title: str = "", failed: AbstractSet[str] = frozenset()) -> Path:
     """Write the picture to ``out`` (format from the suffix: png, svg, pdf, or gv/dot source);
     gradients named in ``failed`` (inputs ``x``, parameters ``affine1.W``) are drawn in red."""
     out = Path(out)

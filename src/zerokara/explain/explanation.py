@@ -76,6 +76,8 @@ def _load_class(spec: str) -> Any:
             if not path.is_file():
                 raise InputError(f"explain: cannot import {spec!r}: no file {path}")
             s = importlib.util.spec_from_file_location(path.stem, path)
+            if s is None or s.loader is None:
+                raise InputError(f"explain: cannot import {spec!r}: {path} is not a Python module")
             module = importlib.util.module_from_spec(s)
             s.loader.exec_module(module)
         else:
@@ -256,5 +258,6 @@ def _as_module(layer: Any) -> Any:
             return out
 
     a = Adapter(layer)
-    a.forward.__func__.__signature__ = inspect.signature(layer.forward)
+    # the adapter's forward shows the layer's own parameters (arg_names reads them)
+    a.forward.__func__.__signature__ = inspect.signature(layer.forward)  # type: ignore[attr-defined]
     return a

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -83,7 +84,7 @@ class Memory:
         """Say what a buffer holds before anything writes it (parameter, input, zeros)."""
         self._root(a).leaf = leaf
 
-    def write(self, target: np.ndarray, node: Node, key: object = None) -> None:
+    def write(self, target: np.ndarray, node: Node, key: Any = None) -> None:
         """``target`` (or ``target[key]``) now holds ``node``'s value."""
         info = self._root(target)
         el = self.elements(target, info)

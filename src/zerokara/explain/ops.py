@@ -119,9 +119,11 @@ def ufunc(t: Recorder, uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -
     ]
     res = getattr(uf, method)(*plain(inputs), **plain(kwargs))
     name = uf.__name__
+    first = nodes[0]  # add.at's target, a reduction's operand: the traced array
     if method == "at":
+        assert first is not None
         target = inputs[0]
-        ins = [nodes[0]] + ([nodes[2]] if len(inputs) > 2 and nodes[2] is not None else [])
+        ins = [first] + ([nodes[2]] if len(inputs) > 2 and nodes[2] is not None else [])
         node = t.node(
             "ScatterAdd" if name == "add" else f"{name}.at", ins, target.shape, index=key_text(inputs[1])
         )
@@ -129,6 +131,7 @@ def ufunc(t: Recorder, uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -
         return None
     shape = np.shape(res)
     if method == "reduce":
+        assert first is not None
         x = inputs[0]
         axis = kwargs.get("axis", 0)
         axes = (
@@ -138,7 +141,7 @@ def ufunc(t: Recorder, uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -
         )
         node = t.node(
             REDUCE_OPS.get(name, f"{name}.reduce"),
-            [nodes[0]],
+            [first],
             shape,
             axis=axes,
             keepdims=bool(kwargs.get("keepdims", False)),
@@ -164,7 +167,7 @@ def _elementwise(t: Recorder, uf: np.ufunc, inputs: tuple, nodes: list, shape: t
     if (
         op in ("Add", "Sub")
         and len(ins) == 1
-        and np.ndim(attrs.get("const")) == 0
+        and np.ndim(attrs.get("const")) == 0  # type: ignore[arg-type]  # np.ndim(None) is 0; the stubs want an array-like
         and attrs.get("const") == 0
         and ins[0].shape == shape
         and (op == "Add" or attrs["const_pos"] == 1)
@@ -257,6 +260,7 @@ def _einsum(t: Recorder, args: tuple, kwargs: dict) -> Any:
         or any(n is None for n in nodes)
     ):
         return t.output(res, None, t.node("Einsum", [n for n in nodes if n], np.shape(res), spec=spec))
+    known = [n for n in nodes if n is not None]  # all of them, as checked above
     lhs, out_labels = spec.replace(" ", "").split("->")
     in_labels = lhs.split(",")
     size: dict[str, int] = {}
@@ -266,7 +270,7 @@ def _einsum(t: Recorder, args: tuple, kwargs: dict) -> Any:
     summed = [c for c in dict.fromkeys("".join(in_labels)) if c not in out_labels and size[c] > 1]
     full = keep + summed
     parts = []
-    for labels, n, o in zip(in_labels, nodes, ops, strict=True):
+    for labels, n, o in zip(in_labels, known, ops, strict=True):
         own = [c for c in labels if size[c] > 1]
         cur = t.fit(n, o.shape, tuple(size[c] for c in own), reshape=True)  # drop size-1 axes
         order = [c for c in full if c in own]

@@ -58,11 +58,11 @@ class Recorder:
         elif step is None and op not in LEAVES:
             # forward moves up in time, backward down; in backward the step is that of the
             # gradient flowing in (ds at t), not of a cached forward value it meets (c_prev at t-1)
-            steps = [i.step for i in flowing if i.step is not None] or [
+            known = [i.step for i in flowing if i.step is not None] or [
                 i.step for i in inputs if i.step is not None
             ]
-            if steps:
-                step = max(steps) if self.phase == "forward" else min(steps)
+            if known:
+                step = max(known) if self.phase == "forward" else min(known)
         node = self.graph.add(op, self.phase, inputs, shape, label=label, step=step, **attrs)
         if self.phase == "backward" and (op == "Dout" or flowing):
             self.flowing.add(node.id)  # a gradient: it descends from dout
@@ -90,13 +90,15 @@ class Recorder:
         elif np.all(np.asarray(fill) == 0):
             self.mem.register(v, self._lazy("Zeros", a.shape, "0"))
         else:
-            self.mem.register(v, self._lazy("Const", a.shape, f"{fill:g}" if np.isscalar(fill) else "const"))
+            self.mem.register(
+                v, self._lazy("Const", a.shape, format(fill, "g") if np.isscalar(fill) else "const")
+            )
         return v
 
     def constant(self, value: Any, shape: tuple[int, ...]) -> Node:
         if np.ndim(value) == 0 and value == 0:
             return self.node("Zeros", [], shape, label="0")
-        return self.node("Const", [], shape, label=f"{value:g}" if np.isscalar(value) else "const")
+        return self.node("Const", [], shape, label=format(value, "g") if np.isscalar(value) else "const")
 
     def read(self, a: np.ndarray) -> Node:
         """The node holding ``a``'s current value (a plain array never seen is a Const leaf)."""

@@ -94,7 +94,7 @@ def op_text(n: Node) -> str:
     if n.op == "Concat":
         return f"Concat(axis={a.get('axis')})"
     if "const" in a and np.isscalar(a["const"]):
-        c = f"{a['const']:.4g}"
+        c = format(a["const"], ".4g")
         return f"{n.op}({c}, ·)" if a["const_pos"] == 0 else f"{n.op}(·, {c})"
     return n.op
 
@@ -103,7 +103,7 @@ def operands(n: Node) -> str:
     parts = [f"{i.name} {shape_str(i.shape)}" for i in n.inputs]
     if "const" in n.attrs:
         c = n.attrs["const"]
-        parts.insert(n.attrs["const_pos"], f"{c:g}" if np.isscalar(c) else "const")
+        parts.insert(n.attrs["const_pos"], format(c, "g") if np.isscalar(c) else "const")
     return ", ".join(parts)
 
 

@@ -12,7 +12,7 @@ undoes it (``db = sum(dout, axis=0)``), and the other way round.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -24,7 +24,7 @@ def name(n: Node) -> str:
 
 
 def _axes(n: Node) -> str:
-    ax = n.attrs.get("axis") or n.attrs.get("axes") or ()
+    ax: Sequence[int] = n.attrs.get("axis") or n.attrs.get("axes") or ()
     return str(ax[0]) if len(ax) == 1 else str(tuple(ax))
 
 

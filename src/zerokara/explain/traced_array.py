@@ -24,13 +24,15 @@ Not thread-safe (one active tracer per process at a time).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from zerokara.explain.memory import root_of
 
 _ACTIVE: list[Any] = []  # the tracers switched on, innermost last
+
+Order = Literal["K", "A", "C", "F"]  # the memory orders ndarray.copy, ravel and flatten take
 
 
 def activate(tracer: Any) -> None:
@@ -70,7 +72,9 @@ class TracedArray(np.ndarray):
             return return_out(res, kwargs.get("out"))
         return t.ufunc(ufunc, method, inputs, kwargs)
 
-    def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
+    # NumPy passes a tuple and a dict (its stubs say any iterable and mapping); the overrides
+    # below return a traced copy, not ndarray's Self, and take the same orders as ndarray's
+    def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:  # type: ignore[override]
         t = active()
         if t is None:
             return func(*plain(args), **plain(kwargs))
@@ -107,21 +111,21 @@ class TracedArray(np.ndarray):
         t.mem.write(self, node, key=plain(key))
 
     # methods that copy without passing through the protocols
-    def copy(self, order: str = "C") -> np.ndarray:
+    def copy(self, order: Order = "C") -> np.ndarray:  # type: ignore[override]
         return copied(self, np.ndarray.copy(self.view(np.ndarray), order))
 
     def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> np.ndarray:
         res = np.ndarray.astype(self.view(np.ndarray), dtype, *args, **kwargs)
         return res.view(TracedArray) if root_of(res) is root_of(self) else copied(self, res)
 
-    def reshape(self, *shape: Any, **kwargs: Any) -> np.ndarray:
+    def reshape(self, *shape: Any, **kwargs: Any) -> np.ndarray:  # type: ignore[override]
         res = np.ndarray.reshape(self, *shape, **kwargs)
         return res if root_of(res) is root_of(self) else copied(self, res)
 
-    def ravel(self, order: str = "C") -> np.ndarray:
+    def ravel(self, order: Order = "C") -> np.ndarray:  # type: ignore[override]
         return self.reshape(-1, order=order)
 
-    def flatten(self, order: str = "C") -> np.ndarray:
+    def flatten(self, order: Order = "C") -> np.ndarray:  # type: ignore[override]
         return copied(self, np.ndarray.flatten(self.view(np.ndarray), order))
 
     def fill(self, value: Any) -> None:

@@ -136,7 +136,7 @@ class RNN(Module):
 
 # -- LSTM --------------------------------------------------------------------------
 @functools.lru_cache(maxsize=64)
-def lstm_gate_affine(H: int, dtype: str, rows: int = 0) -> tuple[Array, Array, Array]:
+def lstm_gate_affine(H: int, dtype: str, rows: int = 0) -> tuple[Array, ...]:
     """Per-column (scale, shift, scale**2) for lstm_gates: 0.5, 0.5 on the
     sigmoid blocks i, f, o; 1, 0 on the tanh block g. Shape (4H,), or with
     ``rows`` repeated to (rows, 4H): NumPy runs an operation between two arrays
@@ -145,7 +145,7 @@ def lstm_gate_affine(H: int, dtype: str, rows: int = 0) -> tuple[Array, Array, A
     scale[2 * H : 3 * H] = 1.0
     shift = np.full(4 * H, 0.5, dtype=dtype)
     shift[2 * H : 3 * H] = 0.0
-    out: tuple[np.ndarray, ...] = (scale, shift, scale * scale)
+    out: tuple[Array, ...] = (scale, shift, scale * scale)
     if rows:
         out = tuple(np.tile(a, (rows, 1)) for a in out)
     for a in out:

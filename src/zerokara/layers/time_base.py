@@ -18,7 +18,7 @@ every step (docs/bptt.md).
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, Self, TypeAlias
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -69,7 +69,7 @@ class TimeRecurrent(Module):
         dtype: DTypeLike = np.float32,
         stateful: bool = False,
         **kw,
-    ) -> TimeRecurrent:
+    ) -> Self:
         """A new layer with weights drawn as ``cell.create`` draws them (biases zero)."""
         c = cls.cell.create(D, H, rng, init=init, dtype=dtype)
         # each subclass's __init__ takes its cell's parameters in order (Wx, Wh, b[, bh]),

@@ -120,7 +120,7 @@ class AttentionEncoder(Module):
                     f"between two directions; expected an even size, got {hidden_size}"
                 )
             half = hidden_size // 2
-            self.lstm = Bidirectional(
+            self.lstm: Bidirectional | TimeLSTM = Bidirectional(
                 _lstm(wordvec_size, half, rng, dtype), _lstm(wordvec_size, half, rng, dtype)
             )
         else:
@@ -175,7 +175,9 @@ class Decoder(Module):
         return self.affine.forward(hs)
 
     def backward(self, dscores: Array) -> Array:
-        dxs, dh, _ = self.lstm.backward(self.affine.backward(dscores))
+        dhs = self.affine.backward(dscores)
+        assert dhs is not None  # the Affine's input_grad is on
+        dxs, dh, _ = self.lstm.backward(dhs)
         self.embed.backward(dxs)
         return dh
 
@@ -225,6 +227,7 @@ class PeekyDecoder(Decoder):
     def backward(self, dscores: Array) -> Array:
         H = self.lstm.hidden_size
         d = self.affine.backward(dscores)
+        assert d is not None  # the Affine's input_grad is on
         dxs, dh, _ = self.lstm.backward(np.ascontiguousarray(d[:, :, H:]))
         self.embed.backward(dxs[:, :, H:])
         # undo the two repeats of h over time: sum over axis 1
@@ -275,6 +278,7 @@ class AttentionDecoder(Module):
     def backward(self, dscores: Array) -> tuple[Array, Array]:
         H = self.lstm.hidden_size
         d = self.affine.backward(dscores)
+        assert d is not None  # the Affine's input_grad is on
         dhs_enc, ddec = self.attention.backward(d[:, :, :H])
         ddec += d[:, :, H:]  # the decoder states fed both the attention and the Affine
         dxs, dh, _ = self.lstm.backward(ddec)
@@ -293,6 +297,7 @@ class AttentionDecoder(Module):
             for t in range(length):
                 dec = lstm.forward(self.embed.params["W"][x][:, None, :])
                 c = self.attention.forward(hs_enc, dec)
+                assert self.attention.attention_weights is not None
                 weights[:, t] = self.attention.attention_weights[:, 0]
                 scores = self.affine.forward(np.concatenate([c, dec], axis=2))
                 x = out[:, t] = scores[:, 0].argmax(axis=1)
@@ -392,6 +397,10 @@ class AttentionSeq2seq(Seq2seq):
     """
 
     kind = "attention"
+    # not Seq2seq's kinds of encoder and decoder (this decoder reads every encoder state):
+    # the subclass shares Seq2seq's loop, not its parts' types
+    encoder: AttentionEncoder  # type: ignore[assignment]
+    decoder: AttentionDecoder  # type: ignore[assignment]
 
     def __init__(
         self,

@@ -18,6 +18,8 @@ also move rows whose gradient is zero, through their old momentum).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from zerokara.errors import InputError
@@ -63,8 +65,10 @@ class Optimizer:
         for b, rb in zip(bufs, row_bufs, strict=True):
             b[idx] = rb
 
-    def _rule(self, p: Array, g: Array, *bufs: Array) -> None:
-        """The update, in place on p and on the state buffers (same shapes as p)."""
+    def _rule(self, *args: Any, **kwargs: Any) -> None:
+        """``_rule(p, g, *bufs)``: the update, in place on p and on the state buffers (one per
+        slot, same shapes as p). Each optimizer names its own buffers (``v``; ``m, v``), so
+        the base takes anything and each override narrows it."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -74,6 +74,7 @@ def _train(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
     )
     m, tr, out = run.metrics, run.trainer, run.out_dir
+    assert out is not None  # the CLI always gives a run folder
     rep.info(
         f"all {PAIRS} pairs: loss {m['loss']:.4f}  bit accuracy {m['bit_accuracy']:.4f}  "
         f"exact accuracy {m['exact_accuracy']:.4f}"

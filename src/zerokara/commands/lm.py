@@ -196,6 +196,7 @@ def _run_train(args: argparse.Namespace) -> int:
     m = run.metrics
     shown = ("valid_perplexity", "test_perplexity", "train_seconds", "tokens_per_second")
     rep.info("  ".join(f"{k} {m[k]:.2f}" for k in shown if m.get(k) is not None))
+    assert run.out_dir is not None  # the CLI always gives a run folder
     files = sorted(p.name for p in run.out_dir.iterdir() if not p.name.startswith("."))
     rep.info(f"wrote {run.out_dir}/: {', '.join(files)}")
     return 0

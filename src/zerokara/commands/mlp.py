@@ -68,5 +68,6 @@ def _train(args: argparse.Namespace, data: str) -> int:
     run = train_mlp(
         config, out_dir=run_folder(args, "mlp" if data == "mnist" else data), reporter=rep, resume=args.resume
     )
+    assert run.out_dir is not None  # the CLI always gives a run folder
     report_files(run.out_dir, run.metrics, rep)
     return 0

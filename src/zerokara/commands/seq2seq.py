@@ -92,6 +92,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 def _train(args: argparse.Namespace) -> int:
     from zerokara.commands.console import ConsoleReporter
+    from zerokara.models.seq2seq import Seq2seq
     from zerokara.train.seq2seq import Seq2seqConfig, show_answers, train_seq2seq
 
     rep = ConsoleReporter(progress=not args.no_progress)
@@ -101,14 +102,16 @@ def _train(args: argparse.Namespace) -> int:
         reporter=rep,
         resume=args.resume,
     )
-    t = run.trainer
-    for line in show_answers(run.model, _vocab(run.config), t.x_test, t.t_test):
+    t, model = run.trainer, run.model
+    assert isinstance(model, Seq2seq)
+    for line in show_answers(model, _vocab(run.config), t.x_test, t.t_test):
         rep.info(line)
     m = run.metrics
     rep.info(
         f"held-out exact match {m['test_accuracy']:.4f}  ({m['seconds_per_epoch']:.1f} s per "
         f"epoch, {t.epoch} epochs)"
     )
+    assert run.out_dir is not None  # the CLI always gives a run folder
     files = sorted(p.name for p in run.out_dir.iterdir() if not p.name.startswith("."))
     rep.info(f"wrote {run.out_dir}/: {', '.join(files)}")
     return 0

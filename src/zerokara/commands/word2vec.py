@@ -124,6 +124,7 @@ def _train(args: argparse.Namespace) -> int:
         rep.info(line)
     if getattr(run.trainer, "analogy", None) is not None:
         rep.info(run.trainer.analogy.summary())
+    assert run.out_dir is not None  # the CLI always gives a run folder
     files = sorted(p.name for p in run.out_dir.iterdir() if not p.name.startswith("."))
     rep.info(f"wrote {run.out_dir}/: {', '.join(files)}")
     return 0

@@ -354,4 +354,4 @@ class SkipGram(_Word2Vec):
         self.embed_in.backward(self.ns_loss.backward(dout * self.scale))
 
 
-MODELS: dict[str, type[_Word2Vec]] = {"cbow": CBOW, "skipgram": SkipGram}
+MODELS: dict[str, type[CBOW] | type[SkipGram]] = {"cbow": CBOW, "skipgram": SkipGram}

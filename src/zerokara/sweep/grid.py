@@ -127,14 +127,16 @@ def parse_grid(specs: list[str], task: SweepTask) -> Grid:
 
 def grid_settings(grid: Grid) -> list[dict[str, Any]]:
     """Every combination of the grid's values, in grid order (the last key varies fastest)."""
+    lists = []
     for key, values in grid.items():
         if isinstance(values, Range):
             raise InputError(
                 f"--grid {key}={values}: a range is drawn from by a random search "
                 f"(--sample N); for a grid, list the values ({key}=V1,V2,...)"
             )
+        lists.append(values)
     keys = list(grid)
-    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*lists)]
 
 
 def sample_settings(grid: Grid, n: int, seed: int = 0) -> list[dict[str, Any]]:

@@ -161,6 +161,7 @@ def plot(s: Sweep) -> list[Path]:
     keys = [k for k in s.varied if len(values[k]) <= MAX_LINES] or [None]
     paths = []
     for key in keys:
+        groups: list[tuple[str | None, list[dict[str, Any]]]]
         if key is None:
             groups = [(None, _recs(s, lambda r: True))]
         else:
@@ -206,9 +207,10 @@ def _plot_groups(
             continue
         color = f"C{i % 10}"
         ok = [r for r in recs if r["status"] == "ok"]
-        for r in recs:
+        curves = [c for r in recs if (c := curve_of(r)) is not None]  # all: _recs kept those with one
+        for r, curve in zip(recs, curves, strict=True):
             style = "-" if r["status"] == "ok" else ":"
-            ax_l.plot(*curve_of(r), style, color=color, lw=0.6, alpha=0.35)
+            ax_l.plot(*curve, style, color=color, lw=0.6, alpha=0.35)
             if ax_e is not None and (e := _eval_of(s, r)):
                 ax_e.plot(*e, style, color=color, lw=0.6, alpha=0.35)
         bad = len(recs) - len(ok)
@@ -216,9 +218,10 @@ def _plot_groups(
         label += f" ({len(ok)} ok" + (f", {bad} diverged/crashed)" if bad else ")")
         label = label if legend else None
         if ok:
-            ax_l.plot(*_mean_curve([curve_of(r) for r in ok]), color=color, lw=2, label=label)
+            ok_curves = [c for r, c in zip(recs, curves, strict=True) if r["status"] == "ok"]
+            ax_l.plot(*_mean_curve(ok_curves), color=color, lw=2, label=label)
             evals = [e for r in ok if (e := _eval_of(s, r))] if ax_e is not None else []
-            if evals:
+            if ax_e is not None and evals:
                 ax_e.plot(*_mean_curve(evals), color=color, lw=2, marker="o", ms=3, label=label)
         else:
             ax_l.plot([], [], ":", color=color, label=label)

@@ -230,7 +230,7 @@ def check(spec: TrainSpec, config: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- one trial -----------------------------------------------------------------------------
-def curve(history: dict[str, Any], series: str) -> dict[str, list]:
+def curve(history: dict[str, Any], series: str) -> dict[str, Any]:
     """The per-step series as means over at most CURVE_POINTS windows."""
     its, vals = history.get("iteration", []), history.get(series, [])
     w = max(1, math.ceil(len(vals) / CURVE_POINTS))

@@ -129,6 +129,8 @@ class AdditionTrainer(Trainer):
         eval_every: evaluate on all pairs every this many steps (default iters // 10).
     """
 
+    model: BinaryAdditionRNN
+    rng: np.random.Generator  # draws the pairs
     epoch_length_may_change = True  # its epochs are stretches between evaluations
     nan_hint = "lower the learning rate (now {lr:g}), the init std, or clip gradients (--max-grad)"
 
@@ -211,7 +213,7 @@ class AdditionTrainer(Trainer):
 
     def end_epoch(self) -> dict[str, Any]:
         """Loss and accuracies over all 128 x 128 pairs."""
-        row = evaluate(self.model, self.x_all, self.d_all)
+        row: dict[str, Any] = evaluate(self.model, self.x_all, self.d_all)
         row["train_loss"] = float(np.mean(self.losses[-100:])) if self.losses else None  # last 100 steps
         return row
 
@@ -267,6 +269,7 @@ class AdditionTrainer(Trainer):
 
     # -- run files ---------------------------------------------------------------------------
     def plot(self) -> None:
+        assert self.out_dir is not None  # finish() plots only into an out_dir
         plot_run(self.losses, self.evals, self.config, self.out_dir)
 
     def task_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -279,8 +282,10 @@ class AdditionTrainer(Trainer):
         if self.pos:  # the stretch ends where this run's --iters and --eval-every say
             self.epoch_steps = self.pos + self.begin_epoch()
 
+    # a constructor of a resumed run (from its folder and the given settings), where
+    # Trainer.resume continues an existing trainer: it stands in for it on purpose
     @classmethod
-    def resume(cls, out_dir: Path | str, given: dict[str, Any], **kw: Any) -> AdditionTrainer:
+    def resume(cls, out_dir: Path | str, given: dict[str, Any], **kw: Any) -> AdditionTrainer:  # type: ignore[override]
         """Continue the run in ``out_dir``: settings not in ``given`` come from the
         checkpoint; given model settings must match it; iters may change."""
         path = Path(out_dir) / CHECKPOINT
@@ -307,6 +312,7 @@ def train_binary_addition(
     check_config(settings, "train binary-addition")
     out = open_run_dir(out_dir, resume)
     if resume:
+        assert out is not None  # open_run_dir refuses a resume without a folder
         tr = AdditionTrainer.resume(out, settings, reporter=reporter, eval_every=eval_every)
         tr.reporter.info(f"resumed from {out / CHECKPOINT} at iteration {tr.iteration}")
     else:
@@ -358,9 +364,9 @@ def plot_run(
         out.append(save_figure(fig, Path(out_dir) / "loss.png"))
     if evals:
         fig, ax = plt.subplots(figsize=(6, 4))
-        it = [r["iteration"] for r in evals]
-        ax.plot(it, [r["bit_accuracy"] for r in evals], marker="o", ms=3, label="bits right")
-        ax.plot(it, [r["exact_accuracy"] for r in evals], marker="o", ms=3, label="sums exactly right")
+        at = [r["iteration"] for r in evals]
+        ax.plot(at, [r["bit_accuracy"] for r in evals], marker="o", ms=3, label="bits right")
+        ax.plot(at, [r["exact_accuracy"] for r in evals], marker="o", ms=3, label="sums exactly right")
         ax.set(
             xlabel="iteration",
             ylabel="accuracy over all 128 × 128 pairs",

@@ -10,7 +10,6 @@ test set.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,9 @@ class ClassifierTrainer(Trainer):
     Args: as :class:`~zerokara.train.loop.Trainer`; ``rng`` is required (it
     shuffles the rows). Call :meth:`fit`.
     """
+
+    model: Any  # forward(x, t) -> loss, accuracy(x, t); or a DataParallel of such a model
+    rng: np.random.Generator  # required: it shuffles the rows
 
     def __init__(self, model: Any, optimizer: Any, *, rng: np.random.Generator, **kw: Any) -> None:
         super().__init__(model, optimizer, rng=rng, **kw)
@@ -67,6 +69,7 @@ class ClassifierTrainer(Trainer):
         return len(self.x) // self.batch_size
 
     def batch(self) -> tuple:
+        assert self.perm is not None  # begin_epoch drew it
         idx = self.perm[self.pos * self.batch_size : (self.pos + 1) * self.batch_size]
         return self.x[idx], self.t[idx]
 
@@ -122,4 +125,5 @@ class ClassifierTrainer(Trainer):
     def plot(self) -> None:
         from zerokara.train.plots import plot_history
 
-        plot_history(self.history, Path(self.out_dir))
+        assert self.out_dir is not None  # finish() plots only into an out_dir
+        plot_history(self.history, self.out_dir)

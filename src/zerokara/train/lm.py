@@ -32,7 +32,6 @@ from zerokara.io import load_checkpoint, save_checkpoint, split_prefix
 from zerokara.models.rnnlm import LanguageModel
 from zerokara.optim import Optimizer
 from zerokara.train.loop import Trainer
-from zerokara.train.state import CHECKPOINT
 
 BEST = "best.safetensors"  # the model with the best valid perplexity so far
 DECAYS = ("plateau", "zaremba", "none")
@@ -164,6 +163,7 @@ class LMTrainer(Trainer):
             code). The state is reset at the start of each epoch either way.
     """
 
+    model: LanguageModel
     series = "perplexity"
 
     def __init__(
@@ -305,6 +305,7 @@ class LMTrainer(Trainer):
         return metrics
 
     def plot(self) -> None:
+        assert self.out_dir is not None  # finish() plots only into an out_dir
         plot_perplexity(self.history, self.out_dir / "perplexity.png")
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -331,9 +332,7 @@ class LMTrainer(Trainer):
     def resume(self, path: Path | str | None = None, **kw: Any) -> dict[str, Any]:
         meta = super().resume(path, **kw)
         if "pos" not in meta or "best_ppl" not in meta:
-            raise CheckpointError(
-                f"{path or self.out_dir / CHECKPOINT} is not a language-model training checkpoint"
-            )
+            raise CheckpointError(f"{self.checkpoint_path(path)} is not a language-model training checkpoint")
         if "loss_acc" in meta:  # checkpoint format 1 kept the log window under this name
             self._window = list(meta["loss_acc"])
         return meta

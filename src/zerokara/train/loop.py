@@ -31,7 +31,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ class Trainer:
         self.history: dict[str, list] = {"iteration": [], self.series: [], "epochs": []}
         self._window = [0.0, 0]  # loss sum and count since the last history point
         self._epoch_loss = [0.0, 0]  # loss sum and count of the current epoch
-        self._epoch_rng: dict | None = None  # the generator's state when the epoch began
+        self._epoch_rng: Mapping[str, Any] | None = None  # the generator's state when the epoch began
         self._resumed: tuple[dict, dict] | None = None  # (meta, tensors) of a resume inside an epoch
         self._stop = False
 
@@ -321,6 +321,14 @@ class Trainer:
             self.out_dir / CHECKPOINT, self.model, self.optimizer, rng=self.rng, meta=meta, tensors=tensors
         )
 
+    def checkpoint_path(self, path: Path | str | None = None) -> Path:
+        """``path``, or by default out_dir's checkpoint."""
+        if path is not None:
+            return Path(path)
+        if self.out_dir is None:
+            raise InputError(f"{type(self).__name__}.resume: no checkpoint path and no out_dir")
+        return self.out_dir / CHECKPOINT
+
     def resume(
         self,
         path: Path | str | None = None,
@@ -334,9 +342,7 @@ class Trainer:
         ``check_keys``: config entries that must equal the checkpoint's;
         ``key_defaults``: their values in checkpoints written before they existed.
         """
-        if path is None and self.out_dir is None:
-            raise InputError(f"{type(self).__name__}.resume: no checkpoint path and no out_dir")
-        path = Path(path) if path is not None else self.out_dir / CHECKPOINT
+        path = self.checkpoint_path(path)
         meta, tensors = load_run(
             path,
             self.model,
@@ -378,7 +384,7 @@ class Trainer:
         if self.rng is not None and meta.get("epoch_rng") is not None:
             self.rng.bit_generator.state = meta["epoch_rng"]
         steps = self.begin_epoch()
-        if now is not None:
+        if self.rng is not None and now is not None:
             self.rng.bit_generator.state = now
         saved = meta.get("epoch_steps") or steps
         if saved != steps and not self.epoch_length_may_change:

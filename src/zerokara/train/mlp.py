@@ -141,6 +141,7 @@ def _init(text: str) -> str | float:
 
 
 def build_mlp(c: MLPConfig, d_in: int, classes: int, rng: np.random.Generator) -> Classifier:
+    assert c.hidden is not None and c.activation is not None and c.init is not None  # c is filled()
     hidden = hidden_sizes(c.hidden)
     if c.model == "two-layer":
         if c.batchnorm or c.dropout:
@@ -152,6 +153,7 @@ def build_mlp(c: MLPConfig, d_in: int, classes: int, rng: np.random.Generator) -
         return TwoLayerNet(
             d_in, hidden[0], classes, activation_name=c.activation, weight_init_std=_init(c.init), rng=rng
         )
+    assert c.dropout is not None  # filled(): multi-layer's defaults name it
     return MultiLayerNet(
         d_in,
         hidden,
@@ -172,12 +174,13 @@ class SpiralTrainer(ClassifierTrainer):
         from zerokara.train.plots import plot_decision_boundary
 
         super().plot()
+        assert self.out_dir is not None  # finish() plots only into an out_dir
         acc = self.accuracies()["train_accuracy"]
         plot_decision_boundary(
             self.model.predict,
             self.x,
             self.t,
-            Path(self.out_dir) / "decision_boundary.png",
+            self.out_dir / "decision_boundary.png",
             title=f"spiral: train accuracy {acc:.3f}",
         )
 
@@ -191,7 +194,9 @@ def train_mlp(
 ) -> Run:
     """Train one MLP (MNIST) or TwoLayerNet (spiral) run; see :class:`MLPConfig`."""
     c = config.filled()
+    assert c.optimizer is not None and c.lr is not None and c.batch_size is not None  # filled() sets them
     rng = np.random.default_rng(c.seed)
+    cls: type[ClassifierTrainer]
     if c.data == "spiral":
         from zerokara.data import load_spiral
 
@@ -216,9 +221,14 @@ def train_mlp(
     if resume:
         trainer.resume(check_keys=MODEL_KEYS)
     per_epoch = len(x) // c.batch_size if 0 < c.batch_size <= len(x) else 1
-    epochs = c.epochs if c.epochs is not None else math.ceil(c.iters / per_epoch)
+    if c.epochs is not None:
+        epochs = c.epochs
+    else:
+        assert c.iters is not None  # filled() leaves epochs or iters
+        epochs = math.ceil(c.iters / per_epoch)
     rep = trainer.reporter
     if resume:
+        assert out is not None  # open_run_dir refuses a resume without a folder
         rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, iteration {trainer.iteration}")
     rep.info(
         f"{c.record()['task']}: {model.__class__.__name__} "

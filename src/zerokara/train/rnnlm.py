@@ -176,6 +176,7 @@ def train_lm(
     )
     rep = trainer.reporter
     if resume:
+        assert out is not None  # open_run_dir refuses a resume without a folder
         trainer.resume(check_keys=MODEL_KEYS, key_defaults=KEY_DEFAULTS)
         rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, iteration {trainer.iteration}")
     n_params = sum(p.size for p in model.parameters().values())

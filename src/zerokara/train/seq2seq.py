@@ -169,6 +169,7 @@ def train_seq2seq(
     )
     rep = trainer.reporter
     if resume:
+        assert out is not None  # open_run_dir refuses a resume without a folder
         trainer.resume(check_keys=MODEL_KEYS)
         rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}")
     rep.info(

@@ -128,6 +128,8 @@ class Word2VecTrainer(Trainer):
     """
 
     name = "word2vec"
+    model: Any  # CBOW / SkipGram or their Simple* forms: forward(contexts, target), word_vecs
+    rng: np.random.Generator  # required: it draws each epoch's pairs, order and windows
 
     def __init__(
         self,
@@ -217,6 +219,7 @@ class Word2VecTrainer(Trainer):
     def plot(self) -> None:
         from zerokara.train.plots import plot_history
 
+        assert self.out_dir is not None  # finish() plots only into an out_dir
         plot_history({"iteration": self.history["iteration"], "loss": self.history["loss"]}, self.out_dir)
 
     def word_vectors(self) -> WordVectors:
@@ -229,7 +232,7 @@ class Word2VecTrainer(Trainer):
         return {"kind": "word2vec", "vectors": VECTORS_KEY, "vocab": self.words}, {}
 
     def resume(self, path: Path | str | None = None) -> dict[str, Any]:  # type: ignore[override]
-        path = Path(path) if path is not None else self.out_dir / CHECKPOINT
+        path = self.checkpoint_path(path)
         _, meta = load_checkpoint(path)  # check the vocabulary before touching anything
         if meta.get("vocab") != self.words:
             raise CheckpointError(f"{path}: the checkpoint's vocabulary differs from the corpus's")
@@ -396,6 +399,7 @@ def train_word2vec(
     )
     rep = trainer.reporter
     if resume:
+        assert out is not None  # open_run_dir refuses a resume without a folder
         trainer.resume()
         rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}")
     rep.info(

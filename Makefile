@@ -30,7 +30,11 @@ install: $(VENV)/.stamp-base
 demo: $(VENV)/.stamp-base
 	$(VENV)/bin/zerokara train binary-addition
 
+# lint first (fast): code that fails ruff or mypy fails the run before the tests start
 test: $(VENV)/.stamp-test
+	$(VENV)/bin/ruff check src
+	$(VENV)/bin/ruff format --check src
+	$(VENV)/bin/mypy src
 	$(PY) -m pytest -q -n $(JOBS)
 
 bench: $(VENV)/.stamp-bench

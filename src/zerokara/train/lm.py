@@ -32,6 +32,7 @@ from zerokara.io import load_checkpoint, save_checkpoint, split_prefix
 from zerokara.models.rnnlm import LanguageModel
 from zerokara.optim import Optimizer
 from zerokara.train.loop import Trainer
+from zerokara.train.state import CHECKPOINT as CHECKPOINT  # re-exported: both LM checkpoint names here
 
 BEST = "best.safetensors"  # the model with the best valid perplexity so far
 DECAYS = ("plateau", "zaremba", "none")

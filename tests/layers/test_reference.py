@@ -341,3 +341,14 @@ def test_reference_float32_agrees_with_float64(rng):
     np.testing.assert_allclose(hs32, hs64, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(dx32, dx64, rtol=1e-4, atol=1e-5)
 
+
+
+def test_reference_and_fast_time_layers_share_one_state_and_check_base():
+    """TimeRecurrent holds the state handling and input checks both versions use,
+    so the two cannot drift apart in what they accept or carry."""
+    from zerokara.layers.reference import SimpleTimeLSTM, SimpleTimeRNN
+    from zerokara.layers.time import TimeLSTM, TimeRNN
+    from zerokara.layers.time_base import TimeRecurrent
+
+    for cls in (SimpleTimeRNN, SimpleTimeLSTM, SimpleTimeGRU, TimeRNN, TimeLSTM):
+        assert issubclass(cls, TimeRecurrent)

@@ -8,6 +8,7 @@ the top-level sub-parsers and/or to ``zerokara train``'s tasks and sets
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,12 @@ def run_folder(args: argparse.Namespace, task: str) -> Path:
     return Path(args.out) if args.out else Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def given(args: argparse.Namespace, keys: Any) -> dict[str, Any]:
-    """The options among ``keys`` that the user gave (not None)."""
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+def given(args: argparse.Namespace, keys: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The options the user gave (not None) among ``keys``: names, or a config
+    dataclass whose field names the options share; ``skip`` names set otherwise."""
+    if dataclasses.is_dataclass(keys):
+        keys = [f.name for f in dataclasses.fields(keys)]
+    return {k: getattr(args, k) for k in keys if k not in skip and getattr(args, k, None) is not None}
 
 
 def report_files(out: Path, metrics: dict[str, Any], console: Any, keys: Any = None) -> None:

@@ -157,27 +157,6 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 
 # -- train ---------------------------------------------------------------------------------
-#: LMConfig's settings a command line may give
-KEYS = (
-    "wordvec",
-    "hidden",
-    "layers",
-    "dropout",
-    "tie",
-    "batch_size",
-    "time_size",
-    "lr",
-    "max_grad",
-    "epochs",
-    "lr_decay",
-    "decay_factor",
-    "decay_start",
-    "init",
-    "optimizer",
-    "streams",
-    "data_slice",
-    "seed",
-)
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -189,7 +168,10 @@ def _run_train(args: argparse.Namespace) -> int:
     if preset is not None and preset["task"] != args.task:
         raise InputError(f"--preset {args.preset} is for train {preset['task']}, not {args.task}")
     # explicit options over the preset over book 2's defaults
-    settings = {**{k: v for k, v in (preset or {}).items() if k != "task"}, **given(args, KEYS)}
+    settings = {
+        **{k: v for k, v in (preset or {}).items() if k != "task"},
+        **given(args, LMConfig, skip=("task", "preset")),
+    }
     config = LMConfig(task=args.task, preset=args.preset, **settings)
     rep = ConsoleReporter(progress=not args.no_progress)
     run = train_lm(config, out_dir=run_folder(args, args.task), reporter=rep, resume=args.resume)

@@ -6,23 +6,6 @@ import argparse
 
 from zerokara.commands import add_train_options, given, report_files, run_folder
 
-#: MLPConfig's settings a command line may give
-KEYS = (
-    "model",
-    "hidden",
-    "activation",
-    "init",
-    "batchnorm",
-    "dropout",
-    "optimizer",
-    "lr",
-    "batch_size",
-    "epochs",
-    "iters",
-    "max_grad",
-    "seed",
-)
-
 
 def _model_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--hidden", help="hidden size(s), comma-separated, e.g. 50 or 100,100")
@@ -63,7 +46,7 @@ def _train(args: argparse.Namespace, data: str) -> int:
     from zerokara.commands.console import ConsoleReporter
     from zerokara.train.mlp import MLPConfig, train_mlp
 
-    config = MLPConfig(data=data, **given(args, KEYS))
+    config = MLPConfig(data=data, **given(args, MLPConfig, skip=("data",)))
     rep = ConsoleReporter(progress=not args.no_progress)
     run = train_mlp(
         config, out_dir=run_folder(args, "mlp" if data == "mnist" else data), reporter=rep, resume=args.resume

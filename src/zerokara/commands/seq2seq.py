@@ -7,23 +7,6 @@ import argparse
 
 from zerokara.commands import add_train_options, given, run_folder
 
-#: Seq2seqConfig's settings a command line may give
-KEYS = (
-    "data",
-    "model",
-    "reverse",
-    "bidirectional",
-    "wordvec",
-    "hidden",
-    "batch_size",
-    "epochs",
-    "optimizer",
-    "lr",
-    "max_grad",
-    "seed",
-    "workers",
-)
-
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
     p = train_tasks.add_parser(
@@ -97,7 +80,7 @@ def _train(args: argparse.Namespace) -> int:
 
     rep = ConsoleReporter(progress=not args.no_progress)
     run = train_seq2seq(
-        Seq2seqConfig(**given(args, KEYS)),
+        Seq2seqConfig(**given(args, Seq2seqConfig)),
         out_dir=run_folder(args, "seq2seq"),
         reporter=rep,
         resume=args.resume,

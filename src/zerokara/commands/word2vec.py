@@ -87,35 +87,13 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     ana.set_defaults(func=_analogy)
 
 
-#: Word2VecConfig's settings a command line may give
-KEYS = (
-    "model",
-    "window",
-    "hidden",
-    "batch_size",
-    "epochs",
-    "optimizer",
-    "lr",
-    "negatives",
-    "subsample",
-    "shrink_window",
-    "lr_schedule",
-    "init",
-    "preset",
-    "corpus",
-    "questions",
-    "max_grad",
-    "seed",
-)
-
-
 def _train(args: argparse.Namespace) -> int:
     from zerokara.commands.console import ConsoleReporter
     from zerokara.train.word2vec import Word2VecConfig, book_queries, train_word2vec
 
     rep = ConsoleReporter(progress=not args.no_progress)
     run = train_word2vec(
-        Word2VecConfig(**given(args, KEYS)),
+        Word2VecConfig(**given(args, Word2VecConfig)),
         out_dir=run_folder(args, "word2vec"),
         reporter=rep,
         resume=args.resume,

@@ -231,6 +231,7 @@ class Word2VecTrainer(Trainer):
         what ``zerokara similar`` and ``analogy`` read."""
         return {"kind": "word2vec", "vectors": VECTORS_KEY, "vocab": self.words}, {}
 
+    # narrower than Trainer.resume on purpose: word2vec fixes its own check_keys and key_defaults
     def resume(self, path: Path | str | None = None) -> dict[str, Any]:  # type: ignore[override]
         path = self.checkpoint_path(path)
         _, meta = load_checkpoint(path)  # check the vocabulary before touching anything

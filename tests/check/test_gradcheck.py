@@ -132,7 +132,10 @@ def test_sigmoid_from_dout_after_affine_fails_and_names_parameters(rng):
     assert "x" in failing
     for name in ("affine1.W", "affine1.b"):
         assert report[name].kind == "param"
-        assert "formula" in report[name].diagnosis
+    assert "formula" in report["affine1.W"].diagnosis
+    # the bias just before the sigmoid carries the sigmoid's local gradient: the slip is named there
+    assert report["affine1.b"].codes == ["derivative-from-dout"]
+    assert "from dout" in report["affine1.b"].diagnosis
     assert "affine1.W" in str(report)
 
 
@@ -275,18 +278,48 @@ def test_dropout_randomness_is_replayed(rng):
     assert model.generators().keys() == {"dropout1.rng"}
 
 
+_OUTSIDE = np.random.default_rng(11)
+
+
 def test_without_replay_dropout_would_fail(rng):
-    """Guard: a generator the check cannot see (hidden from generators()) gives
-    a new mask per evaluation, and the check then fails; so the replay is what
-    makes the passing test above pass."""
+    """Guard: a generator the layer does not hold (a module-level one, which no copy of
+    the layer resets) gives a new mask per evaluation, and the check then fails; so the
+    replay is what makes the passing test above pass."""
 
-    class HiddenRngDropout(Dropout):
-        def generators(self):
-            return {}
+    class OutsideRngDropout(Dropout):
+        def forward(self, x):
+            self.mask = (_OUTSIDE.random(x.shape) >= 0.5) / 0.5
+            return x * self.mask
 
-    model = HiddenRngDropout(0.5, rng=np.random.default_rng(11))
-    report = gradcheck(model, rng.standard_normal((4, 5)))
+        def backward(self, dout):
+            return dout * self.mask
+
+    report = gradcheck(OutsideRngDropout(0.5), rng.standard_normal((4, 5)))
     assert not report.ok
+
+
+def test_book_style_dropout_on_numpy_global_generator_is_replayed(rng):
+    """Book 1's Dropout draws with np.random.rand: the global state is reset before each
+    forward and restored afterwards."""
+
+    class BookDropout:
+        def __init__(self, dropout_ratio=0.5):
+            self.dropout_ratio = dropout_ratio
+            self.mask = None
+
+        def forward(self, x, train_flg=True):
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask
+
+        def backward(self, dout):
+            return dout * self.mask
+
+    np.random.seed(3)
+    before = np.random.get_state()[1].copy()
+    report = gradcheck(BookDropout(), rng.standard_normal((4, 5)))
+    assert report.ok, str(report)
+    assert report.style == "book1"
+    assert np.array_equal(np.random.get_state()[1], before)
 
 
 # ---------------------------------------------------------------------------

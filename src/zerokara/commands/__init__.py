@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 #: modules under zerokara.commands, in the order their commands are listed
-MODULES = ("mlp", "gradcheck", "explain", "binary_addition", "seq2seq", "lm", "word2vec", "sweep")
+MODULES = ("mlp", "check", "gradcheck", "explain", "binary_addition", "seq2seq", "lm", "word2vec", "sweep")
 
 
 def add_train_options(p: argparse.ArgumentParser, epochs_help: str) -> argparse._ArgumentGroup:

@@ -1,0 +1,535 @@
+"""Build a reader's layer and its inputs from the books' names alone.
+
+``RNN(Wx, Wh, b)`` gets ``Wx`` (D, kH), ``Wh`` (H, kH), ``b`` (kH,) with k = 1, 4 or 3
+(a plain cell, an LSTM's four gates, a GRU's three); ``forward(x, h_prev)`` gets ``x``
+(N, D) and ``h_prev`` (N, H). The sizes are small and distinct (N=3, T=2, D=4, H=5, C=6,
+V=7) so that a gradient summed over the wrong axis, or transposed, has a shape that
+gives it away. Where a name allows several shapes (``x`` is (N, D) for Affine, (N,) for
+book 2's SigmoidWithLoss, (N, C, H, W) for a convolution; ``t`` is labels or one-hot),
+each is tried in turn until forward and backward run.
+
+What the names do not say can be said: ``sizes`` (``N=2,H=8``), ``init`` (``W=(4,3),b=(3,)``),
+or a classmethod ``example(sizes, rng) -> (layer, inputs)`` on the class.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zerokara.check.gradcheck import global_random_state, set_global_random_state
+from zerokara.check.messages import Msg, Text
+from zerokara.errors import InputError, ZerokaraError
+
+SIZES: dict[str, int] = {"N": 3, "T": 2, "D": 4, "H": 5, "C": 6, "V": 7}
+#: a convolution's input: (N, C_in, IH, IW) with filters (FN, C_in, FH, FW)
+CONV = {"C_in": 2, "IH": 6, "FN": 4, "FH": 3}
+Maker = Callable[[dict[str, Any], np.random.Generator], Any]
+
+
+class NoFitError(ZerokaraError):
+    """Nothing the names suggest made forward run."""
+
+    def __init__(self, text: Text, tried: list[str]) -> None:
+        super().__init__(text.render("en"))
+        self.text = text
+        self.tried = tried
+
+
+@dataclass
+class Built:
+    """A layer ready to check: the object, its inputs, and what the messages need."""
+
+    layer: Any
+    inputs: tuple
+    names: dict[int, str] = field(default_factory=dict)  # id(array) -> constructor argument
+    letters: dict[int, str] = field(default_factory=dict)  # size -> its letter
+    described: str = ""  # "Wx (4, 5), Wh (5, 5), b (5,); x (3, 4), h_prev (3, 5)"
+    #: (exception, phase) when the best guess still raised: the check reports that error
+    error: tuple[BaseException, str] | None = None
+
+
+def parse_sizes(text: str | None) -> dict[str, int]:
+    """``"N=2,H=8"`` -> the sizes, the others at their defaults."""
+    sizes = dict(SIZES)
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in sizes or not value.strip().isdigit() or int(value) < 1:
+            raise InputError(
+                f"--sizes: expected KEY=positive integer with KEY in {list(sizes)}, got {part!r}"
+            )
+        sizes[key.strip()] = int(value)
+    return sizes
+
+
+def parse_init(text: str | None) -> dict[str, Any]:
+    """``"W=(4,3),b=(3,),stride=2"`` -> {"W": (4, 3), "b": (3,), "stride": 2}: a shape for an
+    array argument, a number for any other."""
+    out: dict[str, Any] = {}
+    for m in re.finditer(r"(\w+)\s*=\s*(\([^)]*\)|[^,]+)", text or ""):
+        key, value = m.group(1), m.group(2).strip()
+        try:
+            if value.startswith("("):
+                out[key] = tuple(int(v) for v in value.strip("()").split(",") if v.strip())
+            else:
+                out[key] = float(value) if "." in value or "e" in value else int(value)
+        except ValueError:
+            raise InputError(f"--init: {key}={value} is neither a shape like (4, 3) nor a number") from None
+    if text and not out:
+        raise InputError(f"--init: expected NAME=(shape),... like W=(4,3),b=(3,), got {text!r}")
+    return out
+
+
+# -- what a name means ------------------------------------------------------------------------
+
+_DIGITS = re.compile(r"^(.*?)_?(\d+)$")
+INT_NAMES = ("idx", "ids", "word_id", "word_ids", "target", "targets", "contexts", "context", "corpus")
+LABEL_NAMES = ("t", "ts", "y", "label", "labels", "target_label")
+SIZE_NAMES = {
+    "input_size": "D",
+    "hidden_size": "H",
+    "output_size": "C",
+    "vocab_size": "V",
+    "wordvec_size": "D",
+    "D": "D",
+    "H": "H",
+    "V": "V",
+    "C": "C",
+    "N": "N",
+    "T": "T",
+}
+SCALARS = {
+    "dropout_ratio": 0.5,
+    "ratio": 0.5,
+    "p": 0.5,
+    "stateful": False,
+    "pool_h": 2,
+    "pool_w": 2,
+    "pool_size": 2,
+    "sample_size": 2,
+    "power": 0.75,
+    "momentum": 0.9,
+    "activation": "tanh",
+}
+
+
+def _const(value: Any) -> Maker:
+    return lambda built, rng: value
+
+
+def _normal(shape: tuple[int, ...]) -> Maker:
+    return lambda built, rng: rng.standard_normal(shape)
+
+
+def _bias(name: str, s: dict[str, int], chain: list[int]) -> Maker:
+    return lambda built, rng: rng.standard_normal(_bias_shape(name, built, s, chain))
+
+
+def _numbered(name: str) -> tuple[str, int] | None:
+    m = _DIGITS.match(name)
+    return (m.group(1), int(m.group(2))) if m and m.group(1) else None
+
+
+def _weight_like(base: str) -> bool:
+    return base in ("W", "w", "theta", "weight", "weights", "U", "V_", "Wout", "Win") or base.startswith("W")
+
+
+def _bias_like(base: str) -> bool:
+    return base in ("b", "bias", "c") or (base.startswith("b") and len(base) <= 3)
+
+
+def constructor_options(name: str, s: dict[str, int], k: int, conv: bool) -> list[Maker] | None:
+    """Ways to make the constructor argument ``name`` (None: no idea)."""
+    chain = [s["D"], s["H"], s["C"], s["V"], s["T"] + 6]
+    num = _numbered(name)
+    base, idx = num if num else (name, 0)
+    if name in SIZE_NAMES:
+        return [_const(s[SIZE_NAMES[name]])]
+    if name == "hidden_size_list":
+        return [lambda b, r: [s["H"], s["H"]]]
+    if name in SCALARS:
+        return [_const(SCALARS[name])]
+    if name == "corpus":  # every id of the vocabulary (its W's rows) appears
+        return [lambda b, r: _corpus(b, r, s["V"])]
+    if name == "Wx" or base == "Wx":
+        return [lambda b, r: r.standard_normal((s["D"], k * s["H"]))]
+    if name == "Wh" or base == "Wh":
+        return [lambda b, r: r.standard_normal((s["H"], k * s["H"]))]
+    if name in ("gamma", "beta"):
+        return [lambda b, r: r.uniform(0.5, 1.5, s["D"]) if name == "gamma" else r.standard_normal(s["D"])]
+    if name in ("running_mean", "running_var"):
+        return None
+    if base in ("W_in", "Win"):
+        return [lambda b, r: r.standard_normal((s["D"], s["H"]))]
+    if base in ("W_out", "Wout"):
+        return [lambda b, r: r.standard_normal((s["H"], s["C"]))]
+    if _weight_like(base):
+        if idx:
+            return [_normal((chain[idx - 1], chain[idx]))]
+        # (D, H) as Affine's; (V, D) as an embedding's with a vocabulary larger than a batch
+        two = [
+            lambda b, r: r.standard_normal((s["D"], s["H"])),
+            lambda b, r: r.standard_normal((s["V"], s["D"])),
+        ]
+        four = [lambda b, r: r.standard_normal((CONV["FN"], CONV["C_in"], CONV["FH"], CONV["FH"]))]
+        return four + two if conv else two + four
+    if _bias_like(base):
+        return [_bias(name, s, chain)]
+    return None
+
+
+def _corpus(built: dict[str, Any], r: np.random.Generator, vocab: int) -> np.ndarray:
+    w = _main_weight(built)
+    v = w.shape[0] if w is not None and w.ndim == 2 else vocab
+    return np.r_[np.arange(v), r.integers(0, v, 3 * v)]
+
+
+def _bias_shape(name: str, built: dict[str, Any], s: dict[str, int], chain: list[int]) -> tuple[int, ...]:
+    """A bias is as long as its weight's output side: b of W (D, H) is (H,), of a convolution's
+    W (FN, C, FH, FW) is (FN,), of Wx (D, 4H) is (4H,); b1 goes with W1 (or theta1)."""
+    num = _numbered(name)
+    suffix = name[1:] if name.startswith("b") else ""
+    partners = [f"W{suffix}", f"theta{suffix}", f"Wx{suffix}", "W", "Wx"]
+    if num:
+        partners = [f"W{num[1]}", f"W_{num[1]}", f"theta{num[1]}", f"Wx{num[1]}", f"w{num[1]}"]
+    for p in partners:
+        w = built.get(p)
+        if isinstance(w, np.ndarray) and w.ndim == 2:
+            return (w.shape[1],)
+        if isinstance(w, np.ndarray) and w.ndim == 4:
+            return (w.shape[0],)
+    return (chain[num[1]],) if num else (s["H"],)
+
+
+def _main_weight(built: dict[str, Any]) -> np.ndarray | None:
+    for k in ("Wx", "W", "W1", "W_1", "theta1", "W_in", "Wx1", "w1", "gamma"):
+        v = built.get(k)
+        if isinstance(v, np.ndarray):
+            return v
+    return next(
+        (v for v in built.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.ndim >= 2), None
+    )
+
+
+def _ids(r: np.random.Generator, high: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Integer ids in [0, high) with the first id repeated at the end: an Embedding that
+    assigns where it must add shows on that row."""
+    ids = r.integers(0, high, shape)
+    flat = ids.reshape(-1)
+    if flat.size > 1:
+        flat[-1] = flat[0]
+    return ids
+
+
+def input_options(
+    name: str, s: dict[str, int], built: dict[str, Any], cls_name: str, so_far: dict[str, Any]
+) -> list[Maker]:
+    """Ways to make forward's argument ``name``, the likeliest first."""
+    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    w = _main_weight(built)
+    wh = built.get("Wh")
+    d_in = w.shape[0] if w is not None and w.ndim == 2 else D
+    h_size = (
+        wh.shape[0] if isinstance(wh, np.ndarray) else (w.shape[1] if w is not None and w.ndim == 2 else H)
+    )
+    vocab = w.shape[0] if w is not None and w.ndim == 2 else s["V"]
+    first = next(iter(so_far.values()), None)
+    timeish = cls_name.startswith("Time") or "Time" in cls_name
+    if name in LABEL_NAMES or name.startswith("t_"):
+        return _label_options(first, s)
+    if name in INT_NAMES:
+        shape = (N, T) if timeish else (N,)
+        return [lambda b, r: _ids(r, vocab, shape)]
+    if name in ("h_prev", "c_prev", "h", "c", "h0", "c0", "dh", "h_next"):
+        sizes = [h_size]
+        hs = so_far.get("hs")
+        if isinstance(hs, np.ndarray):
+            sizes.insert(0, hs.shape[-1])
+        if w is not None and w.ndim == 2:
+            sizes.append(w.shape[1])
+        sizes += [D, H]
+        return [_normal((N, n)) for n in dict.fromkeys(sizes)]
+    if name in ("hs", "hs_enc", "hs_dec", "enc_hs", "dec_hs"):
+        return [lambda b, r: r.standard_normal((N, T, h_size if wh is not None else H))]
+    if name == "a":
+        return [lambda b, r: r.uniform(0.1, 1.0, (N, T))]
+    seq = [lambda b, r: r.standard_normal((N, T, d_in))]
+    flat = [lambda b, r: r.standard_normal((N, d_in))]
+    ids = [lambda b, r: _ids(r, vocab, (N, T) if timeish or name == "xs" else (N,))]
+    vec = [lambda b, r: r.standard_normal(N)]
+    image = [
+        lambda b, r: r.standard_normal(
+            (N, w.shape[1] if w is not None and w.ndim == 4 else CONV["C_in"], CONV["IH"], CONV["IH"])
+        )
+    ]
+    if w is not None and w.ndim == 4:
+        return image + flat
+    if name == "xs" or timeish:
+        return seq + ids + flat
+    return flat + vec + seq + image + ids
+
+
+def _labels(r: np.random.Generator, classes: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Class ids that are not all the same (consecutive classes from a random start)."""
+    size = int(np.prod(shape))
+    return ((np.arange(size) + r.integers(classes)) % classes).reshape(shape)
+
+
+def _label_options(x: Any, s: dict[str, int]) -> list[Maker]:
+    """Labels for a loss whose scores are ``x``: class ids, one-hot, or 0/1 of x's shape."""
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        return [lambda b, r: r.integers(0, s["C"], s["N"])]
+    shape, classes = x.shape, x.shape[-1]
+    opts: list[Maker] = []
+    if x.ndim >= 2:
+        opts.append(lambda b, r: _labels(r, classes, shape[:-1]))
+        opts.append(lambda b, r: np.eye(classes)[_labels(r, classes, shape[:-1])])
+    opts.append(lambda b, r: r.integers(0, 2, shape))
+    opts.append(lambda b, r: r.integers(0, 2, shape).astype(np.float64))
+    return opts
+
+
+# -- the search ---------------------------------------------------------------------------------
+
+
+def required(fn: Any, skip_self: bool = True) -> list[str]:
+    """Positional parameters without a default (the ones a call must give)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    return [
+        p.name
+        for p in params
+        if p.default is p.empty
+        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.name != "self"
+    ]
+
+
+CANNOT_GUESS = Msg(
+    '{cls}: cannot guess {what} {name!r} from its name; say it with --init "{name}=(4,3)" '
+    "(a shape) or --init {name}=2 (a number), or give the class a classmethod "
+    "example(sizes, rng) -> (layer, inputs)",
+    '{cls}: {what} {name!r} の形を名前から推測できません。--init "{name}=(4,3)"(形)か '
+    "--init {name}=2(数)で指定するか、クラスメソッド example(sizes, rng) -> (layer, inputs) を書いてください",
+)
+NOTHING_FITS = Msg(
+    "{cls}: no shapes the names suggest made forward run; tried:\n{tried}\n"
+    'say the sizes with --sizes N=2,D=3,H=4, the shapes with --init "W=(4,3),b=(3,)", '
+    "or give the class a classmethod example(sizes, rng) -> (layer, inputs)",
+    "{cls}: 名前から推測したどの形でも順伝播が動きませんでした。試したもの:\n{tried}\n"
+    '--sizes N=2,D=3,H=4 で大きさを、--init "W=(4,3),b=(3,)" で形を指定するか、'
+    "クラスメソッド example(sizes, rng) -> (layer, inputs) を書いてください",
+)
+WHAT_ARG = Msg("the constructor argument", "コンストラクタ引数")
+WHAT_INPUT = Msg("the forward argument", "forward の引数")
+
+
+def describe(values: dict[str, Any]) -> str:
+    def one(v: Any) -> str:
+        if isinstance(v, np.ndarray):
+            kind = "" if v.dtype.kind == "f" else " ids" if v.ndim else ""
+            return str(tuple(int(d) for d in v.shape)) + kind
+        return repr(v)
+
+    return ", ".join(f"{k} {one(v)}" for k, v in values.items())
+
+
+def build(
+    cls: Any, *, sizes: dict[str, int] | None = None, init: dict[str, Any] | None = None, seed: int = 0
+) -> Built:
+    """Make ``cls`` and its forward inputs from the names of their arguments.
+
+    Raises:
+        NoFitError: a name cannot be guessed, or no guess made forward run (the message says
+            what was tried and how to say the shapes).
+    """
+    s = dict(SIZES, **(sizes or {}))
+    init = dict(init or {})
+    letters = _letters(s)
+    if hasattr(cls, "example") and callable(cls.example):
+        layer, inputs = cls.example(dict(s), np.random.default_rng(seed))
+        return Built(layer, tuple(inputs), letters=letters, described="example()")
+    if not inspect.isclass(cls):
+        return _build_inputs(cls, {}, s, init, seed, letters, cls_name=type(cls).__name__)
+    ctor = required(cls.__init__)
+    conv_first = "conv" in cls.__name__.lower()
+    options: list[list[tuple[str, Maker | Any]]] = []
+    ks = [1, 4, 3] if any(n.startswith(("Wx", "Wh")) for n in ctor) else [1]
+    tried: list[str] = []
+    best: Built | None = None
+    best_level = -1
+    for k in ks:
+        options = []
+        for name in ctor:
+            if name in init:
+                options.append([(name, _given(name, init[name]))])
+                continue
+            opts = constructor_options(name, s, k, conv_first)
+            if opts is None:
+                raise NoFitError(CANNOT_GUESS(cls=cls.__name__, what=WHAT_ARG(), name=name), [])
+            options.append([(name, o) for o in opts])
+        for combo in itertools.product(*options) if options else [()]:
+            rng = _rng(seed)
+            built: dict[str, Any] = {}
+            for name, make in combo:
+                built[name] = make(built, rng) if callable(make) else make
+            try:
+                layer = cls(*built.values())
+            except Exception as e:  # noqa: BLE001 -- a guess that does not fit: try the next
+                tried.append(f"{cls.__name__}({describe(built)}): {type(e).__name__}: {e}")
+                if best_level < 0:
+                    best_level, best = 0, Built(None, (), error=(e, "constructor"))
+                continue
+            names = {id(v): n for n, v in built.items() if isinstance(v, np.ndarray)}
+            for got, level in _try_inputs(layer, built, s, init, rng, cls.__name__, tried):
+                got.names, got.letters = names, letters
+                got.described = describe(built) + ("; " if built else "") + got.described
+                if level == 3:
+                    return got
+                if level > best_level:
+                    best, best_level = got, level
+    if best is not None and best_level == 2:
+        return best  # forward runs, backward raises: the check reports the error at its line
+    if best is not None and best.error is not None and _same_user_error(tried):
+        return best
+    raise NoFitError(NOTHING_FITS(cls=cls.__name__, tried="\n".join("  " + t for t in tried[:8])), tried)
+
+
+def _rng(seed: int) -> np.random.Generator:
+    """The weights' and inputs' generator: another stream than the check's dout (drawn with
+    ``seed``), so that no input equals dout and a slip that confuses the two shows."""
+    return np.random.default_rng((seed, 1))
+
+
+def _given(name: str, value: Any) -> Maker | Any:
+    if isinstance(value, tuple):
+        if name in INT_NAMES:
+            return lambda b, r: _ids(r, 7, value)
+        return lambda b, r: r.standard_normal(value)
+    return value
+
+
+def _try_inputs(
+    layer: Any,
+    built: dict[str, Any],
+    s: dict[str, int],
+    init: dict[str, Any],
+    rng: np.random.Generator,
+    cls_name: str,
+    tried: list[str],
+) -> Iterator[tuple[Built, int]]:
+    """Each way of making forward's inputs, with how far it got: 3 forward and backward ran,
+    2 forward ran, 1 forward raised."""
+    import copy
+
+    names = required(layer.forward)
+    state = rng.bit_generator.state
+    for values in _input_combos(names, s, built, init, cls_name):
+        rng.bit_generator.state = state
+        inputs: dict[str, Any] = {}
+        for name, make in values:
+            inputs[name] = make(built, rng) if callable(make) else make
+            if callable(make):
+                # options of a later argument may depend on an earlier one (labels on scores)
+                pass
+        trial = copy.deepcopy(layer)
+        what = describe(inputs)
+        np_state = global_random_state()
+        try:
+            out = trial.forward(*[v.copy() if isinstance(v, np.ndarray) else v for v in inputs.values()])
+        except Exception as e:  # noqa: BLE001 -- a guess that does not fit: try the next
+            tried.append(f"forward({what}): {type(e).__name__}: {e}")
+            yield Built(copy.deepcopy(layer), tuple(inputs.values()), described=what, error=(e, "forward")), 1
+            continue
+        finally:
+            set_global_random_state(np_state)
+        if out is None:
+            yield Built(copy.deepcopy(layer), tuple(inputs.values()), described=what), 2
+            continue
+        outs = out if isinstance(out, tuple) else (out,)
+        douts = [np.ones_like(o, dtype=np.float64) if np.ndim(o) else 1.0 for o in outs]
+        try:
+            trial.backward(*douts)
+        except Exception as e:  # noqa: BLE001 -- reported by the check itself if nothing else runs
+            tried.append(f"forward({what}) ran; backward: {type(e).__name__}: {e}")
+            yield (
+                Built(copy.deepcopy(layer), tuple(inputs.values()), described=what, error=(e, "backward")),
+                2,
+            )
+            continue
+        finally:
+            set_global_random_state(np_state)
+        yield Built(copy.deepcopy(layer), tuple(inputs.values()), described=what), 3
+
+
+def _input_combos(
+    names: list[str], s: dict[str, int], built: dict[str, Any], init: dict[str, Any], cls_name: str
+) -> Iterator[list[tuple[str, Any]]]:
+    """Every combination of the inputs' options, depth first (a label's options depend on the
+    scores made before it)."""
+
+    def rec(i: int, so_far: dict[str, Any], chosen: list[tuple[str, Any]]) -> Iterator[list[tuple[str, Any]]]:
+        if i == len(names):
+            yield list(chosen)
+            return
+        name = names[i]
+        opts: list[Any] = (
+            [_given(name, init[name])] if name in init else input_options(name, s, built, cls_name, so_far)
+        )
+        for make in opts:
+            probe = make(built, np.random.default_rng(0)) if callable(make) else make
+            yield from rec(i + 1, {**so_far, name: probe}, [*chosen, (name, make)])
+
+    yield from rec(0, {}, [])
+
+
+def _build_inputs(
+    obj: Any,
+    built: dict[str, Any],
+    s: dict[str, int],
+    init: dict[str, Any],
+    seed: int,
+    letters: dict[int, str],
+    cls_name: str,
+) -> Built:
+    """Inputs for an object that exists already (the Python API with no inputs given)."""
+    tried: list[str] = []
+    best, best_level = None, -1
+    for got, level in _try_inputs(obj, built, s, init, _rng(seed), cls_name, tried):
+        got.letters = letters
+        if level == 3:
+            return got
+        if level > best_level:
+            best, best_level = got, level
+    if best is not None and best_level == 2:
+        return best
+    raise NoFitError(NOTHING_FITS(cls=cls_name, tried="\n".join("  " + t for t in tried[:8])), tried)
+
+
+def _same_user_error(tried: list[str]) -> bool:
+    """Every guess failed with the same error: the layer's own bug, not a shape that did not fit."""
+    kinds = {t.split(": ", 1)[1].split(":")[0] for t in tried if ": " in t}
+    return len(kinds) == 1 and next(iter(kinds)) in (
+        "NameError",
+        "AttributeError",
+        "UnboundLocalError",
+        "ZeroDivisionError",
+        "KeyError",
+        "TypeError",
+    )
+
+
+def _letters(s: dict[str, int]) -> dict[int, str]:
+    """size -> letter, for the sizes no other letter shares."""
+    count: dict[int, int] = {}
+    for v in s.values():
+        count[v] = count.get(v, 0) + 1
+    return {v: k for k, v in s.items() if count[v] == 1}

@@ -1,0 +1,484 @@
+"""Check a reader's layer as it is: build it from its names, check its gradients, name the
+mistakes at the lines of the reader's file, and give one verdict.
+
+:func:`check_layer` takes a class (or a built object, or a class with ``example()``);
+:func:`check_file` every layer class (and derivative function) of a ``.py`` file. Both
+return results that render in English or Japanese; nothing prints.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zerokara.check import adapt, source
+from zerokara.check.build import Built, NoFitError, build
+from zerokara.check.diagnose import Seen, shape_findings
+from zerokara.check.findings import Finding, Where
+from zerokara.check.gradcheck import (
+    GradReport,
+    LayerCodeError,
+    global_random_state,
+    gradcheck,
+    set_global_random_state,
+)
+from zerokara.check.messages import Msg, Text
+from zerokara.introspect import arg_names
+
+STYLE_NAMES = {
+    "module": Msg("zerokara Module", "zerokara の Module"),
+    "book2": Msg("book 2 style: params/grads lists", "2 巻の書き方: params/grads のリスト"),
+    "book1": Msg("book 1 style: self.W and self.dW", "1 巻の書き方: self.W と self.dW"),
+}
+BUILT = Msg("built: {what}", "組み立て: {what}")
+PASS = Msg(
+    "PASS: every gradient matches the numerical gradient (largest relative error {rel:.1e})",
+    "合格: すべての勾配が数値微分と一致しました(最大相対誤差 {rel:.1e})",
+)
+PASS_WARN = Msg(
+    "PASS with {n} warning(s): the gradients are right (largest relative error {rel:.1e}), see above",
+    "合格(警告 {n} 件): 勾配は正しいです(最大相対誤差 {rel:.1e})。上の警告を見てください",
+)
+FAIL = Msg(
+    "FAIL: {n} of {m} gradient(s) wrong: {names}",
+    "不合格: {m} 個中 {n} 個の勾配が違います: {names}",
+)
+ERROR = Msg("ERROR: the check could not run", "エラー: チェックを実行できませんでした")
+DOWNSTREAM = Msg(
+    "probably follows from the mistake named above; fix that first",
+    "上で指摘した誤りから続いている可能性が高いです。先にそちらを直してください",
+)
+BROADCAST_INTO = re.compile(
+    r"could not broadcast input array from shape \(([\d, ]*)\) into shape \(([\d, ]*)\)"
+)
+NO_FORWARD = Msg(
+    "{cls} has {has} but no {missing}: a layer needs forward(*inputs) and backward(dout)",
+    "{cls} には {has} がありますが {missing} がありません。"
+    "レイヤには forward(*inputs) と backward(dout) が要ります",
+)
+
+
+@dataclass
+class LayerResult:
+    """One class checked: its verdict, the report, or the error that stopped the check."""
+
+    name: str
+    status: str  # "pass", "fail" or "error"
+    style: str = ""
+    built: str = ""
+    report: GradReport | None = None
+    error: Text | None = None
+    where: Where | None = None
+    findings: list[Finding] = field(default_factory=list)  # failures found without a report
+
+    @property
+    def codes(self) -> list[str]:
+        return (self.report.codes if self.report else []) + [f.code for f in self.findings]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [n for n in self.report.notes if n.warning] if self.report else []
+
+    def verdict(self, lang: str = "en") -> str:
+        if self.status == "error":
+            return ERROR.format(lang)
+        if self.status == "pass":
+            rel = max((e.rel_err for e in self.report.entries), default=0.0) if self.report else 0.0
+            w = self.warnings
+            return (PASS_WARN(n=len(w), rel=rel) if w else PASS(rel=rel)).render(lang)
+        entries = self.report.entries if self.report else []
+        bad = [e.name for e in entries if not e.ok] or [f.extra.get("name", "?") for f in self.findings]
+        return FAIL.format(lang, n=len(bad), m=max(len(entries), len(bad)), names=", ".join(bad))
+
+    def render(self, lang: str = "en") -> str:
+        style = STYLE_NAMES[self.style].render(lang) if self.style in STYLE_NAMES else ""
+        lines = [f"== {self.name}" + (f" ({style})" if style else "")]
+        if self.built:
+            lines.append(BUILT.format(lang, what=self.built))
+        if self.error is not None:
+            lines.append(self.error.render(lang))
+            if self.where is not None:
+                lines.append(f"  {self.where}")
+        if self.report is not None:
+            lines += self.report.render(lang).split("\n")[1:]
+        for f in self.findings:
+            lines.append("  FAIL " + f.render(lang).replace("\n", "\n       "))
+        lines.append(self.verdict(lang))
+        return "\n".join(lines)
+
+
+def check_layer(
+    cls: Any,
+    *,
+    sizes: dict[str, int] | None = None,
+    init: dict[str, Any] | None = None,
+    seed: int = 0,
+    name: str | None = None,
+) -> LayerResult:
+    """Build ``cls`` from its argument names and check its gradients (see the module docstring)."""
+    name = str(name or getattr(cls, "__name__", type(cls).__name__))
+    kind = cls if inspect.isclass(cls) else type(cls)
+    missing = [m for m in ("forward", "backward") if not callable(getattr(kind, m, None))]
+    if missing:
+        has = [m for m in ("forward", "backward") if m not in missing]
+        return LayerResult(
+            name,
+            "error",
+            error=NO_FORWARD(cls=name, has=" and ".join(has) or "neither", missing=" and ".join(missing)),
+        )
+    try:
+        b = build(cls, sizes=sizes, init=init, seed=seed)
+    except NoFitError as e:
+        return LayerResult(name, "error", error=e.text)
+    except Exception as e:  # noqa: BLE001 -- the user's example() or constructor failing is their error
+        return LayerResult(
+            name,
+            "error",
+            error=RAISED_AT(what="building", error=f"{type(e).__name__}: {e}"),
+            where=source.user_line(e, _file_of(kind)),
+        )
+    if b.error is not None and b.error[1] == "constructor":
+        err = b.error[0]
+        return LayerResult(
+            name,
+            "error",
+            error=RAISED_AT(what="the constructor", error=f"{type(err).__name__}: {err}"),
+            where=source.user_line(err, _file_of(kind)),
+        )
+    style = adapt.style_of(b.layer)
+    try:
+        report = gradcheck(b.layer, *b.inputs, seed=seed, names=b.names, letters=b.letters)
+    except LayerCodeError as e:
+        return _failed(name, kind, style, b, e, seed)
+    report.layer = name
+    _locate(kind, report, b)
+    return LayerResult(name, "pass" if report.ok else "fail", style, b.described, report)
+
+
+RAISED_AT = Msg("{what} raised {error}", "{what} で {error} が発生しました")
+
+
+def _file_of(cls: Any) -> str | None:
+    try:
+        return inspect.getsourcefile(cls)
+    except TypeError:
+        return None
+
+
+def _failed(name: str, kind: Any, style: str, b: Built, e: LayerCodeError, seed: int) -> LayerResult:
+    """The layer's code raised: a gradient written into a buffer of the wrong shape is a
+    failure with its diagnosis; anything else is the error at its line."""
+    where = source.user_line(e.error, _file_of(kind)) if e.error is not None else None
+    m = BROADCAST_INTO.search(str(e.error)) if e.phase == "backward" and e.error is not None else None
+    if m is not None:
+        got = tuple(int(v) for v in m.group(1).replace(" ", "").split(",") if v)
+        want = tuple(int(v) for v in m.group(2).replace(" ", "").split(",") if v)
+        slots = [s for s in adapt.slots(b.layer, b.names) if s.value(b.layer).shape == want]
+        layer = copy.deepcopy(b.layer)
+        np_state = global_random_state()
+        try:
+            out = layer.forward(*[x.copy() if isinstance(x, np.ndarray) else x for x in b.inputs])
+        finally:
+            set_global_random_state(np_state)
+        outs = out if isinstance(out, tuple) else (out,)
+        names = arg_names(b.layer.forward, len(b.inputs))
+        seen = Seen(list(b.inputs), names, outs, outs, b.letters)
+        pname = slots[0].name if len(slots) == 1 else "/".join(s.name for s in slots) or "?"
+        found, _ = shape_findings(pname, "param", want, np.zeros(got), np.zeros(want), seen)
+        for f in found:
+            f.where, f.extra["name"] = where, pname
+            f.fix = _fix_at(f, where) or f.fix
+        return LayerResult(name, "fail", style, b.described, error=e.text, findings=found)
+    text = e.text
+    if e.error is not None and source.did_you_mean(e.error):
+        text = RAISED_AT(
+            what=e.phase, error=f"{type(e.error).__name__}: {e.error}{source.did_you_mean(e.error)}"
+        )
+    return LayerResult(name, "error", style, b.described, error=text, where=where)
+
+
+GENERIC = ("values-differ", "wrong-shape", "grad-not-stored", "no-gradient")
+
+
+def _locate(kind: Any, report: GradReport, b: Built) -> None:
+    """Put each failing gradient's finding on the line of the user's file it comes from, add
+    the slips read from the source, and mark the failures that follow from a named one."""
+    names = arg_names(b.layer.forward, len(b.inputs))
+    failing = {e.name for e in report.failures()}
+    slot_of = {s.name: s for s in adapt.slots(b.layer, b.names)}
+    for e in report.failures():
+        if e.kind == "param" and e.name in slot_of:
+            s = slot_of[e.name]
+            where = source.grad_line(kind, s.key, s.style, e.name)
+        elif e.kind == "input" and e.name in names:
+            where = source.returned_line(kind, names.index(e.name))
+        else:
+            where = None
+        for f in e.findings:
+            # a derivative's slip is where the local gradient is made, not where it is stored
+            if f.where is None and where is not None and (f.code not in AWAY or e.kind == "input"):
+                f.where = where
+                f.fix = _fix_at(f, where) or f.fix
+    for e in report.failures():
+        for f in e.findings:
+            if f.code == "derivative-left-out" and f.where is None:
+                f.where, f.fix = source.left_out_line(kind, f.fix)
+    try:
+        from_code = source.code_findings(kind, failing, names)
+    except (SyntaxError, ValueError, TypeError, AttributeError):  # source unreadable: numbers only
+        from_code = []
+    for c in from_code:
+        target = _entry_for(report, c)
+        if target is not None:
+            target.code, target.text, target.where, target.fix = c.code, c.text, c.where, c.fix or target.fix
+        else:
+            report.notes.append(c)
+    named = [f for e in report.entries for f in e.findings if f.code not in GENERIC] + [
+        n for n in report.notes if not n.warning
+    ]
+    if named:
+        for e in report.failures():
+            for i, f in enumerate(e.findings):
+                if f.code in ("values-differ",):
+                    e.findings[i] = Finding("downstream", DOWNSTREAM())
+
+
+#: findings whose slip is not on the line that stores the gradient
+AWAY = ("derivative-from-dout", "derivative-at-input", "derivative-left-out", "downstream")
+
+
+def _entry_for(report: GradReport, c: Finding) -> Finding | None:
+    """The numbers' finding that a finding read from the code explains: the same slip not yet
+    placed, the generic failure of the input whose product is wrong, or the all-zero gradient
+    of the array a rebound local was taken for."""
+    for e in report.failures():
+        for f in e.findings:
+            if f.code == c.code and f.where is None:
+                return f
+            if (
+                c.code == "wrong-weight"
+                and f"d{e.name} " in c.text.render()
+                and f.code in (*GENERIC, "wrong-weight")
+            ):
+                return f
+            if (
+                c.code == "grads-rebound"
+                and f.code == "grad-not-stored"
+                and c.fix
+                and c.fix.startswith(f"d{e.name}[")
+            ):
+                return f
+    return None
+
+
+def _assigned_above(where: Where, name: str) -> tuple[Where, str] | None:
+    """The nearest line above ``where`` in the same file that sets ``name = ...``."""
+    import linecache
+
+    for line in range(where.line - 1, max(where.line - 40, 0), -1):
+        text = source.code_only(linecache.getline(where.file, line)).strip()
+        m = re.match(rf"^{re.escape(name)}\s*=(?!=)\s*(.+)$", text)
+        if m:
+            return Where(where.file, line, text), m.group(1)
+        if text.startswith("def "):
+            return None
+    return None
+
+
+def _fix_at(f: Finding, where: Where | None, follow: bool = True) -> str | None:
+    """The line to write, in the reader's own names: their line with the slip undone."""
+    if where is None:
+        return None
+    line = where.source.strip()
+    target, eq, value = line.partition("=")
+    if not eq or not value.strip() or target.strip().endswith(("<", ">", "!")):
+        return None
+    value = value.strip()
+    if follow and re.fullmatch(r"[A-Za-z_]\w*", value) and f.code.startswith("bias-"):
+        origin = _assigned_above(where, value)  # db stored here was made a few lines above
+        if origin is not None:
+            where, (target, value) = origin[0], (value, origin[1])
+            fixed = _fix_at(f, Where(where.file, where.line, f"{target} = {value}"), follow=False)
+            return f"{fixed}  (line {where.line})" if fixed else None
+    core = re.sub(r"^np\.sum\((.*?)(,\s*axis\s*=.*)?\)$", r"\1", value)
+    core = re.sub(r"^\((.*)\)\.sum\(.*\)$", r"\1", core)
+    axis = re.search(r"axis=(\(\d[\d, ]*\)|\d+)", f.fix or "")
+    if f.code in ("bias-not-summed", "bias-keepdims", "bias-wrong-axis") and axis:
+        return f"{target.strip()} = np.sum({core}, axis={axis.group(1).strip()})"
+    if f.code == "transposed":
+        m = re.match(r"^np\.dot\((\w[\w.]*)\.T,\s*(\w[\w.]*)\)$", value)
+        return (
+            f"{target.strip()} = np.dot({m.group(2)}.T, {m.group(1)})"
+            if m
+            else f"{target.strip()} = ({value}).T"
+        )
+    return None
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+@dataclass
+class FileResult:
+    """Every layer (and derivative function) of a file, checked."""
+
+    path: str
+    layers: list[LayerResult] = field(default_factory=list)
+    functions: list[Any] = field(default_factory=list)  # FunctionCheck results
+
+    @property
+    def status(self) -> int:
+        """0 all pass, 1 a gradient is wrong, 2 something could not be checked."""
+        if any(r.status == "error" for r in self.layers):
+            return 2
+        if any(r.status == "fail" for r in self.layers) or any(not f.ok for f in self.functions):
+            return 1
+        return 0
+
+
+TABLE_HEAD = Msg("{cls:<24} {style:<7} {verdict:<7} {what}", "{cls:<24} {style:<7} {verdict:<7} {what}")
+VERDICTS = {"pass": Msg("PASS", "合格"), "fail": Msg("FAIL", "不合格"), "error": Msg("ERROR", "エラー")}
+SUMMARY = Msg(
+    "{path}: {n} checked: {passed} pass, {failed} fail, {errors} error",
+    "{path}: {n} 件をチェック: 合格 {passed}、不合格 {failed}、エラー {errors}",
+)
+HEADS = Msg("class|style|verdict|what was found", "クラス|書き方|判定|見つかったこと")
+
+
+def table(result: FileResult, lang: str = "en") -> str:
+    """One row per class: its style, verdict and the mistakes named (with their lines)."""
+    h = HEADS.format(lang).split("|")
+    rows = [f"{h[0]:<24} {h[1]:<7} {h[2]:<7} {h[3]}"]
+    for r in result.layers:
+        found = []
+        for code in dict.fromkeys(c for c in r.codes if c not in ("downstream",)):
+            lines = sorted({f.where.line for f in _all_findings(r) if f.code == code and f.where})
+            found.append(code + (f" (line {', '.join(map(str, lines))})" if lines else ""))
+        if r.status == "error" and r.where is not None:
+            found.append(f"line {r.where.line}")
+        verdict = VERDICTS[r.status].render(lang)
+        rows.append(f"{r.name:<24} {r.style:<7} {verdict:<7} {'; '.join(found) or '-'}")
+    for f in result.functions:
+        verdict = VERDICTS["pass" if f.ok else "fail"].render(lang)
+        rows.append(f"{f.name:<24} {'func':<7} {verdict:<7} {'-' if f.ok else 'derivative'}")
+    counts = {s: sum(r.status == s for r in result.layers) for s in ("pass", "fail", "error")}
+    counts["pass"] += sum(f.ok for f in result.functions)
+    counts["fail"] += sum(not f.ok for f in result.functions)
+    rows.append(
+        SUMMARY.format(
+            lang,
+            path=result.path,
+            n=len(result.layers) + len(result.functions),
+            passed=counts["pass"],
+            failed=counts["fail"],
+            errors=counts["error"],
+        )
+    )
+    return "\n".join(rows)
+
+
+def _all_findings(r: LayerResult) -> list[Finding]:
+    out = list(r.findings)
+    if r.report is not None:
+        out += [f for e in r.report.entries for f in e.findings] + r.report.notes
+    return out
+
+
+def check_file(
+    path: str | Path,
+    name: str | None = None,
+    *,
+    sizes: dict[str, int] | None = None,
+    init: dict[str, Any] | None = None,
+    of: str | None = None,
+    seed: int = 0,
+) -> FileResult:
+    """Check every layer class of ``path`` (or the class or function ``name``).
+
+    A function is checked as a derivative: against ``of`` (a function of the file, or a
+    known one such as ``tanh``), or against the function its name belongs to (``d_tanh``,
+    ``sigmoid_grad``). Raises :class:`~zerokara.check.source.FileError` when the file
+    cannot be imported or has no such name.
+    """
+    module = source.load_file(path)
+    result = FileResult(str(path))
+    if name is not None:
+        obj = getattr(module, name, None)
+        if obj is None:
+            have = [c.__name__ for c in source.classes_in(module)] + [
+                f.__name__ for f in source.functions_in(module)
+            ]
+            raise source.FileError(NO_NAME(path=str(path), name=name, have=", ".join(have) or "nothing"))
+        if inspect.isfunction(obj):
+            result.functions.append(_check_function(module, obj, of))
+        else:
+            result.layers.append(check_layer(obj, sizes=sizes, init=init, seed=seed))
+        return result
+    for cls in source.classes_in(module):
+        has = [callable(getattr(cls, m, None)) for m in ("forward", "backward")]
+        if any(has):
+            result.layers.append(check_layer(cls, sizes=sizes, init=init, seed=seed))
+    for fn in source.functions_in(module):
+        if _derivative_target(fn.__name__) is not None or (of is not None):
+            result.functions.append(_check_function(module, fn, of))
+    if not result.layers and not result.functions:
+        raise source.FileError(NOTHING(path=str(path)))
+    return result
+
+
+NO_NAME = Msg("{path} has no {name!r}; it has: {have}", "{path} に {name!r} はありません。あるもの: {have}")
+NOTHING = Msg(
+    "{path} has no layer class (a class with forward and backward) and no derivative function "
+    "(d_tanh, sigmoid_grad, ...)",
+    "{path} にはレイヤのクラス(forward と backward を持つクラス)も"
+    "微分の関数(d_tanh、sigmoid_grad など)もありません",
+)
+NO_TARGET = Msg(
+    "{name}: which function is it the derivative of? say it with --of tanh or --of file.py:tanh",
+    "{name}: どの関数の微分ですか?--of tanh か --of file.py:tanh で指定してください",
+)
+
+
+def _derivative_target(name: str) -> str | None:
+    from zerokara.check.functions import derivative_target
+
+    return derivative_target(name)
+
+
+def _check_function(module: Any, fn: Any, of: str | None) -> Any:
+    from zerokara.check import functions
+
+    if of is None:
+        target_name = functions.derivative_target(fn.__name__)
+        if target_name is None:
+            return functions.check_function(fn, fn.__name__)
+        target = getattr(module, target_name, None) or functions.known_function(target_name)
+        if target is None:
+            raise source.FileError(NO_TARGET(name=fn.__name__))
+        return functions.check_derivative(fn, target, name=fn.__name__, of_name=target_name)
+    if ":" in of:
+        file, _, fname = of.rpartition(":")
+        other = source.load_file(file)
+        target = getattr(other, fname, None)
+        if target is None:
+            raise source.FileError(NO_NAME(path=file, name=fname, have="..."))
+        of_name = fname
+    else:
+        target = getattr(module, of, None) or functions.known_function(of)
+        of_name = of
+        if target is None:
+            raise source.FileError(NO_TARGET(name=fn.__name__))
+    return functions.check_derivative(fn, target, name=fn.__name__, of_name=of_name)
+
+
+def short_path(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path

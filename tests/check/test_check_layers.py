@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from zerokara.check import adapt, gradcheck
 from zerokara.check.build import NoFitError, build, parse_init, parse_sizes
 from zerokara.check.findings import WARNINGS
-from zerokara.check.layer import check_file, check_layer, table
+from zerokara.check.files import check_file, table
+from zerokara.check.layer import check_layer
 from zerokara.check.source import FileError, classes_in, is_layer, load_file
 from zerokara.cli import main
 
@@ -358,3 +359,10 @@ def test_whole_file_ends_with_a_table(capsys):
     for n in names:
         assert n in tail
     assert "checked" in tail.splitlines()[-1]
+
+
+def test_gradcheck_command_takes_the_readers_file_too(capsys):
+    """`zerokara gradcheck my.py:RNN` was refused (built-in names only); it now checks the file."""
+    assert main(["gradcheck", f"{USER / 'seed_rnn.py'}:RNN"]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert main(["gradcheck", f"{USER / 'seed_rnn.py'}:RNNWithoutSum"]) == 1

@@ -32,7 +32,7 @@ def assert_renders(res: FunctionCheck) -> None:
     assert ("一致" if res.ok else "不一致") in ja
 
 
-# seed 004: the reader's d_tanh and the answer key's d_tann
+# the Day 3 note's question: the reader's d_tanh and the answer key's d_tann
 
 
 def d_tanh(x):

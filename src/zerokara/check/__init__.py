@@ -1,5 +1,24 @@
-"""Checking: the numerical gradient check of any layer or model."""
+"""Checking: the numerical gradient check of any layer or model, ours or the reader's own
+(book 1's ``self.W``/``self.dW``, book 2's ``params``/``grads`` lists), with a doctor that
+names the mistake; ``zerokara check`` on a reader's file."""
 
-from zerokara.check.gradcheck import GradEntry, GradReport, gradcheck
+from zerokara.check.build import build
+from zerokara.check.files import FileResult, check_file
+from zerokara.check.functions import FunctionCheck, check_derivative, check_function
+from zerokara.check.gradcheck import GradEntry, GradReport, LayerCodeError, gradcheck
+from zerokara.check.layer import LayerResult, check_layer
 
-__all__ = ["gradcheck", "GradReport", "GradEntry"]
+__all__ = [
+    "gradcheck",
+    "GradReport",
+    "GradEntry",
+    "LayerCodeError",
+    "check_layer",
+    "check_file",
+    "LayerResult",
+    "FileResult",
+    "build",
+    "check_derivative",
+    "check_function",
+    "FunctionCheck",
+]

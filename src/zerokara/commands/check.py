@@ -46,7 +46,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 def run(args: argparse.Namespace) -> int:
     from zerokara.check.build import parse_init, parse_sizes
-    from zerokara.check.layer import check_file, table
+    from zerokara.check.files import check_file, table
     from zerokara.check.source import FileError
 
     path, sep, name = (

@@ -12,7 +12,9 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         description="Run a float64 central-difference gradient check of a built-in layer or model "
         "and print the error per input and parameter. Exit status 1 when a gradient is wrong.",
     )
-    gc.add_argument("layer", help="a layer name (see --list), or 'all'")
+    gc.add_argument(
+        "layer", help="a layer name (see --list), 'all', or your own FILE.py[:NAME] (as zerokara check)"
+    )
     gc.add_argument("--sizes", help="sizes, e.g. N=3,D=4,H=5,C=3")
     gc.add_argument("--seed", type=int, default=0)
     gc.add_argument("--list", action="store_true", help="list the layer names and exit")
@@ -23,6 +25,14 @@ def run(args: argparse.Namespace) -> int:
     from zerokara.check import gradcheck
     from zerokara.check.examples import EXAMPLES, UsedSizes, make_example, parse_sizes, sizes_text
 
+    if args.layer.endswith(".py") or ".py:" in args.layer:  # the reader's own file: zerokara check
+        from zerokara.commands import check
+
+        return check.run(
+            argparse.Namespace(
+                target=args.layer, lang="en", sizes=args.sizes, init=None, of=None, seed=args.seed
+            )
+        )
     if args.list or args.layer == "list":
         for name, (desc, _) in EXAMPLES.items():
             print(f"{name:20} {desc}")

@@ -38,10 +38,18 @@ def modules_of(module: Any) -> list[tuple[str, Any]]:
 
 
 def param_slots(module: Any) -> list[tuple[str, Any, str]]:
-    """(dotted name, owning module, key) of every parameter slot; a parameter shared by two
-    layers (weight tying) has two slots, one per layer that holds it."""
+    """(dotted name, owning module, key) of every parameter slot held in a ``params`` dict;
+    a parameter shared by two layers (weight tying) has two slots, one per layer that holds it.
+
+    Book 2's ``params`` lists and book 1's ``self.W`` attributes have no such slots (none
+    are returned): ``zerokara.check.adapt`` and ``zerokara.explain.params`` read those.
+    """
     return [
         (f"{prefix}.{key}" if prefix else key, mod, key)
         for prefix, mod in modules_of(module)
-        for key in getattr(mod, "params", {})
+        for key in _dict(getattr(mod, "params", None))
     ]
+
+
+def _dict(params: Any) -> dict:
+    return params if isinstance(params, dict) else {}

@@ -85,7 +85,7 @@ def _findings(result):
 
 def test_lines_to_write_use_the_readers_names():
     rnn = check_layer(load_file(USER / "seed_rnn.py").RNNWithoutSum)
-    assert any(f.fix == f"db = np.sum(dt, axis=0)  (line {_line(USER / 'seed_rnn.py', 'db = dt  ')})"
+    assert any(f.fix == f"db = np.sum(dt, axis=0)  # line {_line(USER / 'seed_rnn.py', 'db = dt  ')}"
                for f in _findings(rnn)), rnn.render()
     t = check_layer(diagnoses.AffineDWTransposed)
     assert any(f.fix and "np.dot(self.x.T, dout)" in f.fix for f in _findings(t)), t.render()

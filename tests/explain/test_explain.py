@@ -135,16 +135,22 @@ def test_users_bias_without_sum_fails_with_the_parameter_named_and_the_missing_s
     ("no_such_module_xyz:Layer", None, "cannot import 'no_such_module_xyz'"),
     ("tests.explain.userlayers:Missing", None, "has no 'Missing'; layer classes there: WrongSigmoid"),
     ("tests.explain.userlayers:NotALayer", None, "is not a layer"),
-    ("tests.explain.userlayers:NeedsArgs", None, "give the class a classmethod example(sizes, rng)"),
+    ("tests.explain.userlayers:Scale", None, "cannot guess the constructor argument 'table'"),
+    ("tests.explain.userlayers:Scale", None, "give the class a classmethod example(sizes, rng)"),
+    ("tests.explain.userlayers:ConstructorFails", None, "constructor raised NameError: name 'w'"),
     ("tests/explain/nofile.py:Layer", None, "no file tests/explain/nofile.py"),
-    ("tests.explain.userlayers:FixedAffine", "D=2", "failed on inputs of shapes [(3, 2)]"),
+    ("tests.explain.userlayers:FixedAffine", "D=2", "no shapes the names suggest made forward run"),
+    ("tests.explain.userlayers:FixedAffine", "D=2", "forward(x (3, 2)): ValueError"),
+    ("tests/check/userfiles/seed_rnn.py:RNNWithoutSum", None, "failed on inputs of shapes [(3, 4), (3, 5)]"),
+    ("affine", None, "--init is for your own layer"),
     ("time-rnn", "T=50", "T=50 is too large to draw"),
     ("batchnorm", "N=1", "do not fit batchnorm with sizes N=1"),
     ("affine", "Q=3", "--sizes: expected KEY=positive integer"),
 ])
 def test_bad_input_is_a_clear_error(spec, sizes, message):
+    init = {"W": (4, 5)} if spec == "affine" else None
     with pytest.raises(InputError, match=None) as info:
-        explain(spec, parse_sizes(sizes))
+        explain(spec, parse_sizes(sizes), init=init)
     assert message in str(info.value)
 
 
@@ -156,7 +162,7 @@ def test_cli_bad_input_is_one_line_and_user_layer_failure_exits_1():
                           "tests.explain.userlayers:WrongSigmoid", "--lang", "ja"],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert res.returncode == 1, res.stderr
-    assert "数値微分による確認" in res.stdout and "不合格" in res.stdout and "input x" in res.stdout
+    assert "数値微分による確認" in res.stdout and "不合格" in res.stdout and "誤り 入力  x" in res.stdout
 
 
 @needs_dot

@@ -130,3 +130,112 @@ class NeedsArgs(Module):
 
     def backward(self, dout):
         return dout @ self.params["W"].T
+
+
+# -- book-style layers (no Module, no example()): built from their argument names -------------
+
+
+class Scale:
+    """Book 1 style, x @ table: the name ``table`` says no shape (--init "table=(4,5)")."""
+
+    def __init__(self, table):
+        self.table = table
+        self.dtable = None
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.table
+
+    def backward(self, dout):
+        self.dtable = self.x.T @ dout
+        return dout @ self.table.T
+
+
+class LateAffine:
+    """Book 1 style whose __init__ does not set self.dW: W and b are parameters only
+    because backward sets dW and db."""
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dW = self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        return dout @ self.W.T
+
+
+class CreateFails(LateAffine):
+    """A create() that raises: the class is built from its argument names instead."""
+
+    @classmethod
+    def create(cls, D, H, rng, dtype=np.float64):
+        raise RuntimeError("create is broken")
+
+
+class ConstructorFails:
+    """A constructor with a typo: it raises whatever it is given."""
+
+    def __init__(self, W):
+        self.W = w  # noqa: F821 -- the reader's typo
+
+    def forward(self, x):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+class _Affine2:
+    """Book 2's Affine (a part of Book2Net)."""
+
+    def __init__(self, W, b):
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+
+    def forward(self, x):
+        W, b = self.params
+        self.x = x
+        return np.dot(x, W) + b
+
+    def backward(self, dout):
+        W, b = self.params
+        self.grads[0][...] = np.dot(self.x.T, dout)
+        self.grads[1][...] = np.sum(dout, axis=0)
+        return np.dot(dout, W.T)
+
+
+class _Sigmoid2:
+    def __init__(self):
+        self.params, self.grads = [], []
+
+    def forward(self, x):
+        self.out = 1 / (1 + np.exp(-x))
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1.0 - self.out) * self.out
+
+
+class Book2Net:
+    """Book 2's TwoLayerNet without the loss: its params list gathers its layers' arrays."""
+
+    def __init__(self, W1, b1, W2, b2):
+        self.layers = [_Affine2(W1, b1), _Sigmoid2(), _Affine2(W2, b2)]
+        self.params, self.grads = [], []
+        for layer in self.layers:
+            self.params += layer.params
+            self.grads += layer.grads
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout

@@ -14,6 +14,7 @@ or a classmethod ``example(sizes, rng) -> (layer, inputs)`` on the class.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import itertools
 import re
@@ -183,8 +184,8 @@ def build(
                     best_level, best = 0, Built(None, (), error=(e, "constructor"))
                 continue
             names = {id(v): n for n, v in built.items() if isinstance(v, np.ndarray)}
-            for got, level in _try_inputs(layer, built, s, init, rng, cls.__name__, tried):
-                got.names, got.letters = names, letters
+            for got, level in _try_inputs(layer, built, s, init, rng, cls.__name__, tried, names):
+                got.letters = letters
                 got.described = describe(built) + ("; " if built else "") + got.described
                 if level == 3:
                     return got
@@ -219,14 +220,13 @@ def _try_inputs(
     rng: np.random.Generator,
     cls_name: str,
     tried: list[str],
+    names: dict[int, str] | None = None,
 ) -> Iterator[tuple[Built, int]]:
     """Each way of making forward's inputs, with how far it got: 3 forward and backward ran,
-    2 forward ran, 1 forward raised."""
-    import copy
-
-    names = required(layer.forward)
+    2 forward ran, 1 forward raised. ``names``: id(array) -> constructor argument."""
+    names = names or {}
     state = rng.bit_generator.state
-    for values in _input_combos(names, s, built, init, cls_name):
+    for values in _input_combos(required(layer.forward), s, built, init, cls_name):
         rng.bit_generator.state = state
         inputs: dict[str, Any] = {}
         for name, make in values:
@@ -241,12 +241,20 @@ def _try_inputs(
             out = trial.forward(*[v.copy() if isinstance(v, np.ndarray) else v for v in inputs.values()])
         except Exception as e:  # noqa: BLE001 -- a guess that does not fit: try the next
             tried.append(f"forward({what}): {type(e).__name__}: {e}")
-            yield Built(copy.deepcopy(layer), tuple(inputs.values()), described=what, error=(e, "forward")), 1
+            yield (
+                Built(
+                    **_fresh(layer, names),
+                    inputs=tuple(inputs.values()),
+                    described=what,
+                    error=(e, "forward"),
+                ),
+                1,
+            )
             continue
         finally:
             set_global_random_state(np_state)
         if out is None:
-            yield Built(copy.deepcopy(layer), tuple(inputs.values()), described=what), 2
+            yield Built(**_fresh(layer, names), inputs=tuple(inputs.values()), described=what), 2
             continue
         outs = out if isinstance(out, tuple) else (out,)
         douts = [np.ones_like(o, dtype=np.float64) if np.ndim(o) else 1.0 for o in outs]
@@ -255,13 +263,25 @@ def _try_inputs(
         except Exception as e:  # noqa: BLE001 -- reported by the check itself if nothing else runs
             tried.append(f"forward({what}) ran; backward: {type(e).__name__}: {e}")
             yield (
-                Built(copy.deepcopy(layer), tuple(inputs.values()), described=what, error=(e, "backward")),
+                Built(
+                    **_fresh(layer, names),
+                    inputs=tuple(inputs.values()),
+                    described=what,
+                    error=(e, "backward"),
+                ),
                 2,
             )
             continue
         finally:
             set_global_random_state(np_state)
-        yield Built(copy.deepcopy(layer), tuple(inputs.values()), described=what), 3
+        yield Built(**_fresh(layer, names), inputs=tuple(inputs.values()), described=what), 3
+
+
+def _fresh(layer: Any, names: dict[int, str]) -> dict[str, Any]:
+    """A copy of the layer, and the constructor's names keyed by the copy's arrays."""
+    memo: dict[int, Any] = {}
+    twin = copy.deepcopy(layer, memo)
+    return {"layer": twin, "names": {id(memo[i]): n for i, n in names.items() if i in memo}}
 
 
 def _input_combos(

@@ -11,7 +11,7 @@ from typing import Any
 from zerokara.check import source
 from zerokara.check.findings import Finding
 from zerokara.check.layer import LayerResult, check_layer
-from zerokara.check.messages import Msg
+from zerokara.check.messages import Msg, pad
 
 
 @dataclass
@@ -38,25 +38,30 @@ SUMMARY = Msg(
     "{path}: {n} checked: {passed} pass, {failed} fail, {errors} error",
     "{path}: {n} 件をチェック: 合格 {passed}、不合格 {failed}、エラー {errors}",
 )
+LINES = Msg("line {n}", "{n} 行目")
 HEADS = Msg("class|style|verdict|what was found", "クラス|書き方|判定|見つかったこと")
 
 
 def table(result: FileResult, lang: str = "en") -> str:
     """One row per class: its style, verdict and the mistakes named (with their lines)."""
     h = HEADS.format(lang).split("|")
-    rows = [f"{h[0]:<24} {h[1]:<7} {h[2]:<7} {h[3]}"]
+    width = max([24] + [len(r.name) + 1 for r in result.layers] + [len(f.name) + 1 for f in result.functions])
+
+    def row(name: str, style: str, verdict: str, what: str) -> str:
+        return f"{pad(name, width)} {pad(style, 7)} {pad(verdict, 7)} {what}"
+
+    rows = [row(*h)]
     for r in result.layers:
         found = []
         for code in dict.fromkeys(c for c in r.codes if c not in ("downstream",)):
             lines = sorted({f.where.line for f in _all_findings(r) if f.code == code and f.where})
-            found.append(code + (f" (line {', '.join(map(str, lines))})" if lines else ""))
+            found.append(code + (f" ({LINES.format(lang, n=', '.join(map(str, lines)))})" if lines else ""))
         if r.status == "error" and r.where is not None:
-            found.append(f"line {r.where.line}")
-        verdict = VERDICTS[r.status].render(lang)
-        rows.append(f"{r.name:<24} {r.style:<7} {verdict:<7} {'; '.join(found) or '-'}")
+            found.append(LINES.format(lang, n=r.where.line))
+        rows.append(row(r.name, r.style, VERDICTS[r.status].render(lang), "; ".join(found) or "-"))
     for f in result.functions:
         verdict = VERDICTS["pass" if f.ok else "fail"].render(lang)
-        rows.append(f"{f.name:<24} {'func':<7} {verdict:<7} {'-' if f.ok else 'derivative'}")
+        rows.append(row(f.name, "func", verdict, "-" if f.ok else FUNCTION_WRONG.format(lang)))
     counts = {s: sum(r.status == s for r in result.layers) for s in ("pass", "fail", "error")}
     counts["pass"] += sum(f.ok for f in result.functions)
     counts["fail"] += sum(not f.ok for f in result.functions)
@@ -71,6 +76,9 @@ def table(result: FileResult, lang: str = "en") -> str:
         )
     )
     return "\n".join(rows)
+
+
+FUNCTION_WRONG = Msg("disagrees (see above)", "不一致(上を参照)")
 
 
 def _all_findings(r: LayerResult) -> list[Finding]:

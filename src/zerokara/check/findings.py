@@ -67,6 +67,8 @@ class Finding:
 
     def render(self, lang: str = "en") -> str:
         out = self.text.render(lang)
+        if "matches" in self.extra:  # the numbers' confirmation of the diagnosis
+            out += "; " + self.extra["matches"].render(lang)
         if self.where is not None:
             out += "\n" + AT.format(lang, where=str(self.where))
         if self.fix:

@@ -30,7 +30,7 @@ import numpy as np
 from zerokara.check import adapt
 from zerokara.check.diagnose import Seen, shape_findings, value_findings
 from zerokara.check.findings import Finding
-from zerokara.check.messages import Msg, Text
+from zerokara.check.messages import Msg, Text, pad
 from zerokara.errors import ZerokaraError, shape_str
 from zerokara.introspect import arg_names, modules_of
 
@@ -57,28 +57,31 @@ class GradEntry:
         return [f.code for f in self.findings]
 
     def line(self, lang: str = "en") -> str:
-        status = "ok  " if self.ok else "FAIL"
+        """One row (``ok   param W  (4, 5)  abs ... rel ...``) and the findings under it."""
+        status = pad((OK if self.ok else BAD).render(lang), 4)
         errs = (
-            f"abs {self.max_abs_err:9.2e}  rel {self.rel_err:9.2e}"
+            ERRS.format(lang, a=self.max_abs_err, r=self.rel_err)
             if np.isfinite(self.max_abs_err)
             else WRONG_SHAPE_ERRS.format(lang)
         )
-        text = f"{status} {self.kind:5} {self.name:<24} {shape_str(self.shape):<14} {errs}"
+        kind = pad(KINDS[self.kind].render(lang), 5)
+        text = f"{status} {kind} {self.name:<24} {shape_str(self.shape):<14} {errs}"
         for f in self.findings:
             text += "\n       -> " + f.render(lang).replace("\n", "\n          ")
-            if "matches" in f.extra:
-                text += "; " + f.extra["matches"].render(lang)
         return text
 
 
+OK, BAD = Msg("ok", "一致"), Msg("FAIL", "誤り")
+KINDS = {"input": Msg("input", "入力"), "param": Msg("param", "重み")}
+ERRS = Msg("abs {a:9.2e}  rel {r:9.2e}", "絶対誤差 {a:9.2e}  相対誤差 {r:9.2e}")
 WRONG_SHAPE_ERRS = Msg("(gradient of the wrong shape)", "(勾配の形が違います)")
+WARN = Msg("warn", "警告")
+HEAD = Msg("gradient check of {layer}: {verdict}", "{layer} の勾配チェック: {verdict}")
+VERDICT = {True: Msg("PASS", "合格"), False: Msg("FAIL", "不合格")}
 
 
 def _finding_line(f: Finding, lang: str) -> str:
-    out = f.text.render(lang)
-    if "matches" in f.extra:
-        out += "; " + f.extra["matches"].render(lang)
-    return out
+    return f.render(lang).split("\n")[0]
 
 
 @dataclass
@@ -110,10 +113,13 @@ class GradReport:
         return [f.code for e in self.entries for f in e.findings] + [n.code for n in self.notes]
 
     def render(self, lang: str = "en") -> str:
-        head = f"gradient check of {self.layer}: {'PASS' if self.ok else 'FAIL'}"
+        head = HEAD.format(lang, layer=self.layer, verdict=VERDICT[self.ok].render(lang))
         lines = [head] + ["  " + e.line(lang) for e in self.entries]
         lines += [
-            "  " + ("warn " if n.warning else "FAIL ") + n.render(lang).replace("\n", "\n       ")
+            "  "
+            + pad((WARN if n.warning else BAD).render(lang), 4)
+            + " "
+            + n.render(lang).replace("\n", "\n       ")
             for n in self.notes
         ]
         return "\n".join(lines)

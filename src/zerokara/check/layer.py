@@ -21,13 +21,14 @@ from zerokara.check.build import Built, NoFitError, build
 from zerokara.check.diagnose import Seen, shape_findings
 from zerokara.check.findings import Finding, Where
 from zerokara.check.gradcheck import (
+    BAD,
     GradReport,
     LayerCodeError,
     global_random_state,
     gradcheck,
     set_global_random_state,
 )
-from zerokara.check.messages import Msg, Text
+from zerokara.check.messages import Msg, Text, pad
 from zerokara.introspect import arg_names
 
 STYLE_NAMES = {
@@ -107,7 +108,7 @@ class LayerResult:
         if self.report is not None:
             lines += self.report.render(lang).split("\n")[1:]
         for f in self.findings:
-            lines.append("  FAIL " + f.render(lang).replace("\n", "\n       "))
+            lines.append("  " + pad(BAD.render(lang), 4) + " " + f.render(lang).replace("\n", "\n       "))
         lines.append(self.verdict(lang))
         return "\n".join(lines)
 
@@ -191,6 +192,7 @@ def _failed(name: str, kind: Any, style: str, b: Built, e: LayerCodeError, seed:
         pname = slots[0].name if len(slots) == 1 else "/".join(s.name for s in slots) or "?"
         found, _ = shape_findings(pname, "param", want, np.zeros(got), np.zeros(want), seen)
         for f in found:
+            f.extra.pop("matches", None)  # no numbers were compared: backward never finished
             f.where, f.extra["name"] = where, pname
             f.fix = _fix_at(f, where) or f.fix
         return LayerResult(name, "fail", style, b.described, error=e.text, findings=found)
@@ -304,7 +306,7 @@ def _fix_at(f: Finding, where: Where | None, follow: bool = True) -> str | None:
         if origin is not None:
             where, (target, value) = origin[0], (value, origin[1])
             fixed = _fix_at(f, Where(where.file, where.line, f"{target} = {value}"), follow=False)
-            return f"{fixed}  (line {where.line})" if fixed else None
+            return f"{fixed}  # line {where.line}" if fixed else None
     core = re.sub(r"^np\.sum\((.*?)(,\s*axis\s*=.*)?\)$", r"\1", value)
     core = re.sub(r"^\((.*)\)\.sum\(.*\)$", r"\1", core)
     axis = re.search(r"axis=(\(\d[\d, ]*\)|\d+)", f.fix or "")

@@ -49,6 +49,14 @@ class Text:
         return self.render("en")
 
 
+def pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` columns as a terminal shows it (a kanji takes two)."""
+    import unicodedata
+
+    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - cols, 0)
+
+
 def render(x: Text | str, lang: str = "en") -> str:
     """A Text in ``lang``; a plain string as it is."""
     return x.render(lang) if isinstance(x, Text) else x

@@ -10,12 +10,17 @@ import textwrap
 USAGE = """examples:
   zerokara explain affine --sizes N=3,D=2,H=4 --out affine.png
   zerokara explain time-rnn --sizes N=2,T=3,D=2,H=3 --lang ja
-  zerokara explain mylayers:MySigmoid        (mylayers.py in the current folder)
+  zerokara explain my_layers.py:RNN          (your own class; also module:Class)
+  zerokara explain my_layers.py:Affine --init "W=(4,3),b=(3,)"
 
-your own layer needs forward(*inputs) and backward(dout) (zerokara.layers.Module);
-it is built with its classmethod example(sizes, rng) -> (layer, inputs) if it has
-one, else create(D, H, rng, dtype=np.float64), else with no arguments, and then
-fed x of shape (N, D) (or (N, T, D) when its name starts with Time).
+your own layer is any class with forward and backward, written as book 1 writes
+them (self.W, with backward setting self.dW), as book 2 does (self.params /
+self.grads lists, tuples in and out) or as a zerokara Module; your file is not
+changed. As zerokara check does, it is built from the books' argument names:
+RNN(Wx, Wh, b) gets Wx (D, H), Wh (H, H), b (H,), and forward(x, h_prev) gets
+x (N, D), h_prev (N, H) (t labels, idx ids, xs (N, T, D) ...); --init gives the
+shapes the names do not. A classmethod example(sizes, rng) -> (layer, inputs)
+wins when the class has one, then create(D, H, rng, dtype=np.float64).
 
 lstm, time-lstm, gru, time-gru and bidirectional are traced as their readable
 references (zerokara.layers.reference, book 2's plain cells and loop), which
@@ -50,11 +55,15 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     p.add_argument(
         "layer",
         nargs="?",
-        help="a built-in layer name (see --list) or module:Class of "
-        "your own layer (also path/to/file.py:Class)",
+        help="a built-in layer name (see --list) or path/to/file.py:Class of "
+        "your own layer (also module:Class)",
     )
     p.add_argument(
         "--sizes", help="sizes, e.g. N=3,D=2,H=4 (N batch, D input, H hidden, C classes, T time steps)"
+    )
+    p.add_argument(
+        "--init",
+        help='your own layer: shapes (or values) of arguments the names do not give, e.g. "W=(4,3),b=(3,)"',
     )
     p.add_argument(
         "--out", help="also draw both graphs to this file (.png, .svg, .pdf, or .gv source); needs Graphviz"
@@ -75,11 +84,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.layer:
         from zerokara.errors import InputError
 
-        raise InputError(f"explain: give a layer: one of {', '.join(EXAMPLES)}, or module:Class")
+        raise InputError(f"explain: give a layer: one of {', '.join(EXAMPLES)}, or FILE.py:Class")
+    from zerokara.check.build import parse_init
     from zerokara.explain import explain
     from zerokara.explain.render import render_text
 
-    ex = explain(args.layer, parse_sizes(args.sizes), args.seed)
+    init = parse_init(args.init) if args.init else None
+    ex = explain(args.layer, parse_sizes(args.sizes), args.seed, init)
     print(render_text(ex, args.lang), flush=True)
     if args.out:
         from zerokara.explain.draw import DrawError, draw

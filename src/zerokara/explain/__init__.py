@@ -14,9 +14,11 @@ The modules, each importing only those above it:
 * ``recorder``     the graph being written: reads, broadcasts as Repeat, stores
 * ``ops``          numpy ufuncs and array functions as nodes
 * ``tracing``      the Tracer (recorder + ops) and the switch that makes it active
+* ``params``       a layer's parameters in any style (Module dicts, book 2 lists, book 1 self.W)
 * ``layer_trace``  a layer's forward and backward run under it: ``trace_layer``, ``Trace``
 * ``rules``        each forward node's local gradient rule; the Repeat/Sum pairs
-* ``explanation``  the built-in or user example, traced and gradient-checked: ``explain``
+* ``explanation``  the built-in or user example (built from the books' argument names, as
+                   ``zerokara check`` builds it), traced and gradient-checked: ``explain``
 * ``render``, ``draw``  the text and the picture
 """
 

@@ -1,14 +1,18 @@
 """Build the example to explain (a built-in name or a user's ``module:Class``), trace it,
 check its gradients numerically, and collect everything the renderers show.
 
-A user's class is built with, in order of preference:
+A user's class may be written in any of the three styles (a zerokara Module, book 2's
+``params``/``grads`` lists, book 1's ``self.W``/``self.dW``) and is built with, in order
+of preference:
 
-* a classmethod ``example(sizes, rng) -> (layer, inputs)``;
-* a classmethod ``create(D, H, rng, dtype=np.float64)`` (the built-ins' constructor);
-* the class called with no arguments;
+* its classmethod ``example(sizes, rng) -> (layer, inputs)``;
+* its classmethod ``create(D, H, rng, dtype=np.float64)`` (zerokara's layers have one);
+* the books' argument names, as ``zerokara check`` does (:func:`zerokara.check.build.build`):
+  ``RNN(Wx, Wh, b)`` gets Wx (D, H), Wh (H, H), b (H,), ``forward(x, h_prev)`` gets
+  x (N, D) and h_prev (N, H);
 
-and, unless ``example`` gave them, fed one input ``x`` of shape (N, D), or
-(N, T, D) when the class name starts with ``Time``.
+and, unless ``example`` gave them, fed inputs guessed from the names of forward's
+arguments the same way.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from zerokara.check.examples import EXAMPLES, Sizes, UsedSizes
+from zerokara.check.adapt import float_arrays
+from zerokara.check.build import build as build_from_names
+from zerokara.check.examples import DEFAULT_SIZES, EXAMPLES, Sizes, UsedSizes
 from zerokara.check.gradcheck import GradReport, gradcheck
 from zerokara.errors import InputError, ZerokaraError
 from zerokara.explain.layer_trace import Trace, run_plain, trace_layer
+from zerokara.explain.params import names_of
 from zerokara.explain.readable import readable
-from zerokara.layers.base import Module
 
 #: graphs stay readable (one block of nodes per time step, small matrices)
 MAX_SIZE, MAX_STEPS = 64, 8
@@ -59,6 +65,10 @@ class Explanation:
     replaced: list[tuple[str, str]] = field(default_factory=list)
     #: whether the fast layer gave the reference's outputs and gradients (to rounding)
     fast_agrees: bool = True
+    #: what a user's class was built with from its argument names ("W (4, 5), b (5,); x (3, 4)")
+    built: str = ""
+    #: ``create(D=4, H=5)`` when the class's create() made the layer (``built`` then names the inputs)
+    created: str = ""
 
     @property
     def graph(self):
@@ -107,7 +117,26 @@ def _is_layer(obj: Any) -> bool:
     return all(callable(getattr(obj, m, None)) for m in ("forward", "backward"))
 
 
-def _user_example(spec: str, sizes: Sizes, rng: np.random.Generator) -> tuple[Any, tuple, str]:
+@dataclass
+class _Example:
+    """A layer to explain with its inputs, and the names its book 2 parameters go by."""
+
+    layer: Any
+    inputs: tuple
+    description: str
+    names: dict[int, str] | None = None  # id(array) -> constructor argument
+    letters: dict[int, str] | None = None  # size -> its letter, for the check's messages
+    built: str = ""  # the shapes built from the argument names
+    created: str = ""  # "create(D=4, H=5)" when create() made the layer
+
+
+#: the sizes explain's --sizes may give that zerokara.check.build reads too
+BUILD_SIZES = ("N", "T", "D", "H", "C")
+
+
+def _user_example(
+    spec: str, sizes: Sizes, rng: np.random.Generator, seed: int, init: dict[str, Any] | None
+) -> _Example:
     cls = _load_class(spec)
     if not _is_layer(cls):
         raise InputError(
@@ -116,26 +145,72 @@ def _user_example(spec: str, sizes: Sizes, rng: np.random.Generator) -> tuple[An
             f"got {type(cls).__name__} {getattr(cls, '__name__', cls)!r}"
         )
     doc = (inspect.getdoc(cls) or "").split("\n")[0]
-    try:
-        if hasattr(cls, "example"):
+    if hasattr(cls, "example"):
+        try:
             layer, inputs = cls.example(sizes, rng)
-            return layer, tuple(inputs), doc
-        if hasattr(cls, "create"):
-            layer = cls.create(sizes["D"], sizes["H"], rng, dtype=np.float64)
-        else:
-            layer = cls() if inspect.isclass(cls) else cls
-    except Exception as e:  # noqa: BLE001 -- the user's class failing in any way is their input error
+        except Exception as e:  # noqa: BLE001 -- the user's class failing in any way is their input error
+            raise InputError(f"explain: {spec}.example(sizes, rng) raised {type(e).__name__}: {e}") from None
+        return _Example(layer, tuple(inputs), doc)
+    # the names are read for every size (the shown sizes are the ones the layer's shapes use)
+    given = {k: dict.__getitem__(sizes, k) for k in BUILD_SIZES if k in sizes}
+    created: Any = None
+    why = ""
+    if hasattr(cls, "create") and not init:
+        try:
+            created = cls.create(sizes["D"], sizes["H"], rng, dtype=np.float64)
+        except Exception as e:  # noqa: BLE001 -- built from its names instead, below
+            why = f" (and {cls.__name__}.create raised {type(e).__name__}: {e})"
+    try:  # a created layer gets its inputs from forward's names; a class is built from its own
+        b = build_from_names(cls if created is None else created, sizes=given, init=init, seed=seed)
+    except ZerokaraError as e:  # nothing the names suggest fits: the message says what to give
+        raise InputError(f"explain: cannot build {spec!r}{why}: {e}") from None
+    except Exception as e:  # noqa: BLE001 -- the user's constructor failing in any way
+        raise InputError(f"explain: cannot build {spec!r}: {type(e).__name__}: {e}") from None
+    if b.error is not None and b.error[1] == "constructor":  # every guess: the same error of its own
+        err = b.error[0]
         raise InputError(
-            f"explain: cannot build {spec!r} ({type(e).__name__}: {e}); give the class "
-            f"a classmethod example(sizes, rng) returning (layer, inputs)"
-        ) from None
-    seq = type(layer).__name__.startswith("Time")
-    shape = (sizes["N"], sizes["T"], sizes["D"]) if seq else (sizes["N"], sizes["D"])
-    return layer, (rng.standard_normal(shape),), doc
+            f"explain: cannot build {spec!r}: its constructor raised {type(err).__name__}: {err}"
+        )
+    _read_sizes(sizes, b)
+    names = names_of(b.layer, b.names)
+    how = "" if created is None else f"create(D={sizes['D']}, H={sizes['H']})"
+    return _Example(b.layer, tuple(b.inputs), doc, names, b.letters, b.described, how)
 
 
-def build(spec: str, sizes: Sizes, seed: int = 0) -> tuple[Any, tuple, str]:
-    """(layer, inputs, description) for a built-in name or ``module:Class``."""
+def _read_sizes(sizes: Sizes, b: Any) -> None:
+    """Mark the sizes the built layer's shapes use as read (the text shows those).
+
+    A sequence input (N, T, ...) uses N and T; any other length counts for the first of
+    N, D, H, C, T that has it (explain's default N, T and C are all 3).
+    """
+    size: dict[str, int] = {k: dict.__getitem__(sizes, k) for k in ("N", "D", "H", "C", "T") if k in sizes}
+    used: list[str] = []
+    seq = (size.get("N"), size.get("T"))
+    if any(isinstance(x, np.ndarray) and x.ndim >= 3 and x.shape[:2] == seq for x in b.inputs):
+        used += ["N", "T"]
+    dims = {int(d) for a in float_arrays((b.layer, b.inputs)) for d in np.shape(a)}
+    dims -= {size[k] for k in used}
+    for k, v in size.items():
+        if v in dims:
+            dims.discard(v)
+            used.append(k)
+    for k in used:
+        sizes[k]  # a UsedSizes records the read
+
+
+def build(
+    spec: str, sizes: Sizes, seed: int = 0, init: dict[str, Any] | None = None
+) -> tuple[Any, tuple, str]:
+    """(layer, inputs, description) for a built-in name or ``module:Class``.
+
+    ``init``: shapes (or values) of a user class's constructor or forward arguments that
+    the names do not give (``{"W": (4, 3)}``), as ``zerokara check --init`` takes them.
+    """
+    ex = _example(spec, sizes, seed, init)
+    return ex.layer, ex.inputs, ex.description
+
+
+def _example(spec: str, sizes: Sizes, seed: int = 0, init: dict[str, Any] | None = None) -> _Example:
     for k, v in sizes.items():
         limit = MAX_STEPS if k == "T" else MAX_SIZE
         if v > limit:
@@ -145,7 +220,9 @@ def build(spec: str, sizes: Sizes, seed: int = 0) -> tuple[Any, tuple, str]:
             )
     rng = np.random.default_rng(seed)
     if ":" in spec:
-        return _user_example(spec, sizes, rng)
+        return _user_example(spec, sizes, rng, seed, init)
+    if init:
+        raise InputError(f"explain: --init is for your own layer (module:Class), not the built-in {spec!r}")
     if spec not in EXAMPLES:
         raise InputError(
             f"explain: unknown layer {spec!r}; known: {', '.join(EXAMPLES)} "
@@ -156,7 +233,7 @@ def build(spec: str, sizes: Sizes, seed: int = 0) -> tuple[Any, tuple, str]:
         layer, inputs = factory(sizes, rng)  # a UsedSizes records which sizes it read
     except Exception as e:  # noqa: BLE001 -- sizes that do not fit fail with whatever numpy raises
         raise InputError(f"explain: sizes {_sizes_text(sizes)} do not fit {spec}: {e}") from None
-    return layer, inputs, desc
+    return _Example(layer, inputs, desc)
 
 
 def _sizes_text(sizes: Sizes) -> str:
@@ -194,19 +271,27 @@ def _close(a: Trace, b: Trace) -> bool:
     )
 
 
-def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
+def explain(
+    spec: str, sizes: Sizes | None = None, seed: int = 0, init: dict[str, Any] | None = None
+) -> Explanation:
     """Trace ``spec``'s forward and backward on small inputs and check its gradients.
+
+    ``spec`` is a built-in name or ``module:Class`` / ``path/to/file.py:Class`` of a layer
+    in any of the three styles (see the module docstring); ``sizes`` (N, T, D, H, C) are
+    filled in from :data:`~zerokara.check.examples.DEFAULT_SIZES`; ``init`` gives the shapes
+    of such a class's arguments that their names do not (``{"W": (4, 3)}``).
 
     A layer arranged for speed beyond recognition (TimeLSTM) is traced as its readable
     reference (:mod:`zerokara.explain.readable`), after checking that the two agree.
     """
-    sizes = UsedSizes(sizes)
-    fast, inputs, desc = build(spec, sizes, seed)
+    sizes = UsedSizes({**DEFAULT_SIZES, **(sizes or {})})
+    ex = _example(spec, sizes, seed, init)
+    fast, inputs, names = ex.layer, ex.inputs, ex.names
     layer, replaced = readable(fast)
     # a batch-first sequence input (N, T, D) gives the number of steps to annotate
     steps = next((x.shape[1] for x in inputs if isinstance(x, np.ndarray) and x.ndim == 3), None)
     try:
-        plain = run_plain(fast, inputs, seed)
+        plain = run_plain(fast, inputs, seed, names=names)
     except InputError as e:
         raise InputError(
             f"explain: the example inputs do not fit {spec} with sizes {_sizes_text(sizes)}: {e}"
@@ -222,42 +307,32 @@ def explain(spec: str, sizes: Sizes, seed: int = 0) -> Explanation:
         reference = run_plain(layer, inputs, seed)
         agrees, plain = _close(plain, reference), reference
     try:
-        trace = trace_layer(layer, inputs, seed=seed, steps=steps)
+        trace = trace_layer(layer, inputs, seed=seed, steps=steps, names=names)
     except Exception as e:  # the plain run worked: a limit of the tracer, not the user's fault
         raise TraceError(
             f"explain: tracing {spec} failed ({type(e).__name__}: {e}) although the "
             f"layer runs without the tracer; please report it with the layer's code"
         ) from e
-    if hasattr(layer, "astype") and hasattr(layer, "named_modules"):
+    if ":" not in spec:  # a built-in
         report = gradcheck(copy.deepcopy(layer), *inputs, seed=seed, max_elements=CHECKED)
-    else:
-        report = gradcheck(_as_module(layer), *inputs, seed=seed, max_elements=CHECKED)
+    else:  # any style; book 2's parameters named after the constructor's arguments
+        report = gradcheck(
+            layer, *inputs, seed=seed, max_elements=CHECKED, names=names, letters=ex.letters or None
+        )
     report.layer = spec
     shown = sizes.used() if sizes.read else dict(sizes)
     return Explanation(
-        spec, desc, shown, layer, inputs, trace, report, _same(trace, plain), steps, replaced, agrees
+        spec,
+        ex.description,
+        shown,
+        layer,
+        inputs,
+        trace,
+        report,
+        _same(trace, plain),
+        steps,
+        replaced,
+        agrees,
+        ex.built,
+        ex.created,
     )
-
-
-def _as_module(layer: Any) -> Any:
-    """A protocol-following object that is not a Module, adapted for gradcheck."""
-
-    class Adapter(Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = copy.deepcopy(inner)
-            self.params = getattr(self.inner, "params", {})
-            self.grads = getattr(self.inner, "grads", {})
-
-        def forward(self, *xs: Any) -> Any:
-            return self.inner.forward(*xs)
-
-        def backward(self, *d: Any) -> Any:
-            out = self.inner.backward(*d)
-            self.grads = getattr(self.inner, "grads", {})
-            return out
-
-    a = Adapter(layer)
-    # the adapter's forward shows the layer's own parameters (arg_names reads them)
-    a.forward.__func__.__signature__ = inspect.signature(layer.forward)  # type: ignore[attr-defined]
-    return a

@@ -17,7 +17,6 @@ from zerokara.errors import shape_str
 from zerokara.explain.graph import Graph, Node
 from zerokara.explain.readable import traced_line
 from zerokara.explain.rules import formula, pairs, rule
-from zerokara.introspect import param_slots
 
 if TYPE_CHECKING:
     from zerokara.explain.explanation import Explanation
@@ -25,6 +24,11 @@ if TYPE_CHECKING:
 #: every phrase of the text as (English, Japanese)
 PHRASES = {
     "sizes": ("sizes", "サイズ"),
+    "built": ("built from the argument names", "引数の名前から組み立て"),
+    "created": (
+        "built with {create}; inputs from the argument names",
+        "{create} で作成、入力は引数の名前から",
+    ),
     "forward": ("Forward graph", "順伝播グラフ"),
     "backward": ("Backward graph (as backward() ran)", "逆伝播グラフ(backward() の実行どおり)"),
     "shapes": ("Gradient shapes", "勾配の形状"),
@@ -122,6 +126,9 @@ def render_text(ex: Explanation, lang: str = "en") -> str:
     t = TEXT[lang]
     g, undo = ex.graph, pairs(ex.graph)
     lines = [f"zerokara explain {ex.name}: {ex.description}", f"{t['sizes']}: {sizes_text(ex.sizes)}"]
+    if ex.built:
+        how = t["created"].format(create=ex.created) if ex.created else t["built"]
+        lines.append(f"{how}: {ex.built}")
     if ex.replaced:
         lines.append(traced_line(ex.module, ex.replaced, lang))
         if not ex.fast_agrees:
@@ -133,7 +140,7 @@ def render_text(ex: Explanation, lang: str = "en") -> str:
     lines += ["", *_forward(g, undo, t), "", *_backward(g, undo, t)]
     lines += ["", t["shapes"], *shape_lines(ex, t)]
     lines += ["", f"{t['check']}: {t['pass'] if ex.report.ok else t['fail']}"]
-    return "\n".join(lines + ["  " + e.line() for e in ex.report.entries])
+    return "\n".join(lines + ["  " + e.line(lang) for e in ex.report.entries])
 
 
 def _forward(g: Graph, undo: list[tuple[Node, Node]], t: dict) -> list[str]:
@@ -193,7 +200,7 @@ def shape_lines(ex: Explanation, t: dict) -> list[str]:
     shapes = {n: getattr(x, "shape", None) for n, x in zip(tr.input_names, ex.inputs, strict=True)}
     for name, g in tr.input_grads.items():
         out.append(_shape_line(f"d{name}", g, name, shapes.get(name), t))
-    params = {name: mod.params[key].shape for name, mod, key in param_slots(ex.module)}
+    params = tr.param_shapes
     for name, g in tr.param_grads.items():
         head, _, short = name.rpartition(".")
         out.append(_shape_line(f"{head}.d{short}" if head else f"d{short}", g, name, params.get(name), t))

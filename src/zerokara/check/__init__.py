@@ -5,8 +5,9 @@ names the mistake; ``zerokara check`` on a reader's file."""
 from zerokara.check.build import build
 from zerokara.check.files import FileResult, check_file
 from zerokara.check.functions import FunctionCheck, check_derivative, check_function
-from zerokara.check.gradcheck import GradEntry, GradReport, LayerCodeError, gradcheck
+from zerokara.check.gradcheck import LayerCodeError, gradcheck
 from zerokara.check.layer import LayerResult, check_layer
+from zerokara.check.report import GradEntry, GradReport
 
 __all__ = [
     "gradcheck",

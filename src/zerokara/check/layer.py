@@ -20,15 +20,9 @@ from zerokara.check import adapt, code_rules, source
 from zerokara.check.build import Built, NoFitError, build
 from zerokara.check.diagnose import Seen, shape_findings
 from zerokara.check.findings import Finding, Where
-from zerokara.check.gradcheck import (
-    BAD,
-    GradReport,
-    LayerCodeError,
-    global_random_state,
-    gradcheck,
-    set_global_random_state,
-)
+from zerokara.check.gradcheck import LayerCodeError, global_random_state, gradcheck, set_global_random_state
 from zerokara.check.messages import Msg, Text, pad
+from zerokara.check.report import BAD, GradReport
 from zerokara.introspect import arg_names
 
 STYLE_NAMES = {

@@ -32,7 +32,8 @@ import numpy as np
 from zerokara.check.adapt import float_arrays
 from zerokara.check.build import build as build_from_names
 from zerokara.check.examples import DEFAULT_SIZES, EXAMPLES, Sizes, UsedSizes
-from zerokara.check.gradcheck import GradReport, gradcheck
+from zerokara.check.gradcheck import gradcheck
+from zerokara.check.report import GradReport
 from zerokara.errors import InputError, ZerokaraError
 from zerokara.explain.layer_trace import Trace, run_plain, trace_layer
 from zerokara.explain.params import names_of

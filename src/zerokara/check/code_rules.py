@@ -125,13 +125,12 @@ def _one_minus(fwd: Method | None, bwd: Method) -> list[Finding]:
         fix = None
         if y is not None:
             line = where.source.strip()
-            fix = (
-                line.replace(f"(1 - {v})", f"{y} * (1 - {y})", 1)
-                if code == "derivative-from-dout" and act == "sigmoid"
-                else line.replace(v, y)
-                if code == "derivative-at-input"
-                else None
-            )
+            if code == "derivative-at-input":
+                fix = line.replace(v, y)
+            elif act == "sigmoid":
+                fix = line.replace(f"(1 - {v})", f"{y} * (1 - {y})", 1)
+            else:  # tanh: 1 - dout ** 2 -> 1 - self.out ** 2
+                fix = line.replace(f"{v} ** 2", f"{y} ** 2", 1)
         out.append(Finding(code, ONE_MINUS(act=act, expr=expr, v=v, why=en, why_ja=ja), fix, where))
     return out
 

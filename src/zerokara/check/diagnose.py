@@ -301,7 +301,7 @@ def _transposed_square(short: str, kind: str, a: np.ndarray, num: np.ndarray, se
 #: an activation's derivative written with its output y, and the slips readers make
 _ACTS = {
     "sigmoid": ("y * (1 - y)", lambda y: y * (1 - y)),
-    "tanh": ("1 - y ** 2", lambda y: 1 - y**2),
+    "tanh": ("(1 - y ** 2)", lambda y: 1 - y**2),
 }
 
 
@@ -343,7 +343,7 @@ def _activation(short: str, kind: str, a: np.ndarray, num: np.ndarray, seen: See
                 f"dx = dout * {expr}",
             )
         if seen.close(a, d):
-            return Finding("derivative-left-out", LEFT_OUT(act=act, right_expr=expr), f"dx = dout * ({expr})")
+            return Finding("derivative-left-out", LEFT_OUT(act=act, right_expr=expr), f"dx = dout * {expr}")
     return None
 
 
@@ -372,7 +372,7 @@ def _bias_activation(short: str, kind: str, a: np.ndarray, num: np.ndarray, seen
                     "derivative-from-dout", FROM_DOUT(act=act, wrong=wrong, y="y"), f"dt = dout * {expr}"
                 )
         if seen.close(a, summed(d)):
-            return Finding("derivative-left-out", LEFT_OUT(act=act, right_expr=expr), f"dt = dout * ({expr})")
+            return Finding("derivative-left-out", LEFT_OUT(act=act, right_expr=expr), f"dt = dout * {expr}")
     return None
 
 

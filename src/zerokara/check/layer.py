@@ -29,6 +29,7 @@ STYLE_NAMES = {
     "module": Msg("zerokara Module", "zerokara の Module"),
     "book2": Msg("book 2 style: params/grads lists", "2 巻の書き方: params/grads のリスト"),
     "book1": Msg("book 1 style: self.W and self.dW", "1 巻の書き方: self.W と self.dW"),
+    "none": Msg("no parameters", "パラメータなし"),
 }
 BUILT = Msg("built: {what}", "組み立て: {what}")
 PASS = Msg(
@@ -151,6 +152,8 @@ def check_layer(
     except LayerCodeError as e:
         return _failed(name, kind, style, b, e, seed)
     report.layer = name
+    if style == "book1" and not any(e.kind == "param" for e in report.entries):
+        style = "none"  # nothing tells book 1 from book 2 in a layer without parameters
     _locate(kind, report, b)
     return LayerResult(name, "pass" if report.ok else "fail", style, b.described, report)
 
@@ -254,7 +257,7 @@ def _entry_for(report: GradReport, c: Finding) -> Finding | None:
     of the array a rebound local was taken for."""
     for e in report.failures():
         for f in e.findings:
-            if f.code == c.code and f.where is None:
+            if f.code == c.code and (f.where is None or c.where is None or f.where.line == c.where.line):
                 return f
             if (
                 c.code == "wrong-weight"

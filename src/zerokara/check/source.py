@@ -304,9 +304,10 @@ def left_out_line(cls: Any, fix: str | None) -> tuple[Where | None, str | None]:
         if name_of(value) == dout and name_of(target):
             where = bwd.where(st)
             y = _returnedname_of(fwd)
-            m = re.search(r"\((1 - y \*\* 2|y \* \(1 - y\))\)", fix or "")
+            m = re.search(r"dout \* (.+)$", fix or "")
             if y and m:
-                return where, f"{name_of(target)} = {dout} * ({m.group(1).replace('y', y)})"
+                local = re.sub(r"\by\b", y, m.group(1))
+                return where, f"{name_of(target)} = {dout} * {local}"
             return where, fix
     return None, fix
 

@@ -9,15 +9,12 @@ import re
 import numpy as np
 import pytest
 
-from zerokara.check.functions import (
-    FunctionCheck,
+from zerokara.check.functions import FunctionCheck, check_derivative, check_values, derivative_target
+from zerokara.check.loss_functions import (
     check_cross_entropy,
-    check_derivative,
     check_function,
     check_loss_pair,
     check_softmax,
-    check_values,
-    derivative_target,
     known_function,
 )
 

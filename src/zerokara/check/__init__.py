@@ -4,9 +4,10 @@ names the mistake; ``zerokara check`` on a reader's file."""
 
 from zerokara.check.build import build
 from zerokara.check.files import FileResult, check_file
-from zerokara.check.functions import FunctionCheck, check_derivative, check_function
+from zerokara.check.functions import FunctionCheck, check_derivative
 from zerokara.check.gradcheck import LayerCodeError, gradcheck
 from zerokara.check.layer import LayerResult, check_layer
+from zerokara.check.loss_functions import check_function
 from zerokara.check.report import GradEntry, GradReport
 
 __all__ = [

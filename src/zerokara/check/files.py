@@ -128,7 +128,7 @@ def check_file(
             result.functions.append(_check_function(module, fn, of))
     by_name = {f.__name__: f for f in fns}
     if "softmax" in by_name and "cross_entropy_error" in by_name:
-        from zerokara.check.functions import check_loss_pair
+        from zerokara.check.loss_functions import check_loss_pair
 
         # the pair book 1's SoftmaxWithLoss rests on: d/dx of the loss of softmax is (y - t) / N
         result.functions.append(check_loss_pair(by_name["softmax"], by_name["cross_entropy_error"]))
@@ -163,13 +163,13 @@ def _derivative_target(name: str) -> str | None:
 
 
 def _check_function(module: Any, fn: Any, of: str | None) -> Any:
-    from zerokara.check import functions
+    from zerokara.check import functions, loss_functions
 
     if of is None:
         target_name = functions.derivative_target(fn.__name__)
         if target_name is None:
-            return functions.check_function(fn, fn.__name__)
-        target = getattr(module, target_name, None) or functions.known_function(target_name)
+            return loss_functions.check_function(fn, fn.__name__)
+        target = getattr(module, target_name, None) or loss_functions.known_function(target_name)
         if target is None:
             raise source.FileError(NO_TARGET(name=fn.__name__))
         return functions.check_derivative(fn, target, name=fn.__name__, of_name=target_name)
@@ -181,7 +181,7 @@ def _check_function(module: Any, fn: Any, of: str | None) -> Any:
             raise source.FileError(NO_NAME(path=file, name=fname, have="..."))
         of_name = fname
     else:
-        target = getattr(module, of, None) or functions.known_function(of)
+        target = getattr(module, of, None) or loss_functions.known_function(of)
         of_name = of
         if target is None:
             raise source.FileError(NO_TARGET(name=fn.__name__))

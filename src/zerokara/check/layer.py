@@ -309,6 +309,8 @@ def _fix_at(f: Finding, where: Where | None, follow: bool = True) -> str | None:
     axis = re.search(r"axis=(\(\d[\d, ]*\)|\d+)", f.fix or "")
     if f.code in ("bias-not-summed", "bias-keepdims", "bias-wrong-axis") and axis:
         return f"{target.strip()} = np.sum({core}, axis={axis.group(1).strip()})"
+    if f.code == "grads-rebound" and target.strip().endswith("]"):
+        return f"{target.strip()}[...] = {value}"  # fill the array the optimizer holds
     if f.code == "transposed":
         m = re.match(r"^np\.dot\((\w[\w.]*)\.T,\s*(\w[\w.]*)\)$", value)
         return (

@@ -177,7 +177,17 @@ def test_seed_tanh_derivatives_agree(capsys):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("file", ["book1_layers.py", "book2_layers.py", "book2_time_layers.py", "module_layers.py"])
+@pytest.mark.parametrize(
+    "file",
+    [
+        "book1_layers.py",
+        "book2_layers.py",
+        "book2_time_layers.py",
+        "module_layers.py",
+        "book1_style_of_book2.py",
+        "book2_style_of_book1.py",
+    ],
+)
 def test_every_book_layer_is_built_and_passes_with_no_hints(file):
     module = load_file(BOOKS / file)
     layers = [c for c in classes_in(module) if is_layer(c)]

@@ -376,3 +376,18 @@ def test_gradcheck_command_takes_the_readers_file_too(capsys):
     assert main(["gradcheck", f"{USER / 'seed_rnn.py'}:RNN"]) == 0
     assert "PASS" in capsys.readouterr().out
     assert main(["gradcheck", f"{USER / 'seed_rnn.py'}:RNNWithoutSum"]) == 1
+
+
+@settings(max_examples=6, deadline=None)
+@given(sizes=st.lists(st.integers(2, 7), min_size=3, max_size=3, unique=True))
+def test_diagnoses_hold_at_random_distinct_sizes(sizes):
+    """The names of the mistakes do not depend on the sizes the check happened to pick."""
+    n, d, h = sizes
+    chosen = {"N": n, "D": d, "H": h}
+    for name in ("AffineDbNotSummed", "AffineDbWrongAxis", "AffineDWTransposed", "SigmoidFromDout",
+                 "RNNDhPrevWithWx", "RNNNoTanhDerivative", "EmbeddingAssignLoop", "SoftmaxWithLossNoMean"):
+        result = check_layer(getattr(diagnoses, name), sizes=chosen)
+        for code in diagnoses.EXPECT[name]:
+            assert code in result.codes, (chosen, result.render())
+    for name in ("Affine", "RNN", "Embedding", "SoftmaxWithLoss"):
+        assert check_layer(getattr(diagnoses, name), sizes=chosen).status == "pass"

@@ -88,6 +88,7 @@ MISSING = Msg(
     "backward left no gradient for parameter {p} (expected {where})",
     "逆伝播がパラメータ {p} の勾配を残していません({where} が必要です)",
 )
+HOW_MANY = Msg("{n} of {m} values, first at {first}", "{m} 個中 {n} 個、最初は {first}")
 OUTPUTS = Msg("the output", "出力")
 GRADIENTS = Msg("the gradient d{p}", "勾配 d{p}")
 
@@ -313,7 +314,7 @@ def _finite(arrays: Sequence[Any], what: Text, phase: str) -> None:
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))
             first = tuple(int(i) for i in bad[0])
-            where = f"{int((~np.isfinite(arr)).sum())} of {arr.size} values, first at {first}"
+            where = HOW_MANY(n=int((~np.isfinite(arr)).sum()), m=arr.size, first=first)
             raise LayerCodeError(phase, NOT_FINITE(what=what, where=where))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import inspect
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +117,19 @@ def check_layer(
     seed: int = 0,
     name: str | None = None,
 ) -> LayerResult:
-    """Build ``cls`` from its argument names and check its gradients (see the module docstring)."""
+    """Build ``cls`` from its argument names and check its gradients (see the module docstring).
+
+    NumPy's warnings (overflow, log of a negative) are silenced while the reader's code runs:
+    what they warn of is reported as a finding (NaN in a gradient) instead.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _check_layer(cls, sizes=sizes, init=init, seed=seed, name=name)
+
+
+def _check_layer(
+    cls: Any, *, sizes: dict[str, int] | None, init: dict[str, Any] | None, seed: int, name: str | None
+) -> LayerResult:
     name = str(name or getattr(cls, "__name__", type(cls).__name__))
     kind = cls if inspect.isclass(cls) else type(cls)
     missing = [m for m in ("forward", "backward") if not callable(getattr(kind, m, None))]
@@ -194,11 +207,32 @@ def _failed(name: str, kind: Any, style: str, b: Built, e: LayerCodeError, seed:
             f.fix = _fix_at(f, where) or f.fix
         return LayerResult(name, "fail", style, b.described, error=e.text, findings=found)
     text = e.text
-    if e.error is not None and source.did_you_mean(e.error):
+    if where is None and e.error is None:  # NaN in a gradient: the line that computes it
+        where = _nan_line(kind, b, e.text)
+    hint = source.did_you_mean(e.error) if e.error is not None else ""
+    if e.error is not None and hint:
         text = RAISED_AT(
-            what=e.phase, error=f"{type(e.error).__name__}: {e.error}{source.did_you_mean(e.error)}"
+            what=e.phase,
+            error=Msg(f"{{e}} (did you mean {hint!r}?)", f"{{e}}({hint!r} のことですか?)")(
+                e=f"{type(e.error).__name__}: {e.error}"
+            ),
         )
     return LayerResult(name, "error", style, b.described, error=text, where=where)
+
+
+DID_YOU_MEAN = Msg("{error} (did you mean {name}?)", "{error}({name} のことですか?)")
+
+
+def _nan_line(kind: Any, b: Built, text: Text) -> Where | None:
+    what = text.fields.get("what")
+    grad = what.fields.get("p") if isinstance(what, Text) else None
+    if not isinstance(grad, str):
+        return None
+    names = arg_names(b.layer.forward, len(b.inputs))
+    if grad in names:
+        return source.returned_line(kind, names.index(grad))
+    slot = next((s for s in adapt.slots(b.layer, b.names) if s.name == grad), None)
+    return source.grad_line(kind, slot.key, slot.style, grad) if slot is not None else None
 
 
 GENERIC = ("values-differ", "wrong-shape", "grad-not-stored", "no-gradient")

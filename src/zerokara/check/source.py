@@ -93,7 +93,7 @@ def user_line(error: BaseException, path: str | None = None) -> Where | None:
 
 
 def did_you_mean(error: BaseException) -> str:
-    """Python's own hint for a misspelt name: `` (did you mean 'dW'?)``, or ""."""
+    """The name a misspelt one was likely meant to be (``dW`` for ``dw``), or ""."""
     import difflib
 
     name = getattr(error, "name", None)
@@ -112,7 +112,7 @@ def did_you_mean(error: BaseException) -> str:
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     if not close:
         close = [k for k in options if k.lower() == name.lower() and k != name][:1]
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return close[0] if close else ""
 
 
 def classes_in(module: ModuleType) -> list[type]:

@@ -391,3 +391,23 @@ def test_diagnoses_hold_at_random_distinct_sizes(sizes):
             assert code in result.codes, (chosen, result.render())
     for name in ("Affine", "RNN", "Embedding", "SoftmaxWithLoss"):
         assert check_layer(getattr(diagnoses, name), sizes=chosen).status == "pass"
+
+
+def test_wrong_weight_is_named_from_the_code_when_the_shapes_agree():
+    """With D == H, dt @ Wx.T has dh_prev's shape: only the values are wrong, and the code
+    says which weight was used."""
+    r = check_layer(diagnoses.RNNDhPrevWithWx, sizes={"D": 5, "H": 5})
+    f = next(f for f in _findings(r) if f.code == "wrong-weight")
+    assert f.where is not None and "Wx.T" in f.where.source and f.fix and "Wh.T" in f.fix
+    assert check_layer(diagnoses.RNN, sizes={"D": 5, "H": 5}).status == "pass"
+
+
+def test_book1_objects_and_their_arrays_are_left_alone(rng):
+    b1 = load_file(BOOKS / "book1_layers.py")
+    W, b = rng.standard_normal((4, 3)).astype(np.float32), np.zeros(3, np.float32)
+    layer = b1.Affine(W, b)
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    before, x0 = copy.deepcopy(vars(layer)), x.copy()
+    assert gradcheck(layer, x).ok
+    assert layer.W is W and W.dtype == np.float32 and np.array_equal(x, x0)
+    assert set(vars(layer)) == set(before) and layer.dW is None and layer.x is None

@@ -234,3 +234,14 @@ def test_introspect_param_slots_reads_only_params_dicts():
     cls = _load("tests/check/userfiles/seed_rnn.py", "RNN")
     layer = cls(np.ones((2, 3)), np.ones((3, 3)), np.ones(3))
     assert param_slots(layer) == []  # book 2's list: zerokara.explain.params reads it
+
+
+def test_api_takes_the_class_itself():
+    """From a notebook: explain(MyRNN) builds the class from its argument names, as the CLI does."""
+    from zerokara.check.source import load_file
+
+    rnn = load_file(Path(__file__).parents[1] / "check" / "userfiles" / "seed_rnn.py").RNN
+    ex = explain(rnn, {"N": 2})
+    assert ex.report.ok and ex.name == "seed_rnn.py:RNN"
+    assert [e.name for e in ex.report.entries] == ["x", "h_prev", "Wx", "Wh", "b"]
+    assert "seed_rnn.py:RNN" in render_text(ex)

@@ -136,9 +136,9 @@ BUILD_SIZES = ("N", "T", "D", "H", "C")
 
 
 def _user_example(
-    spec: str, sizes: Sizes, rng: np.random.Generator, seed: int, init: dict[str, Any] | None
+    spec: str, sizes: Sizes, rng: np.random.Generator, seed: int, init: dict[str, Any] | None, cls: Any = None
 ) -> _Example:
-    cls = _load_class(spec)
+    cls = _load_class(spec) if cls is None else cls
     if not _is_layer(cls):
         raise InputError(
             f"explain: {spec!r} is not a layer: expected a class with forward(*inputs) "
@@ -211,7 +211,17 @@ def build(
     return ex.layer, ex.inputs, ex.description
 
 
-def _example(spec: str, sizes: Sizes, seed: int = 0, init: dict[str, Any] | None = None) -> _Example:
+def _spec_of(cls: type) -> str:
+    try:
+        where = Path(inspect.getsourcefile(cls) or "").name or cls.__module__
+    except TypeError:  # a class with no source file
+        where = cls.__module__
+    return f"{where}:{cls.__qualname__}"
+
+
+def _example(
+    spec: str, sizes: Sizes, seed: int = 0, init: dict[str, Any] | None = None, cls: Any = None
+) -> _Example:
     for k, v in sizes.items():
         limit = MAX_STEPS if k == "T" else MAX_SIZE
         if v > limit:
@@ -221,7 +231,7 @@ def _example(spec: str, sizes: Sizes, seed: int = 0, init: dict[str, Any] | None
             )
     rng = np.random.default_rng(seed)
     if ":" in spec:
-        return _user_example(spec, sizes, rng, seed, init)
+        return _user_example(spec, sizes, rng, seed, init, cls)
     if init:
         raise InputError(f"explain: --init is for your own layer (module:Class), not the built-in {spec!r}")
     if spec not in EXAMPLES:
@@ -273,12 +283,13 @@ def _close(a: Trace, b: Trace) -> bool:
 
 
 def explain(
-    spec: str, sizes: Sizes | None = None, seed: int = 0, init: dict[str, Any] | None = None
+    spec: str | type, sizes: Sizes | None = None, seed: int = 0, init: dict[str, Any] | None = None
 ) -> Explanation:
     """Trace ``spec``'s forward and backward on small inputs and check its gradients.
 
-    ``spec`` is a built-in name or ``module:Class`` / ``path/to/file.py:Class`` of a layer
-    in any of the three styles (see the module docstring); ``sizes`` (N, T, D, H, C) are
+    ``spec`` is a built-in name, ``module:Class`` / ``path/to/file.py:Class`` of a layer
+    in any of the three styles (see the module docstring), or such a class itself (a
+    notebook's ``explain(MyRNN)``); ``sizes`` (N, T, D, H, C) are
     filled in from :data:`~zerokara.check.examples.DEFAULT_SIZES`; ``init`` gives the shapes
     of such a class's arguments that their names do not (``{"W": (4, 3)}``).
 
@@ -286,7 +297,10 @@ def explain(
     reference (:mod:`zerokara.explain.readable`), after checking that the two agree.
     """
     sizes = UsedSizes({**DEFAULT_SIZES, **(sizes or {})})
-    ex = _example(spec, sizes, seed, init)
+    cls = None
+    if not isinstance(spec, str):  # a class: named file.py:Class (or module:Class), as the CLI names it
+        cls, spec = spec, _spec_of(spec)
+    ex = _example(spec, sizes, seed, init, cls)
     fast, inputs, names = ex.layer, ex.inputs, ex.names
     layer, replaced = readable(fast)
     # a batch-first sequence input (N, T, D) gives the number of steps to annotate

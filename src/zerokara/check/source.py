@@ -63,12 +63,15 @@ def load_file(path: str | Path) -> ModuleType:
     added = folder not in sys.path
     if added:
         sys.path.insert(0, folder)
+    sys.modules[name] = module  # inspect finds a class's file through its module, as for any import
     try:
         spec.loader.exec_module(module)
     except SyntaxError as e:
+        del sys.modules[name]
         line = (e.text or "").rstrip("\n")
         raise FileError(SYNTAX(path=str(p), msg=e.msg), Where(str(p), e.lineno or 0, line)) from None
     except Exception as e:  # noqa: BLE001 -- whatever the user's module raises on import, said in one line
+        sys.modules.pop(name, None)
         hint = COMMON_HINT() if isinstance(e, ImportError) and "common" in str(e) else ""
         raise FileError(
             IMPORT(path=str(p), error=f"{type(e).__name__}: {e}", hint=hint), user_line(e, str(p))

@@ -123,7 +123,7 @@ def test_seed_mlp_sigmoid_derivative_from_dout_and_keepdims():
     assert {_line(path, "dz2 = dh2 * (1 - dh2)"), _line(path, "dz1 = dh1 * (1 - dh1)")} <= lines
     assert "bias-keepdims" in net.codes
     fixes = {f.fix for f in _findings(net)}
-    assert "dz2 = dh2 * self.h2 * (1 - self.h2)" in fixes
+    assert "dz2 = dh2 * (1 - self.h2) * self.h2" in fixes
 
 
 def test_seed_mlp_answer_derivative_at_the_pre_activation():
@@ -411,3 +411,14 @@ def test_book1_objects_and_their_arrays_are_left_alone(rng):
     assert gradcheck(layer, x).ok
     assert layer.W is W and W.dtype == np.float32 and np.array_equal(x, x0)
     assert set(vars(layer)) == set(before) and layer.dW is None and layer.x is None
+
+
+def test_book2_model_with_layers_in_a_list():
+    """Book 2's TwoLayerNet: sizes from input_size/hidden_size/output_size, the parameters named
+    by the layer that holds them, and a slip inside one layer fails the model."""
+    mod = load_file(USER / "book2_model.py")
+    r = check_layer(mod.TwoLayerNet)
+    assert r.status == "pass", r.render()
+    assert [e.name for e in r.report.entries] == ["x", "layers[0].W", "layers[0].b", "layers[2].W", "layers[2].b"]
+    bad = check_layer(mod.TwoLayerNetWithSlip)
+    assert bad.status == "fail" and "layers[0].W" in {e.name for e in bad.report.failures()}

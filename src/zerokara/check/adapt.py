@@ -97,8 +97,9 @@ def slots(obj: Any, names: dict[int, str] | None = None, after: Any = None) -> l
                 continue
             seen.add(id(p))
             name = (names or {}).get(id(p)) or _attribute_name(obj, p)
-            if name is None:
-                name = guess[i] if i < len(guess) and len(guess) >= len(obj.params) else f"params[{i}]"
+            if name is None and i < len(guess) and len(guess) >= len(obj.params):
+                name = guess[i]
+            name = name or _layer_name(obj, p) or f"params[{i}]"
             out.append(Slot(name, style, i))
         return out
     return [Slot(k, style, k) for k in book1_params(obj, after)]
@@ -122,6 +123,23 @@ def _attribute_name(obj: Any, arr: np.ndarray) -> str | None:
     for k, v in vars(obj).items():
         if v is arr:
             return k
+    return None
+
+
+def _layer_name(obj: Any, arr: np.ndarray) -> str | None:
+    """A book 2 model's parameter by the layer that holds it: ``layers[0].W`` for the W of
+    ``self.layers = [Affine(W1, b1), ...]`` (the layer's constructor names it)."""
+    for attr, value in vars(obj).items():
+        subs = value if isinstance(value, (list, tuple)) else [value]
+        for k, layer in enumerate(subs):
+            params = getattr(layer, "params", None)
+            if layer is obj or not isinstance(params, (list, tuple)):
+                continue
+            for j, q in enumerate(params):
+                if q is arr:
+                    names = _positional_names(layer)
+                    short = names[j] if j < len(names) and len(names) >= len(params) else f"params[{j}]"
+                    return f"{attr}[{k}].{short}" if isinstance(value, (list, tuple)) else f"{attr}.{short}"
     return None
 
 

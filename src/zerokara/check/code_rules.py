@@ -10,6 +10,7 @@ a gradient the numbers already found wrong: never a false alarm on a passing lay
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 from zerokara.check.findings import Finding
@@ -37,9 +38,10 @@ WRONG_WEIGHT = Msg(
 )
 
 
-def code_findings(cls: Any, failing: set[str], inputs: list[str]) -> list[Finding]:
+def code_findings(cls: Any, failing: set[str], inputs: list[str], layer: Any = None) -> list[Finding]:
     """Slips read from the source, only for gradients the numbers found wrong (``failing``
-    holds their names): never a false alarm on a layer whose gradients pass."""
+    holds their names): never a false alarm on a layer whose gradients pass. A model's
+    layers (``layer``'s attributes and lists of layers) are read for the derivative slips too."""
     fwd, bwd = method(cls, "forward"), method(cls, "backward")
     if bwd is None or not failing:
         return []
@@ -48,7 +50,22 @@ def code_findings(cls: Any, failing: set[str], inputs: list[str]) -> list[Findin
     out += _local_rebound(bwd)
     if fwd is not None:
         out += _wrong_weight(fwd, bwd, failing, inputs)
+    for sub in _sub_layer_classes(layer, cls):
+        sub_bwd = method(sub, "backward")
+        if sub_bwd is not None:
+            out += _one_minus(method(sub, "forward"), sub_bwd)
     return out
+
+
+def _sub_layer_classes(layer: Any, cls: Any) -> list[type]:
+    """The classes of the layers a model holds (as attributes or in lists), its own excluded."""
+    found: dict[type, None] = {}
+    for value in vars(layer).values() if layer is not None and hasattr(layer, "__dict__") else []:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            kind = type(item)
+            if kind is not cls and callable(getattr(kind, "backward", None)) and hasattr(item, "__dict__"):
+                found[kind] = None
+    return list(found)
 
 
 def _activation_of(fwd: Method | None, var: str) -> str:
@@ -127,8 +144,8 @@ def _one_minus(fwd: Method | None, bwd: Method) -> list[Finding]:
             line = where.source.strip()
             if code == "derivative-at-input":
                 fix = line.replace(v, y)
-            elif act == "sigmoid":
-                fix = line.replace(f"(1 - {v})", f"{y} * (1 - {y})", 1)
+            elif act == "sigmoid":  # dh2 * (1 - dh2) -> dh2 * (1 - self.h2) * self.h2
+                fix = re.sub(rf"\((1(?:\.0*)?) - {re.escape(v)}\)", rf"(\1 - {y}) * {y}", line, count=1)
             else:  # tanh: 1 - dout ** 2 -> 1 - self.out ** 2
                 fix = line.replace(f"{v} ** 2", f"{y} ** 2", 1)
         out.append(Finding(code, ONE_MINUS(act=act, expr=expr, v=v, why=en, why_ja=ja), fix, where))

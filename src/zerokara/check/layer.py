@@ -262,7 +262,7 @@ def _locate(kind: Any, report: GradReport, b: Built) -> None:
             if f.code == "derivative-left-out" and f.where is None:
                 f.where, f.fix = source.left_out_line(kind, f.fix)
     try:
-        from_code = code_rules.code_findings(kind, failing, names)
+        from_code = code_rules.code_findings(kind, failing, names, b.layer)
     except (SyntaxError, ValueError, TypeError, AttributeError):  # source unreadable: numbers only
         from_code = []
     for c in from_code:

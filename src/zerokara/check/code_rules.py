@@ -138,12 +138,17 @@ def _one_minus(fwd: Method | None, bwd: Method) -> list[Finding]:
             continue
         where = bwd.where(stmt)
         expr = f"{v} * (1 - {v})" if act == "sigmoid" else f"1 - {v} ** 2"
-        y = _outputname_of(fwd, aliases.get(v, v), code, v)
+        y = _output_of(fwd, aliases.get(v, v), code, v)
+        keep = ""
+        if y is None and code == "derivative-at-input":  # forward returned f(x) without keeping it
+            y, keep = "self.out", f"  # forward keeps it: self.out = {act}(...)"
         fix = None
         if y is not None:
             line = where.source.strip()
-            if code == "derivative-at-input":
-                fix = line.replace(v, y)
+            if code == "derivative-at-input":  # self.x * (1 - self.x) -> self.out * (1 - self.out)
+                if f"self.{v}" in line and not y.startswith("self.") and y in _stored(fwd):
+                    y = f"self.{y}"
+                fix = re.sub(rf"(?<![\w.])(?:self\.)?{re.escape(v)}\b", y, line) + keep
             elif act == "sigmoid":  # dh2 * (1 - dh2) -> dh2 * (1 - self.h2) * self.h2
                 fix = re.sub(rf"\((1(?:\.0*)?) - {re.escape(v)}\)", rf"(\1 - {y}) * {y}", line, count=1)
             else:  # tanh: 1 - dout ** 2 -> 1 - self.out ** 2
@@ -152,12 +157,12 @@ def _one_minus(fwd: Method | None, bwd: Method) -> list[Finding]:
     return out
 
 
-def _outputname_of(fwd: Method | None, v: str, code: str, shown: str) -> str | None:
+def _output_of(fwd: Method | None, v: str, code: str, shown: str) -> str | None:
     """What backward should have used: for a gradient dh2, the forward output h2 (as self.h2
     when forward stored it); for a pre-activation z, the variable forward set to f(z)."""
     if fwd is None:
         return None
-    stored = {name_of(t) for t, _, _ in assignments(fwd) if isinstance(t, ast.Attribute)}
+    stored = _stored(fwd)
     if code == "derivative-from-dout":
         y = shown[1:] if shown.startswith("d") else None
         if y and y in stored:
@@ -174,6 +179,11 @@ def _outputname_of(fwd: Method | None, v: str, code: str, shown: str) -> str | N
         ):
             return t
     return None
+
+
+def _stored(fwd: Method | None) -> set[str | None]:
+    """Names forward keeps on self (``self.out = out``)."""
+    return {name_of(t) for t, _, _ in assignments(fwd) if isinstance(t, ast.Attribute)} if fwd else set()
 
 
 def _mentions(node: ast.AST, names: set[str]) -> bool:

@@ -44,10 +44,10 @@ WRONG_AXIS = Msg(
     "に繰り返されたので、軸 {ax} で合計します",
 )
 TRANSPOSED = Msg(
-    "d{p} ({got}) is transposed: its transpose matches the numerical gradient; for out = x @ {p}, "
-    "d{p} = x.T @ dout (shape {want}, as {p})",
-    "d{p}({got})が転置になっています(転置すると数値微分と一致します)。out = x @ {p} なら "
-    "d{p} = x.T @ dout({p} と同じ形 {want})です",
+    "d{p} ({got}) is transposed: its transpose matches the numerical gradient; for a product "
+    "out = a @ {p}, d{p} = a.T @ dout (shape {want}, as {p})",
+    "d{p}({got})が転置になっています(転置すると数値微分と一致します)。積 out = a @ {p} なら "
+    "d{p} = a.T @ dout({p} と同じ形 {want})です",
 )
 TRANSPOSED_SHAPE = Msg(
     "d{p} has shape {got}, the transpose of {p}'s {want}",

@@ -54,7 +54,7 @@ RETURNED_NONE = Msg(
 )
 NOT_FINITE = Msg(
     "{what} holds NaN or inf: {where}",
-    "{what} に NaN か inf が含まれています: {where}",
+    "{what}に NaN か inf が含まれています: {where}",
 )
 DOUT_MODIFIED = Msg(
     "backward writes into the dout it was given (e.g. dout[self.mask] = 0): the values are right, "

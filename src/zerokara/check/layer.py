@@ -47,8 +47,8 @@ FAIL = Msg(
 )
 ERROR = Msg("ERROR: the check could not run", "エラー: チェックを実行できませんでした")
 DOWNSTREAM = Msg(
-    "probably follows from the mistake named above; fix that first",
-    "上で指摘した誤りから続いている可能性が高いです。先にそちらを直してください",
+    "probably follows from a mistake named in this check; fix that first",
+    "このチェックで指摘した別の誤りから続いている可能性が高いです。先にそちらを直してください",
 )
 BROADCAST_INTO = re.compile(
     r"could not broadcast input array from shape \(([\d, ]*)\) into shape \(([\d, ]*)\)"
@@ -245,8 +245,9 @@ def _locate(kind: Any, report: GradReport, b: Built) -> None:
     failing = {e.name for e in report.failures()}
     slot_of = {s.name: s for s in adapt.slots(b.layer, b.names)}
     for e in report.failures():
-        if e.kind == "param" and e.name in slot_of:
-            s = slot_of[e.name]
+        if e.kind == "param" and (e.name in slot_of or report.style == "book1"):
+            # book 1's dW may first appear in backward: the report's name is its attribute
+            s = slot_of.get(e.name) or adapt.Slot(e.name, "book1", e.name)
             where = source.grad_line(kind, s.key, s.style, e.name)
         elif e.kind == "input" and e.name in names:
             where = source.returned_line(kind, names.index(e.name))
@@ -255,7 +256,7 @@ def _locate(kind: Any, report: GradReport, b: Built) -> None:
         for f in e.findings:
             # a derivative's slip is where the local gradient is made, not where it is stored
             if f.where is None and where is not None and (f.code not in AWAY or e.kind == "input"):
-                f.where = where
+                f.where, f.extra["name"] = where, e.name
                 f.fix = _fix_at(f, where) or f.fix
     for e in report.failures():
         for f in e.findings:
@@ -323,6 +324,18 @@ def _assigned_above(where: Where, name: str) -> tuple[Where, str] | None:
     return None
 
 
+def _tuple_pair(target: str, value: str, name: Any) -> tuple[str, str] | None:
+    """The (target, value) of a tuple assignment whose target stores the gradient of ``name``."""
+    targets, values = [t.strip() for t in target.split(",")], [v.strip() for v in value.split(",")]
+    if not isinstance(name, str) or len(targets) < 2 or len(targets) != len(values):
+        return None
+    short = name.rsplit(".", 1)[-1]
+    for t, v in zip(targets, values, strict=True):
+        if t.rsplit(".", 1)[-1] in (f"d{short}", f"d_{short}", f"grad_{short}", f"{short}_grad"):
+            return t, v
+    return None
+
+
 def _fix_at(f: Finding, where: Where | None, follow: bool = True) -> str | None:
     """The line to write, in the reader's own names: their line with the slip undone."""
     if where is None:
@@ -332,6 +345,9 @@ def _fix_at(f: Finding, where: Where | None, follow: bool = True) -> str | None:
     if not eq or not value.strip() or target.strip().endswith(("<", ">", "!")):
         return None
     value = value.strip()
+    pair = _tuple_pair(target, value, f.extra.get("name"))
+    if pair is not None:  # self.dW_1, self.db_1 = d_W1, d_b1: the one that belongs to this gradient
+        target, value = pair
     if follow and re.fullmatch(r"[A-Za-z_]\w*", value) and f.code.startswith("bias-"):
         origin = _assigned_above(where, value)  # db stored here was made a few lines above
         if origin is not None:

@@ -306,7 +306,7 @@ def left_out_line(cls: Any, fix: str | None) -> tuple[Where | None, str | None]:
     for target, value, st in assignments(bwd):
         if name_of(value) == dout and name_of(target):
             where = bwd.where(st)
-            y = _returnedname_of(fwd)
+            y = _returned_of(fwd)
             m = re.search(r"dout \* (.+)$", fix or "")
             if y and m:
                 local = re.sub(r"\by\b", y, m.group(1))
@@ -315,7 +315,7 @@ def left_out_line(cls: Any, fix: str | None) -> tuple[Where | None, str | None]:
     return None, fix
 
 
-def _returnedname_of(fwd: Method | None) -> str | None:
+def _returned_of(fwd: Method | None) -> str | None:
     if fwd is None:
         return None
     ret = next((n for n in ast.walk(fwd.tree) if isinstance(n, ast.Return) and n.value is not None), None)

@@ -422,3 +422,16 @@ def test_book2_model_with_layers_in_a_list():
     assert [e.name for e in r.report.entries] == ["x", "layers[0].W", "layers[0].b", "layers[2].W", "layers[2].b"]
     bad = check_layer(mod.TwoLayerNetWithSlip)
     assert bad.status == "fail" and "layers[0].W" in {e.name for e in bad.report.failures()}
+
+
+def test_book1_model_with_loss_and_gradient():
+    """Book 1's TwoLayerNet has loss(x, t) and gradient(x, t) instead of forward and backward:
+    checked as book 1's gradient_check.py does, its gradient() against the numerical one."""
+    mod = load_file(USER / "book1_model.py")
+    r = check_layer(mod.TwoLayerNet)
+    assert r.status == "pass", r.render()
+    assert [e.name for e in r.report.entries] == ["W1", "b1", "W2", "b2"] and r.style == "model1"
+    assert r.built.startswith("input_size 4, hidden_size 5, output_size 6")
+    bad = check_layer(mod.TwoLayerNetSwapped)
+    assert bad.status == "fail" and {"W1", "W2"} <= {e.name for e in bad.report.failures()}
+    assert check_file(USER / "book1_model.py").status == 1

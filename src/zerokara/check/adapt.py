@@ -237,3 +237,30 @@ def _arrays(x: Any, seen: set[int]) -> Iterator[np.ndarray]:
 def float_arrays(obj: Any) -> list[np.ndarray]:
     """Every array reachable from ``obj`` (for checking that nothing of the user's changed)."""
     return list(_arrays(obj, set()))
+
+
+def is_loss_model(obj: Any) -> bool:
+    """Book 1's TwoLayerNet: ``loss(x, t)`` and ``gradient(x, t) -> {name: grad}``, no forward."""
+    return not callable(getattr(obj, "forward", None)) and all(
+        callable(getattr(obj, m, None)) for m in ("loss", "gradient")
+    )
+
+
+class LossModel:
+    """A book 1 model (``loss`` and ``gradient``, parameters in ``self.params``) seen as a layer:
+    forward is its loss, backward asks it for its gradients, as book 1's gradient_check.py
+    compares ``numerical_gradient`` with ``gradient``."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.params = model.params  # the same dict: nudging a weight nudges the model's
+        self.grads: dict[str, Any] = {}
+        self._inputs: tuple = ()
+
+    def forward(self, x: Any, t: Any) -> Any:
+        self._inputs = (x, t)
+        return self.model.loss(x, t)
+
+    def backward(self, dout: float = 1.0) -> tuple:
+        self.grads = dict(self.model.gradient(*self._inputs))
+        return ()  # gradient() gives no input gradient: only the parameters are checked

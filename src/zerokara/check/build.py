@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from zerokara.check.adapt import LossModel, is_loss_model
 from zerokara.check.gradcheck import global_random_state, set_global_random_state
 from zerokara.check.messages import Msg, Text
 from zerokara.check.names import (
@@ -178,6 +179,8 @@ def build(
                 built[name] = make(built, rng) if callable(make) else make
             try:
                 layer = cls(*built.values())
+                if is_loss_model(layer):  # book 1's TwoLayerNet: its loss and gradient as a layer
+                    layer = LossModel(layer)
             except Exception as e:  # noqa: BLE001 -- a guess that does not fit: try the next
                 tried.append(f"{cls.__name__}({describe(built)}): {type(e).__name__}: {e}")
                 if best_level < 0:

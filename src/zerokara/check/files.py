@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zerokara.check import source
+from zerokara.check import adapt, source
 from zerokara.check.findings import Finding
 from zerokara.check.layer import LayerResult, check_layer
 from zerokara.check.messages import Msg, pad
@@ -120,7 +120,7 @@ def check_file(
         return result
     for cls in source.classes_in(module):
         has = [callable(getattr(cls, m, None)) for m in ("forward", "backward")]
-        if any(has):
+        if any(has) or adapt.is_loss_model(cls):
             result.layers.append(check_layer(cls, sizes=sizes, init=init, seed=seed))
     fns = source.functions_in(module)
     for fn in fns:

@@ -31,6 +31,7 @@ STYLE_NAMES = {
     "book2": Msg("book 2 style: params/grads lists", "2 巻の書き方: params/grads のリスト"),
     "book1": Msg("book 1 style: self.W and self.dW", "1 巻の書き方: self.W と self.dW"),
     "none": Msg("no parameters", "パラメータなし"),
+    "model1": Msg("book 1 model: loss and gradient", "1 巻のモデル: loss と gradient"),
 }
 BUILT = Msg("built: {what}", "組み立て: {what}")
 PASS = Msg(
@@ -133,7 +134,7 @@ def _check_layer(
     name = str(name or getattr(cls, "__name__", type(cls).__name__))
     kind = cls if inspect.isclass(cls) else type(cls)
     missing = [m for m in ("forward", "backward") if not callable(getattr(kind, m, None))]
-    if missing:
+    if missing and not adapt.is_loss_model(kind):
         has = [m for m in ("forward", "backward") if m not in missing]
         return LayerResult(
             name,
@@ -165,6 +166,8 @@ def _check_layer(
     except LayerCodeError as e:
         return _failed(name, kind, style, b, e, seed)
     report.layer = name
+    if isinstance(b.layer, adapt.LossModel):
+        style = "model1"
     if style == "book1" and not any(e.kind == "param" for e in report.entries):
         style = "none"  # nothing tells book 1 from book 2 in a layer without parameters
     _locate(kind, report, b)

@@ -434,4 +434,5 @@ def test_book1_model_with_loss_and_gradient():
     assert r.built.startswith("input_size 4, hidden_size 5, output_size 6")
     bad = check_layer(mod.TwoLayerNetSwapped)
     assert bad.status == "fail" and {"W1", "W2"} <= {e.name for e in bad.report.failures()}
+    assert "swapped" in bad.codes
     assert check_file(USER / "book1_model.py").status == 1

@@ -62,6 +62,12 @@ WRONG_SHAPE = Msg(
     "gradient has shape {got}, expected {want}",
     "勾配の形が {got} です。期待される形は {want} です",
 )
+SWAPPED = Msg(
+    "d{p} has shape {got}, the shape of {other}, not of {p} {want}: is {other}'s gradient stored "
+    "under {p}'s name?",
+    "d{p} の形 {got} は {p} の形 {want} ではなく {other} の形です。{other} の勾配を {p} の名前で"
+    "格納していませんか?",
+)
 NO_GRADIENT = Msg("backward returned no gradient for {p}", "逆伝播が {p} の勾配を返していません")
 NOT_STORED = Msg(
     "the analytic gradient is all zeros: did backward store it (grads[...] = ...)?",
@@ -128,6 +134,7 @@ class Seen:
     douts: tuple
     letters: dict[int, str] = field(default_factory=dict)  # size -> the book's letter (N, D, H)
     loose: bool = False  # the layer computes in float32 inside: compare loosely
+    params: dict[str, tuple[int, ...]] = field(default_factory=dict)  # every parameter's shape
 
     @property
     def batch(self) -> int | None:
@@ -244,6 +251,10 @@ def shape_findings(
         for other, x in zip(seen.input_names, seen.inputs, strict=False):
             if other != name and isinstance(x, np.ndarray) and x.shape == a.shape:
                 return [Finding("wrong-weight", OTHER_INPUT(p=short, got=got, want=wants, other=other))], None
+    if kind == "param":
+        others = [p for p, shape in seen.params.items() if p != name and shape == a.shape]
+        if others:
+            return [Finding("swapped", SWAPPED(p=short, got=got, want=wants, other=others[0]))], None
     return [Finding("wrong-shape", WRONG_SHAPE(got=got, want=wants))], None
 
 

@@ -26,6 +26,7 @@ CODES = (
     "constant-factor",
     "values-differ",
     "wrong-shape",
+    "swapped",
     "no-gradient",
     "no-dependence",
     "downstream",

@@ -234,7 +234,8 @@ def gradcheck(
             return float(o)
         return float(sum(np.sum(a * u) for a, u in zip(o if multi else (o,), ups, strict=True)))
 
-    seen = Seen(xs, in_names, tuple(outs), ups, dict(letters or {}), loose)
+    shapes = {s.name: tuple(s.value(template).shape) for s in slot_list}
+    seen = Seen(xs, in_names, tuple(outs), ups, dict(letters or {}), loose, shapes)
 
     def numeric(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Central differences at (a sample of) the elements of arr, in place."""

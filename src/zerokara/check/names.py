@@ -223,4 +223,13 @@ def _label_options(x: Any, s: dict[str, int]) -> list[Maker]:
         opts.append(lambda b, r: np.eye(classes)[_labels(r, classes, shape[:-1])])
     opts.append(lambda b, r: r.integers(0, 2, shape))
     opts.append(lambda b, r: r.integers(0, 2, shape).astype(np.float64))
+    # a model's loss compares its own output (output_size wide), not x, with t: one-hot or targets
+    n = shape[0]
+    opts.append(lambda b, r: np.eye(_out(b, s))[_labels(r, _out(b, s), (n,))])
+    opts.append(lambda b, r: r.standard_normal((n, _out(b, s))))
     return opts
+
+
+def _out(built: dict[str, Any], s: dict[str, int]) -> int:
+    size = built.get("output_size")
+    return size if isinstance(size, int) else s["C"]

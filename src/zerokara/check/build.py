@@ -239,45 +239,41 @@ def _try_inputs(
                 pass
         trial = copy.deepcopy(layer)
         what = describe(inputs)
+
         np_state = global_random_state()
         try:
             out = trial.forward(*[v.copy() if isinstance(v, np.ndarray) else v for v in inputs.values()])
+            if out is None:
+                yield _guess(layer, names, inputs, what), 2
+                continue
+            outs = out if isinstance(out, tuple) else (out,)
+            douts = [np.ones_like(o, dtype=np.float64) if np.ndim(o) else 1.0 for o in outs]
         except Exception as e:  # noqa: BLE001 -- a guess that does not fit: try the next
             tried.append(f"forward({what}): {type(e).__name__}: {e}")
-            yield (
-                Built(
-                    **_fresh(layer, names),
-                    inputs=tuple(inputs.values()),
-                    described=what,
-                    error=(e, "forward"),
-                ),
-                1,
-            )
+            yield _guess(layer, names, inputs, what, (e, "forward")), 1
             continue
         finally:
             set_global_random_state(np_state)
-        if out is None:
-            yield Built(**_fresh(layer, names), inputs=tuple(inputs.values()), described=what), 2
-            continue
-        outs = out if isinstance(out, tuple) else (out,)
-        douts = [np.ones_like(o, dtype=np.float64) if np.ndim(o) else 1.0 for o in outs]
         try:
             trial.backward(*douts)
         except Exception as e:  # noqa: BLE001 -- reported by the check itself if nothing else runs
             tried.append(f"forward({what}) ran; backward: {type(e).__name__}: {e}")
-            yield (
-                Built(
-                    **_fresh(layer, names),
-                    inputs=tuple(inputs.values()),
-                    described=what,
-                    error=(e, "backward"),
-                ),
-                2,
-            )
+            yield _guess(layer, names, inputs, what, (e, "backward")), 2
             continue
         finally:
             set_global_random_state(np_state)
-        yield Built(**_fresh(layer, names), inputs=tuple(inputs.values()), described=what), 3
+        yield _guess(layer, names, inputs, what), 3
+
+
+def _guess(
+    layer: Any,
+    names: dict[int, str],
+    inputs: dict[str, Any],
+    what: str,
+    error: tuple[BaseException, str] | None = None,
+) -> Built:
+    """A guess, on a fresh copy of the layer (the trial ran on another)."""
+    return Built(**_fresh(layer, names), inputs=tuple(inputs.values()), described=what, error=error)
 
 
 def _fresh(layer: Any, names: dict[int, str]) -> dict[str, Any]:

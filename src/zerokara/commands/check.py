@@ -13,7 +13,8 @@ USAGE = """examples:
 
 A layer is any class with forward and backward, written as book 1 writes them (self.W,
 self.dW), as book 2 does (self.params / self.grads lists, tuples in and out) or as a
-zerokara Module; the file is not changed. Its constructor and inputs are made from the
+zerokara Module; a book 1 model with loss(x, t) and gradient(x, t) (TwoLayerNet) is checked
+as book 1's gradient_check.py does. The file is not changed. Its constructor and inputs are made from the
 books' names (W (D, H), b (H,), Wx (D, 4H), x (N, D), h_prev (N, H), t labels, idx ids ...)
 at small distinct sizes N=3, T=2, D=4, H=5, C=6, V=7.
 

@@ -13,10 +13,10 @@ USAGE = """examples:
 
 A layer is any class with forward and backward, written as book 1 writes them (self.W,
 self.dW), as book 2 does (self.params / self.grads lists, tuples in and out) or as a
-zerokara Module; a book 1 model with loss(x, t) and gradient(x, t) (TwoLayerNet) is checked
-as book 1's gradient_check.py does. The file is not changed. Its constructor and inputs are made from the
-books' names (W (D, H), b (H,), Wx (D, 4H), x (N, D), h_prev (N, H), t labels, idx ids ...)
-at small distinct sizes N=3, T=2, D=4, H=5, C=6, V=7.
+zerokara Module; a book 1 model with loss(x, t) and gradient(x, t) (TwoLayerNet) is
+checked as book 1's gradient_check.py does. The file is not changed. Constructors and
+inputs are made from the books' names (W (D, H), b (H,), Wx (D, 4H), x (N, D),
+h_prev (N, H), t labels, idx ids ...) at small distinct sizes N=3, T=2, D=4, H=5, C=6, V=7.
 
 exit status: 0 every gradient right, 1 a gradient wrong, 2 something could not be checked
 (the file does not import, a class has no forward, forward raised or returned None, NaN)."""

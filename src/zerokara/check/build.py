@@ -289,9 +289,9 @@ def _input_combos(
     """Every combination of the inputs' options, depth first (a label's options depend on the
     scores made before it)."""
 
-    def rec(i: int, so_far: dict[str, Any], chosen: list[tuple[str, Any]]) -> Iterator[list[tuple[str, Any]]]:
+    def rec(i: int, so_far: dict[str, Any], chosen: list[tuple[str, Any]]) -> Iterator[tuple[list, dict]]:
         if i == len(names):
-            yield list(chosen)
+            yield list(chosen), so_far
             return
         name = names[i]
         opts: list[Any] = (
@@ -301,7 +301,12 @@ def _input_combos(
             probe = make(built, np.random.default_rng(0)) if callable(make) else make
             yield from rec(i + 1, {**so_far, name: probe}, [*chosen, (name, make)])
 
-    yield from rec(0, {}, [])
+    def ranks(values: dict[str, Any]) -> int:
+        return len({np.ndim(v) for v in values.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f"})
+
+    # float inputs of one rank first: q, k, v all (N, T, D), not a 2-D q broadcast against a 3-D k
+    for chosen, _ in sorted(rec(0, {}, []), key=lambda c: ranks(c[1]) > 1):
+        yield chosen
 
 
 def _build_inputs(

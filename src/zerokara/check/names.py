@@ -21,7 +21,7 @@ Maker = Callable[[dict[str, Any], np.random.Generator], Any]
 
 _DIGITS = re.compile(r"^(.*?)_?(\d+)$")
 INT_NAMES = ("idx", "ids", "word_id", "word_ids", "target", "targets", "contexts", "context", "corpus")
-LABEL_NAMES = ("t", "ts", "y", "label", "labels", "target_label")
+LABEL_NAMES = ("t", "ts", "label", "labels", "target_label")
 SIZE_NAMES = {
     "input_size": "D",
     "hidden_size": "H",
@@ -171,7 +171,7 @@ def input_options(
     )
     vocab = w.shape[0] if w is not None and w.ndim == 2 else s["V"]
     first = next(iter(so_far.values()), None)
-    timeish = cls_name.startswith("Time") or "Time" in cls_name
+    timeish = cls_name.startswith("Time")
     if name in LABEL_NAMES or name.startswith("t_"):
         return _label_options(first, s)
     if name in INT_NAMES:

@@ -88,8 +88,11 @@ def _activation_of(fwd: Method | None, var: str) -> str:
         isinstance(value, ast.Call) and not _is_product(value)
     ):
         return "output"
-    if _is_product(value) or isinstance(value, ast.BinOp):
-        return "pre"
+    one_over = isinstance(value, ast.BinOp) and isinstance(value.op, ast.Div)
+    if one_over and isinstance(value.left, ast.Constant):  # type: ignore[attr-defined]
+        return "output"  # 1 / (1 + e): a sigmoid written in two steps
+    if _is_product(value):
+        return "pre"  # x @ W + b: what an activation is applied to
     return ""
 
 

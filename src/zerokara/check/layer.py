@@ -245,7 +245,10 @@ def _locate(kind: Any, report: GradReport, b: Built) -> None:
     """Put each failing gradient's finding on the line of the user's file it comes from, add
     the slips read from the source, and mark the failures that follow from a named one."""
     names = arg_names(b.layer.forward, len(b.inputs))
-    failing = {e.name for e in report.failures()}
+    # the code is read only for failures the numbers could not name (a transposed dW needs no
+    # second opinion, and a right sigmoid line next to it must not get one)
+    vague = (*GENERIC, "wrong-weight")  # the numbers see the shape of x; the code says which weight
+    failing = {e.name for e in report.failures() if all(f.code in vague for f in e.findings)}
     slot_of = {s.name: s for s in adapt.slots(b.layer, b.names)}
     for e in report.failures():
         if e.kind == "param" and (e.name in slot_of or report.style == "book1"):

@@ -89,6 +89,14 @@ MISSING = Msg(
     "逆伝播がパラメータ {p} の勾配を残していません({where} が必要です)",
 )
 HOW_MANY = Msg("{n} of {m} values, first at {first}", "{m} 個中 {n} 個、最初は {first}")
+ACCUMULATES = Msg(
+    "backward adds into a gradient (+=) that nothing sets first: a second backward doubles it, and "
+    "book 2's optimizer never zeroes grads, so every step adds all the earlier ones again; set it "
+    "(grads[i][...] = ...) or zero it first (dW[...] = 0)",
+    "逆伝播が、先に値を設定していない勾配に += で足し込んでいます。二度目の逆伝播で 2 倍になり、"
+    "2 巻のオプティマイザは grads を 0 にしないので、毎回それまでの勾配が足されていきます。"
+    "grads[i][...] = ... で設定するか、先に 0 にします(dW[...] = 0)",
+)
 OUTPUTS = Msg("the output", "出力")
 GRADIENTS = Msg("the gradient d{p}", "勾配 d{p}")
 
@@ -220,7 +228,10 @@ def gradcheck(
                 and in_grads[i] is not None
             ):
                 _finite((np.asarray(in_grads[i], dtype=np.float64),), GRADIENTS(p=in_names[i]), "backward")
-        if not _repeatable(after_forward, ups, in_grads, slot_list, p_grads):
+        again = _repeated(after_forward, ups, in_grads, slot_list, p_grads)
+        if again == "accumulates":  # book 2's optimizer never zeroes grads: every step adds the last
+            report.notes.append(Finding("grads-accumulate", ACCUMULATES()))
+        elif again:
             report.notes.append(Finding("backward-not-repeatable", NOT_REPEATABLE()))
     finally:
         set_global_random_state(np_state)
@@ -319,20 +330,31 @@ def _finite(arrays: Sequence[Any], what: Text, phase: str) -> None:
             raise LayerCodeError(phase, NOT_FINITE(what=what, where=where))
 
 
-def _repeatable(after_forward: Any, ups: tuple, in_grads: list, slot_list: list, p_grads: dict) -> bool:
-    """Whether a second backward (on a copy of the layer as forward left it) gives the same."""
+def _repeated(after_forward: Any, ups: tuple, in_grads: list, slot_list: list, p_grads: dict) -> str:
+    """What a second backward (on a copy of the layer as forward left it) gives: "" the same,
+    "accumulates" a parameter's gradient doubled (``+=`` with nothing setting it first),
+    "differs" anything else."""
     m2 = copy.deepcopy(after_forward)
     held = adapt.held_grads(m2)
     try:
         back2 = m2.backward(*[u.copy() if isinstance(u, np.ndarray) else u for u in ups])
         back2 = m2.backward(*[u.copy() if isinstance(u, np.ndarray) else u for u in ups])
     except Exception:  # noqa: BLE001 -- a layer that cannot run backward twice is no finding of ours
-        return True
+        return ""
     g2 = list(back2) if isinstance(back2, (tuple, list)) else [back2]
-    pairs = list(zip(in_grads, g2, strict=False))
-    pairs += [(p_grads[s.name][0], adapt.gradient(m2, s, held)[0]) for s in slot_list]
-    arrays = [(a, b) for a, b in pairs if isinstance(a, np.ndarray) and isinstance(b, np.ndarray)]
-    return all(a.shape != b.shape or np.allclose(a, b) for a, b in arrays)
+    params = [(p_grads[s.name][0], adapt.gradient(m2, s, held)[0]) for s in slot_list]
+    pairs = list(zip(in_grads, g2, strict=False)) + params
+
+    def arrays(ps: list) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [
+            (a, b)
+            for a, b in ps
+            if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+        ]
+
+    if any(np.any(a) and np.allclose(b, 2 * a) for a, b in arrays(params)):
+        return "accumulates"
+    return "" if all(np.allclose(a, b) for a, b in arrays(pairs)) else "differs"
 
 
 def _compare(a: np.ndarray, n: np.ndarray) -> tuple[float, float]:

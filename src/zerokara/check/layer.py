@@ -46,6 +46,10 @@ FAIL = Msg(
     "FAIL: {n} of {m} gradient(s) wrong: {names}",
     "不合格: {m} 個中 {n} 個の勾配が違います: {names}",
 )
+FAIL_NOTES = Msg(
+    "FAIL: the gradients match, but backward is wrong: {codes}",
+    "不合格: 勾配の値は一致しますが、逆伝播に誤りがあります: {codes}",
+)
 ERROR = Msg("ERROR: the check could not run", "エラー: チェックを実行できませんでした")
 DOWNSTREAM = Msg(
     "probably follows from a mistake named in this check; fix that first",
@@ -90,6 +94,9 @@ class LayerResult:
             w = self.warnings
             return (PASS_WARN(n=len(w), rel=rel) if w else PASS(rel=rel)).render(lang)
         entries = self.report.entries if self.report else []
+        notes = [n.code for n in self.report.notes if not n.warning] if self.report else []
+        if self.report is not None and notes and all(e.ok for e in entries):
+            return FAIL_NOTES.format(lang, codes=", ".join(notes))
         bad = [e.name for e in entries if not e.ok] or [f.extra.get("name", "?") for f in self.findings]
         return FAIL.format(lang, n=len(bad), m=max(len(entries), len(bad)), names=", ".join(bad))
 
@@ -264,6 +271,9 @@ def _locate(kind: Any, report: GradReport, b: Built) -> None:
             if f.where is None and where is not None and (f.code not in AWAY or e.kind == "input"):
                 f.where, f.extra["name"] = where, e.name
                 f.fix = _fix_at(f, where) or f.fix
+    for n in report.notes:
+        if n.code == "grads-accumulate" and n.where is None:
+            n.where = source.added_line(kind)
     for e in report.failures():
         for f in e.findings:
             if f.code == "derivative-left-out" and f.where is None:

@@ -324,3 +324,31 @@ def _returned_of(fwd: Method | None) -> str | None:
 
 def line_text(where: Where | None) -> str:
     return where.source.strip() if where else ""
+
+
+def added_line(cls: Any) -> Where | None:
+    """The first line of backward that adds into a gradient (``self.grads[0] += dW``,
+    ``dW[word_id] += dout[i]``, ``self.dW += ...``)."""
+    m = method(cls, "backward")
+    if m is None:
+        return None
+    taken = {name_of(t) for t, v, _ in assignments(m) if any(name_of(n) == "grads" for n in ast.walk(v))}
+    for st in ast.walk(m.tree):
+        if isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add):
+            base: ast.expr = st.target
+            while isinstance(base, ast.Subscript):
+                base = base.value
+            name = name_of(base)
+            if name == "grads" or name in taken or (name or "").startswith("d"):
+                return m.where(st)
+        if isinstance(st, ast.Call) and ast.unparse(st.func) in ("np.add.at", "numpy.add.at"):
+            return m.where(_statement_of(m, st))  # np.add.at(dW, idx, dout) with nothing zeroing dW
+    return None
+
+
+def _statement_of(m: Method, node: ast.AST) -> ast.stmt:
+    return next(
+        st
+        for st in ast.walk(m.tree)
+        if isinstance(st, ast.stmt) and not isinstance(st, ast.FunctionDef) and node in list(ast.walk(st))
+    )

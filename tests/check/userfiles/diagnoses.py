@@ -518,6 +518,25 @@ class EmbeddingAssignVectorised(Embedding):
         return None
 
 
+class AffineGradsAccumulate(AffineBook2):
+    """Adds into the gradient (+=) that nothing sets: book 2's optimizer never zeroes grads."""
+
+    def backward(self, dout):
+        W, b = self.params
+        self.grads[0] += np.dot(self.x.T, dout)
+        self.grads[1][...] = np.sum(dout, axis=0)
+        return np.dot(dout, W.T)
+
+
+class EmbeddingAddAtNoZero(Embedding):
+    """np.add.at into dW without dW[...] = 0 first: each step adds the last ones again."""
+
+    def backward(self, dout):
+        dW, = self.grads
+        np.add.at(dW, self.idx, dout)
+        return None
+
+
 EXPECT: dict[str, list[str]] = {
     # Affine (book 1)
     "Affine": [],
@@ -554,4 +573,7 @@ EXPECT: dict[str, list[str]] = {
     "EmbeddingAddAt": [],
     "EmbeddingAssignLoop": ["assign-not-add"],
     "EmbeddingAssignVectorised": ["assign-not-add"],
+    # gradients added into, never set (book 2)
+    "AffineGradsAccumulate": ["grads-accumulate"],
+    "EmbeddingAddAtNoZero": ["grads-accumulate"],
 }

@@ -85,8 +85,12 @@ def _findings(result):
 
 def test_lines_to_write_use_the_readers_names():
     rnn = check_layer(load_file(USER / "seed_rnn.py").RNNWithoutSum)
-    assert any(f.fix == f"db = np.sum(dt, axis=0)  # line {_line(USER / 'seed_rnn.py', 'db = dt  ')}"
-               for f in _findings(rnn)), rnn.render()
+    fix = next(f for f in _findings(rnn) if f.code == "bias-not-summed")
+    assert fix.fix == "db = np.sum(dt, axis=0)"
+    assert fix.extra["fix_line"] == _line(USER / "seed_rnn.py", "db = dt  ")
+    assert f"# line {fix.extra['fix_line']}" in rnn.render() and "行目" in rnn.render("ja")
+    shared = check_layer(load_file(USER / "seed_rnn.py").RNNWithoutSum)  # the fix leaves dt alone
+    assert "dt = " not in (next(f for f in _findings(shared) if f.code == "bias-not-summed").fix or "")
     t = check_layer(diagnoses.AffineDWTransposed)
     assert any(f.fix and "np.dot(self.x.T, dout)" in f.fix for f in _findings(t)), t.render()
     w = check_layer(diagnoses.RNNDhPrevWithWx)

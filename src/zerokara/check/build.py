@@ -77,6 +77,8 @@ def parse_init(text: str | None) -> dict[str, Any]:
     """``"W=(4,3),b=(3,),stride=2"`` -> {"W": (4, 3), "b": (3,), "stride": 2}: a shape for an
     array argument, a number for any other."""
     out: dict[str, Any] = {}
+    if (text or "").count("(") != (text or "").count(")"):
+        raise InputError(f"--init: unbalanced parentheses in {text!r}; write shapes like W=(4,3),b=(3,)")
     for m in re.finditer(r"(\w+)\s*=\s*(\([^)]*\)|[^,]+)", text or ""):
         key, value = m.group(1), m.group(2).strip()
         try:

@@ -144,7 +144,7 @@ def _one_minus(fwd: Method | None, bwd: Method) -> list[Finding]:
         y = _output_of(fwd, aliases.get(v, v), code, v)
         keep = ""
         if y is None and code == "derivative-at-input":  # forward returned f(x) without keeping it
-            y, keep = "self.out", f"  # forward keeps it: self.out = {act}(...)"
+            y, keep = "self.out", f"; and in forward: self.out = {act}(...)"
         fix = None
         if y is not None:
             line = where.source.strip()

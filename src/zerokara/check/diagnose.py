@@ -84,8 +84,10 @@ TOO_LARGE = Msg(
     "勾配にも 1/N(N={n})が要ります",
 )
 TOO_SMALL = Msg(
-    "off by exactly the batch size: {n} times too small; 1/N (N={n}) was applied twice",
-    "ちょうどバッチサイズ分ずれています: {n} 分の 1 に小さすぎます。1/N(N={n})を二度掛けています",
+    "off by exactly the batch size: {n} times too small; a 1/N (N={n}) too many: the loss takes the "
+    "mean once, and every other gradient is a sum (np.sum, not np.mean; no / N)",
+    "ちょうどバッチサイズ分ずれています: {n} 分の 1 に小さすぎます。1/N(N={n})が余分です。平均を取るのは"
+    "損失の一度だけで、ほかの勾配は和です(np.mean でなく np.sum、/ N は不要)",
 )
 SIGN = Msg("the sign is flipped", "符号が逆です")
 FACTOR = Msg("off by a constant factor {c:.6g}", "定数倍 {c:.6g} ずれています")

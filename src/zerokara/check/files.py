@@ -58,10 +58,12 @@ def table(result: FileResult, lang: str = "en") -> str:
             found.append(code + (f" ({LINES.format(lang, n=', '.join(map(str, lines)))})" if lines else ""))
         if r.status == "error" and r.where is not None:
             found.append(LINES.format(lang, n=r.where.line))
-        rows.append(row(r.name, r.style, VERDICTS[r.status].render(lang), "; ".join(found) or "-"))
+        style = STYLES[r.style].render(lang) if r.style in STYLES else r.style
+        rows.append(row(r.name, style, VERDICTS[r.status].render(lang), "; ".join(found) or "-"))
     for f in result.functions:
         verdict = VERDICTS["pass" if f.ok else "fail"].render(lang)
-        rows.append(row(f.name, "func", verdict, "-" if f.ok else FUNCTION_WRONG.format(lang)))
+        what = "-" if f.ok else FUNCTION_WRONG.format(lang)
+        rows.append(row(f.name, STYLES["func"].render(lang), verdict, what))
     counts = {s: sum(r.status == s for r in result.layers) for s in ("pass", "fail", "error")}
     counts["pass"] += sum(f.ok for f in result.functions)
     counts["fail"] += sum(not f.ok for f in result.functions)
@@ -78,6 +80,15 @@ def table(result: FileResult, lang: str = "en") -> str:
     return "\n".join(rows)
 
 
+#: the table's short style names
+STYLES = {
+    "book1": Msg("book1", "1巻"),
+    "book2": Msg("book2", "2巻"),
+    "module": Msg("module", "Module"),
+    "none": Msg("-", "-"),
+    "model1": Msg("model1", "1巻model"),
+    "func": Msg("func", "関数"),
+}
 FUNCTION_WRONG = Msg("disagrees (see above)", "不一致(上を参照)")
 
 
@@ -114,18 +125,18 @@ def check_file(
             ]
             raise source.FileError(NO_NAME(path=str(path), name=name, have=", ".join(have) or "nothing"))
         if inspect.isfunction(obj):
-            result.functions.append(_check_function(module, obj, of))
+            _add_function(result, module, obj, of)
         else:
             result.layers.append(check_layer(obj, sizes=sizes, init=init, seed=seed))
         return result
     for cls in source.classes_in(module):
         has = [callable(getattr(cls, m, None)) for m in ("forward", "backward")]
-        if any(has) or adapt.is_loss_model(cls):
+        if (any(has) or adapt.is_loss_model(cls)) and not source.is_abstract(cls):
             result.layers.append(check_layer(cls, sizes=sizes, init=init, seed=seed))
     fns = source.functions_in(module)
     for fn in fns:
         if _derivative_target(fn.__name__) is not None or of is not None or _known(fn.__name__):
-            result.functions.append(_check_function(module, fn, of))
+            _add_function(result, module, fn, of)
     by_name = {f.__name__: f for f in fns}
     if "softmax" in by_name and "cross_entropy_error" in by_name:
         from zerokara.check.loss_functions import check_loss_pair
@@ -148,6 +159,17 @@ NO_TARGET = Msg(
     "{name}: which function is it the derivative of? say it with --of tanh or --of file.py:tanh",
     "{name}: どの関数の微分ですか?--of tanh か --of file.py:tanh で指定してください",
 )
+
+
+def _add_function(result: FileResult, module: Any, fn: Any, of: str | None) -> None:
+    """A function's check, or its row saying why it could not be checked (the file goes on)."""
+    if of is None and _derivative_target(fn.__name__) is None and not _known(fn.__name__):
+        result.layers.append(LayerResult(fn.__name__, "error", "func", error=NO_TARGET(name=fn.__name__)))
+        return
+    try:
+        result.functions.append(_check_function(module, fn, of))
+    except source.FileError as e:
+        result.layers.append(LayerResult(fn.__name__, "error", "func", error=e.text))
 
 
 def _known(name: str) -> bool:

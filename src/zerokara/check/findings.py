@@ -74,7 +74,9 @@ class Finding:
         if self.where is not None:
             out += "\n" + AT.format(lang, where=str(self.where))
         if self.fix:
-            out += "\n" + WRITE.format(lang, fix=self.fix)
+            line = self.extra.get("fix_line")
+            at = "  # " + LINE.format(lang, n=line) if line else ""
+            out += "\n" + WRITE.format(lang, fix=self.fix + at)
         return out
 
     def __str__(self) -> str:
@@ -82,4 +84,5 @@ class Finding:
 
 
 AT = Msg("at {where}", "場所 {where}")
+LINE = Msg("line {n}", "{n} 行目")
 WRITE = Msg("write: {fix}", "こう書く: {fix}")

@@ -48,6 +48,12 @@ class LayerCodeError(ZerokaraError):
 
 
 RAISED = Msg("{phase} raised {error}", "{phase} で {error} が発生しました")
+NOT_ARRAY = Msg(
+    "forward returned a {got}: it must return its output, an array (or a float loss), or a tuple of "
+    "arrays that backward takes the gradients of in the same order",
+    "順伝播が {got} を返しました。出力(配列か損失の float)か、backward がその順に勾配を受け取る"
+    "配列のタプルを返す必要があります",
+)
 RETURNED_NONE = Msg(
     "forward returned None: it must return its output (did it forget `return out`?)",
     "順伝播が None を返しました。出力を返す必要があります(`return out` を忘れていませんか?)",
@@ -75,7 +81,7 @@ FLOAT32 = Msg(
     "the layer computes in float32 inside (np.empty(..., dtype='f') as book 2 writes, or "
     "float32 arrays it makes) although its weights and inputs are float64: the check nudged "
     "by eps={eps:g} and compares to 1e-2",
-    "重みと入力は float64 ですが、レイヤ内部が float32 で計算しています(book 2 の "
+    "重みと入力は float64 ですが、レイヤ内部が float32 で計算しています(2 巻の "
     "np.empty(..., dtype='f') など)。eps={eps:g} でずらし、1e-2 の精度で比べました",
 )
 REBOUND = Msg(
@@ -184,6 +190,9 @@ def gradcheck(
             raise LayerCodeError("forward", RETURNED_NONE())
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
+        odd = [o for o in outs if not isinstance(o, (np.ndarray, float, int, np.floating, np.integer))]
+        if odd:  # a dict, a list, a (out, cache) pair of the cs231n kind: not an output to check
+            raise LayerCodeError("forward", NOT_ARRAY(got=type(odd[0]).__name__))
         _finite(outs, OUTPUTS(), "forward")
         scalar = not multi and np.ndim(out) == 0
         if scalar:

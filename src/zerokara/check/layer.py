@@ -8,6 +8,7 @@ return results that render in English or Japanese; nothing prints.
 
 from __future__ import annotations
 
+import ast
 import copy
 import inspect
 import re
@@ -45,6 +46,12 @@ PASS_WARN = Msg(
 FAIL = Msg(
     "FAIL: {n} of {m} gradient(s) wrong: {names}",
     "不合格: {m} 個中 {n} 個の勾配が違います: {names}",
+)
+NOTHING_TO_CHECK = Msg(
+    "nothing to check: forward got no float input and the layer has no parameters (its inputs were "
+    'guessed as integers: say them with --init "y=(3,4)" or an example() classmethod)',
+    "チェックするものがありません: forward に浮動小数点の入力がなく、パラメータもありません"
+    '(入力が整数と推測されました。--init "y=(3,4)" か example() クラスメソッドで指定してください)',
 )
 FAIL_NOTES = Msg(
     "FAIL: the gradients match, but backward is wrong: {codes}",
@@ -173,6 +180,8 @@ def _check_layer(
     except LayerCodeError as e:
         return _failed(name, kind, style, b, e, seed)
     report.layer = name
+    if not report.entries:  # no float input, no parameter: a PASS would say nothing
+        return LayerResult(name, "error", "none", b.described, error=NOTHING_TO_CHECK())
     if isinstance(b.layer, adapt.LossModel):
         style = "model1"
     if style == "book1" and not any(e.kind == "param" for e in report.entries):
@@ -340,6 +349,21 @@ def _assigned_above(where: Where, name: str) -> tuple[Where, str] | None:
     return None
 
 
+def _summed(value: str) -> str:
+    """What a sum was taken of: ``dout`` in ``np.sum(dout, 0, keepdims=True)`` or ``dout.sum(1)``."""
+    try:
+        node = ast.parse(value, mode="eval").body
+    except SyntaxError:
+        return value
+    if isinstance(node, ast.Call):
+        func = ast.unparse(node.func)
+        if func in ("np.sum", "numpy.sum", "sum", "np.mean", "numpy.mean") and node.args:
+            return ast.unparse(node.args[0])
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("sum", "mean"):
+            return ast.unparse(node.func.value)
+    return value
+
+
 def _tuple_pair(target: str, value: str, name: Any) -> tuple[str, str] | None:
     """The (target, value) of a tuple assignment whose target stores the gradient of ``name``."""
     targets, values = [t.strip() for t in target.split(",")], [v.strip() for v in value.split(",")]
@@ -364,17 +388,25 @@ def _fix_at(f: Finding, where: Where | None, follow: bool = True) -> str | None:
     pair = _tuple_pair(target, value, f.extra.get("name"))
     if pair is not None:  # self.dW_1, self.db_1 = d_W1, d_b1: the one that belongs to this gradient
         target, value = pair
-    if follow and re.fullmatch(r"[A-Za-z_]\w*", value) and f.code.startswith("bias-"):
+    short = str(f.extra.get("name", "")).rsplit(".", 1)[-1]
+    own = value in (f"d{short}", f"d_{short}", f"grad_{short}")  # db, not a dt other gradients share
+    if follow and own and f.code.startswith("bias-"):
         origin = _assigned_above(where, value)  # db stored here was made a few lines above
         if origin is not None:
             where, (target, value) = origin[0], (value, origin[1])
             fixed = _fix_at(f, Where(where.file, where.line, f"{target} = {value}"), follow=False)
-            return f"{fixed}  # line {where.line}" if fixed else None
-    core = re.sub(r"^np\.sum\((.*?)(,\s*axis\s*=.*)?\)$", r"\1", value)
-    core = re.sub(r"^\((.*)\)\.sum\(.*\)$", r"\1", core)
+            if fixed:
+                f.extra["fix_line"] = where.line
+            return fixed
     axis = re.search(r"axis=(\(\d[\d, ]*\)|\d+)", f.fix or "")
     if f.code in ("bias-not-summed", "bias-keepdims", "bias-wrong-axis") and axis:
-        return f"{target.strip()} = np.sum({core}, axis={axis.group(1).strip()})"
+        return f"{target.strip()} = np.sum({_summed(value)}, axis={axis.group(1).strip()})"
+    if f.code == "assign-not-add":
+        m = re.match(r"^(\w+)\[(.+)\]$", target.strip())
+        if m and "[" in value:  # dW[word_id] = dout[i] in a loop: add instead
+            return f"{target.strip()} += {value}"
+        if m:  # dW[self.idx] = dout: a repeated id is written once; np.add.at adds each
+            return f"np.add.at({m.group(1)}, {m.group(2)}, {value})"
     if f.code == "grads-rebound" and target.strip().endswith("]"):
         return f"{target.strip()}[...] = {value}"  # fill the array the optimizer holds
     if f.code == "transposed":

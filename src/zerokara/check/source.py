@@ -136,6 +136,19 @@ def _first_line(obj: Any) -> int:
         return 0
 
 
+def is_abstract(cls: Any) -> bool:
+    """A base class whose forward only raises NotImplementedError (or is ``pass`` / ``...``)."""
+    m = method(cls, "forward")
+    if m is None:
+        return False
+    body = [st for st in m.tree.body if not (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant))]
+    if not body:
+        return True  # only a docstring or ...
+    only = body[0] if len(body) == 1 else None
+    raises = isinstance(only, ast.Raise) and "NotImplementedError" in ast.unparse(only)
+    return raises or isinstance(only, ast.Pass)
+
+
 def is_layer(cls: Any) -> bool:
     return all(callable(getattr(cls, m, None)) for m in ("forward", "backward"))
 

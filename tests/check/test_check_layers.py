@@ -440,3 +440,41 @@ def test_book1_model_with_loss_and_gradient():
     assert bad.status == "fail" and {"W1", "W2"} <= {e.name for e in bad.report.failures()}
     assert "swapped" in bad.codes
     assert check_file(USER / "book1_model.py").status == 1
+
+
+def test_odd_but_right_layers_and_the_slips_among_them(capsys):
+    path = USER / "odd_but_right.py"
+    result = check_file(path)
+    by = {r.name: r for r in result.layers}
+    assert "Base" not in by  # an abstract base is skipped, not an error
+    attention = by["ScaledDotProductAttention"]
+    assert attention.status == "pass" and "q (3, 2, 4), k (3, 2, 4), v (3, 2, 4)" in attention.built
+    assert by["MulLayer"].status == "pass" and "y (3, 4)" in by["MulLayer"].built
+    assert by["MeanSquaredLoss"].status == "pass"
+    assert by["MeanSquaredLossNoHalf"].status == "fail"
+    sig = by["AffineSigmoid"]  # the transposed dW named, and no second opinion on the right sigmoid line
+    assert sig.codes == ["transposed"], sig.render()
+    assert by["DictOut"].status == "error" and "returned a dict" in by["DictOut"].render()
+    assert by["d_square"].status == "error" and "--of" in by["d_square"].render()
+    assert main(["check", str(path)]) == 2  # every class still checked; the table has them all
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "MulLayer" in out.rsplit("\n\n", 1)[1]
+    assert main(["check", f"{path}:d_square", "--of", "odd_but_right.py:square"]) == 2
+
+
+def test_a_layer_with_nothing_to_check_is_an_error():
+    class IdsOnly:
+        def forward(self, idx):
+            self.idx = idx
+            return idx * 2
+
+        def backward(self, dout):
+            return None
+
+    r = check_layer(IdsOnly)
+    assert r.status == "error" and "nothing to check" in r.render()
+
+
+def test_init_with_unbalanced_parentheses_is_refused():
+    with pytest.raises(Exception, match="unbalanced"):
+        parse_init("x=(3,4")

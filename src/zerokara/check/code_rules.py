@@ -141,7 +141,7 @@ def _one_minus(fwd: Method | None, bwd: Method) -> list[Finding]:
             continue
         where = bwd.where(stmt)
         expr = f"{v} * (1 - {v})" if act == "sigmoid" else f"1 - {v} ** 2"
-        y = _output_of(fwd, aliases.get(v, v), code, v)
+        y = _output_of(fwd, aliases.get(v, v), code, v, set(aliases) | _unpacked(bwd))
         keep = ""
         if y is None and code == "derivative-at-input":  # forward returned f(x) without keeping it
             y, keep = "self.out", f"; and in forward: self.out = {act}(...)"
@@ -160,14 +160,30 @@ def _one_minus(fwd: Method | None, bwd: Method) -> list[Finding]:
     return out
 
 
-def _output_of(fwd: Method | None, v: str, code: str, shown: str) -> str | None:
+def _unpacked(bwd: Method) -> set[str]:
+    """Names backward takes from what forward kept: ``x, h_prev, h_next = self.cache``."""
+    return {
+        e.id
+        for t, v, _ in assignments(bwd)
+        if isinstance(t, (ast.Tuple, ast.List)) and name_of(v)
+        for e in t.elts
+        if isinstance(e, ast.Name)
+    }
+
+
+def _output_of(
+    fwd: Method | None, v: str, code: str, shown: str, unpacked: set[str] | None = None
+) -> str | None:
     """What backward should have used: for a gradient dh2, the forward output h2 (as self.h2
-    when forward stored it); for a pre-activation z, the variable forward set to f(z)."""
+    when forward stored it, as h_next when backward took it from its cache); for a
+    pre-activation z, the variable forward set to f(z)."""
     if fwd is None:
         return None
     stored = _stored(fwd)
     if code == "derivative-from-dout":
         y = shown[1:] if shown.startswith("d") else None
+        if y and y in (unpacked or set()):
+            return y  # x, h_prev, h_next = self.cache
         if y and y in stored:
             return f"self.{y}"
         return None

@@ -63,10 +63,10 @@ NOT_FINITE = Msg(
     "{what}に NaN か inf が含まれています: {where}",
 )
 DOUT_MODIFIED = Msg(
-    "backward writes into the dout it was given (e.g. dout[self.mask] = 0): the values are right, "
-    "but the caller's array is destroyed; copy first (dx = dout.copy(); dx[self.mask] = 0)",
-    "逆伝播が受け取った dout を書き換えています(dout[self.mask] = 0 など)。値は正しいですが、"
-    "呼び出し側の配列が壊れます。先にコピーします(dx = dout.copy(); dx[self.mask] = 0)",
+    "backward writes into the dout it was given (dout[self.mask] = 0, dout *= ...): the values are "
+    "right, but the caller's array is destroyed; change a copy (dx = dout.copy(), then dx[...])",
+    "逆伝播が受け取った dout を書き換えています(dout[self.mask] = 0、dout *= ... など)。値は正しい"
+    "ですが、呼び出し側の配列が壊れます。コピーを変更します(dx = dout.copy() のあと dx[...])",
 )
 INPUT_MODIFIED = Msg(
     "forward writes into its input {x}: the caller's array is changed; work on a copy",

@@ -28,7 +28,7 @@ from zerokara.check.report import BAD, GradReport
 from zerokara.introspect import arg_names
 
 STYLE_NAMES = {
-    "module": Msg("zerokara Module", "zerokara の Module"),
+    "module": Msg("params/grads dicts, as a zerokara Module", "params/grads の辞書: zerokara の Module と同じ"),
     "book2": Msg("book 2 style: params/grads lists", "2 巻の書き方: params/grads のリスト"),
     "book1": Msg("book 1 style: self.W and self.dW", "1 巻の書き方: self.W と self.dW"),
     "none": Msg("no parameters", "パラメータなし"),
@@ -283,6 +283,11 @@ def _locate(kind: Any, report: GradReport, b: Built) -> None:
     for n in report.notes:
         if n.code == "grads-accumulate" and n.where is None:
             n.where = source.added_line(kind)
+        elif n.code == "dout-modified" and n.where is None:
+            n.where = source.written_line(kind, "backward")
+        elif n.code == "input-modified" and n.where is None:
+            x = n.text.fields.get("x")
+            n.where = source.written_line(kind, "forward", names.index(x) if x in names else 0)
     for e in report.failures():
         for f in e.findings:
             if f.code == "derivative-left-out" and f.where is None:

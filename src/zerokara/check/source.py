@@ -365,3 +365,25 @@ def _statement_of(m: Method, node: ast.AST) -> ast.stmt:
         for st in ast.walk(m.tree)
         if isinstance(st, ast.stmt) and not isinstance(st, ast.FunctionDef) and node in list(ast.walk(st))
     )
+
+
+def written_line(cls: Any, method_name: str, position: int = 0) -> Where | None:
+    """The first line of ``method_name`` that writes into its argument at ``position``
+    (``dout[self.mask] = 0``, ``dout *= 2``, ``x[x < 0] = 0``)."""
+    m = method(cls, method_name)
+    if m is None or position >= len(m.args):
+        return None
+    arg = m.args[position]
+    for st in ast.walk(m.tree):
+        targets: list[ast.expr] = []
+        if isinstance(st, ast.Assign):
+            targets = st.targets
+        elif isinstance(st, ast.AugAssign):
+            targets = [st.target]
+        for t in targets:
+            base, sliced = t, False
+            while isinstance(base, ast.Subscript):
+                base, sliced = base.value, True
+            if isinstance(base, ast.Name) and base.id == arg and (sliced or isinstance(st, ast.AugAssign)):
+                return m.where(st)
+    return None

@@ -28,7 +28,7 @@ from zerokara.check.report import BAD, GradReport
 from zerokara.introspect import arg_names
 
 STYLE_NAMES = {
-    "module": Msg("params/grads dicts, as a zerokara Module", "params/grads の辞書: zerokara の Module と同じ"),
+    "module": Msg("params/grads dicts, as a zerokara Module", "params/grads の辞書: zerokara の Module 形式"),
     "book2": Msg("book 2 style: params/grads lists", "2 巻の書き方: params/grads のリスト"),
     "book1": Msg("book 1 style: self.W and self.dW", "1 巻の書き方: self.W と self.dW"),
     "none": Msg("no parameters", "パラメータなし"),

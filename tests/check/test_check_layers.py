@@ -478,3 +478,15 @@ def test_a_layer_with_nothing_to_check_is_an_error():
 def test_init_with_unbalanced_parentheses_is_refused():
     with pytest.raises(Exception, match="unbalanced"):
         parse_init("x=(3,4")
+
+
+def test_every_code_said_is_a_known_code():
+    """The codes the guide lists are the codes the check says (findings.CODES)."""
+    from zerokara.check.findings import CODES
+
+    said = set()
+    for path in (USER / "diagnoses.py", USER / "seed_mlp.py", USER / "book1_model.py", USER / "odd_but_right.py"):
+        for r in check_file(path).layers:
+            said |= set(r.codes)
+    assert said <= set(CODES), said - set(CODES)
+    assert len(said) >= 17

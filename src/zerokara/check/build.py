@@ -127,7 +127,6 @@ NOTHING_FITS = Msg(
     "クラスメソッド example(sizes, rng) -> (layer, inputs) を書いてください",
 )
 WHAT_ARG = Msg("the constructor argument", "コンストラクタ引数")
-WHAT_INPUT = Msg("the forward argument", "forward の引数")
 
 
 def describe(values: dict[str, Any]) -> str:

@@ -32,7 +32,6 @@ class FileResult:
         return 0
 
 
-TABLE_HEAD = Msg("{cls:<24} {style:<7} {verdict:<7} {what}", "{cls:<24} {style:<7} {verdict:<7} {what}")
 VERDICTS = {"pass": Msg("PASS", "合格"), "fail": Msg("FAIL", "不合格"), "error": Msg("ERROR", "エラー")}
 SUMMARY = Msg(
     "{path}: {n} checked: {passed} pass, {failed} fail, {errors} error",

@@ -230,12 +230,8 @@ def _failed(name: str, kind: Any, style: str, b: Built, e: LayerCodeError, seed:
         where = _nan_line(kind, b, e.text)
     hint = source.did_you_mean(e.error) if e.error is not None else ""
     if e.error is not None and hint:
-        text = RAISED_AT(
-            what=e.phase,
-            error=Msg(f"{{e}} (did you mean {hint!r}?)", f"{{e}}({hint!r} のことですか?)")(
-                e=f"{type(e.error).__name__}: {e.error}"
-            ),
-        )
+        error = f"{type(e.error).__name__}: {e.error}"
+        text = RAISED_AT(what=e.phase, error=DID_YOU_MEAN(error=error, name=repr(hint)))
     return LayerResult(name, "error", style, b.described, error=text, where=where)
 
 

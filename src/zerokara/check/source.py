@@ -335,10 +335,6 @@ def _returned_of(fwd: Method | None) -> str | None:
     return name_of(ret.value) if ret is not None and ret.value is not None else None
 
 
-def line_text(where: Where | None) -> str:
-    return where.source.strip() if where else ""
-
-
 def added_line(cls: Any) -> Where | None:
     """The first line of backward that adds into a gradient (``self.grads[0] += dW``,
     ``dW[word_id] += dout[i]``, ``self.dW += ...``)."""

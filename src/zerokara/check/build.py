@@ -34,6 +34,7 @@ from zerokara.check.names import (
     constructor_options,
     ids_with_repeat,
     input_options,
+    main_weight,
 )
 from zerokara.errors import InputError, ZerokaraError
 
@@ -210,10 +211,15 @@ def _rng(seed: int) -> np.random.Generator:
 
 def _given(name: str, value: Any) -> Maker | Any:
     if isinstance(value, tuple):
-        if name in INT_NAMES:
-            return lambda b, r: ids_with_repeat(r, 7, value)
+        if name in INT_NAMES:  # ids below the embedding's row count (its vocabulary)
+            return lambda b, r: ids_with_repeat(r, _vocab(b), value)
         return lambda b, r: r.standard_normal(value)
     return value
+
+
+def _vocab(built: dict[str, Any]) -> int:
+    w = main_weight(built)
+    return w.shape[0] if w is not None and w.ndim == 2 else SIZES["V"]
 
 
 def _try_inputs(

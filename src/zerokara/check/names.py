@@ -116,7 +116,7 @@ def constructor_options(name: str, s: dict[str, int], k: int, conv: bool) -> lis
 
 
 def _corpus(built: dict[str, Any], r: np.random.Generator, vocab: int) -> np.ndarray:
-    w = _main_weight(built)
+    w = main_weight(built)
     v = w.shape[0] if w is not None and w.ndim == 2 else vocab
     return np.r_[np.arange(v), r.integers(0, v, 3 * v)]
 
@@ -138,7 +138,8 @@ def _bias_shape(name: str, built: dict[str, Any], s: dict[str, int], chain: list
     return (chain[num[1]],) if num else (s["H"],)
 
 
-def _main_weight(built: dict[str, Any]) -> np.ndarray | None:
+def main_weight(built: dict[str, Any]) -> np.ndarray | None:
+    """The weight that sets the input's size: Wx, W, W1... (or the first matrix given)."""
     for k in ("Wx", "W", "W1", "W_1", "theta1", "W_in", "Wx1", "w1", "gamma"):
         v = built.get(k)
         if isinstance(v, np.ndarray):
@@ -163,7 +164,7 @@ def input_options(
 ) -> list[Maker]:
     """Ways to make forward's argument ``name``, the likeliest first."""
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
-    w = _main_weight(built)
+    w = main_weight(built)
     wh = built.get("Wh")
     d_in = w.shape[0] if w is not None and w.ndim == 2 else D
     h_size = (

@@ -173,14 +173,26 @@ class Dropout(Module):
 
 
 class BatchNorm(Module):
-    """Batch normalisation over the batch axis (Ioffe & Szegedy, 2015).
+    """Batch normalisation (Ioffe & Szegedy, 2015): per feature, or per channel of a feature map.
 
-    Shapes: gamma, beta (D,); forward x (N, D) -> out (N, D).
+    Shapes: gamma, beta, running_mean, running_var (C,);
+        forward:  x (N, C) -> out (N, C)                after Affine (torch's BatchNorm1d)
+                  x (N, C, H, W) -> out (N, C, H, W)    after a convolution (torch's BatchNorm2d)
+        backward: dout (shape of x) -> dx (shape of x); dgamma, dbeta (C,)
+
+    Why per channel for (N, C, H, W): a channel is one feature map, the same
+    filter applied at every position, so each of its N*H*W values is one more
+    sample of one feature and all of them share that channel's gamma and beta.
+    A 4-D x is therefore read as N*H*W rows of C features (C moved last), the
+    (N, C) math runs on those rows, and the result is put back in (N, C, H, W).
+    Since gamma and beta were broadcast over N, H and W, the sums in backward
+    run over all three (axis 0 of the rows).
 
     Training normalises with the batch mean and (biased) variance and updates
     running statistics as PyTorch does: ``running = (1 - momentum) * running +
-    momentum * batch``, the running variance with the unbiased N/(N-1) factor.
-    Eval mode normalises with the running statistics.
+    momentum * batch``, the running variance with the unbiased M/(M-1) factor
+    (M = N, or N*H*W, values per feature). Eval mode normalises with the
+    running statistics.
     """
 
     def __init__(
@@ -192,7 +204,7 @@ class BatchNorm(Module):
         self.running_mean = np.zeros(size, dtype=dtype)
         self.running_var = np.ones(size, dtype=dtype)
         self.momentum, self.eps = momentum, eps
-        self.xn: Array | None = None
+        self.xn: Array | None = None  # (M, C): one row per sample (N) or per position (N*H*W)
         self.inv_std: Array | None = None
         self.batch_stats = True  # whether the last forward normalised with batch statistics
 
@@ -200,40 +212,68 @@ class BatchNorm(Module):
         self.running_mean = self.running_mean.astype(dtype)
         self.running_var = self.running_var.astype(dtype)
 
-    def forward(self, x: Array) -> Array:
-        D = self.params["gamma"].shape[0]
-        check_input("BatchNorm", "x", x, ndim=2, last=D, expected=f"(N, {D})")
+    @staticmethod
+    def _rows(a: Array) -> Array:
+        """(N, C) as it is; (N, C, H, W) -> (N*H*W, C), one row per position of every map."""
+        return a if a.ndim == 2 else a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
+
+    @staticmethod
+    def _unrows(rows: Array, shape: tuple[int, ...]) -> Array:
+        """Undo :meth:`_rows` for an array of ``shape``."""
+        if len(shape) == 2:
+            return rows
+        N, C, H, W = shape
+        return np.ascontiguousarray(rows.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+
+    def _check(self, x: Array) -> None:
+        C = self.params["gamma"].shape[0]
+        if isinstance(x, np.ndarray) and x.ndim == 4:
+            if x.shape[1] != C:
+                raise InputError(f"BatchNorm: x expected shape (N, {C}, H, W), got {shape_str(x.shape)}")
+            check_input("BatchNorm", "x", x, ndim=4)
+        else:
+            two_d = isinstance(x, np.ndarray) and x.ndim == 2
+            expected = f"(N, {C})" if two_d else f"(N, {C}) or (N, {C}, H, W)"
+            check_input("BatchNorm", "x", x, ndim=2, last=C, expected=expected)
         check_dtype("BatchNorm", "x", x, self.params["gamma"].dtype)
+
+    def forward(self, x: Array) -> Array:
+        self._check(x)
         self.batch_stats = self.training
+        rows = self._rows(x)  # (M, C)
         if self.training:
-            N = x.shape[0]
-            if N < 2:
+            M = rows.shape[0]
+            if M < 2:
+                need = "a batch of at least 2 rows (N >= 2)"
+                if x.ndim == 4:
+                    need = "at least 2 values per channel (N*H*W >= 2)"
                 raise InputError(
-                    f"BatchNorm: x in training mode expected a batch of at least 2 rows "
-                    f"(N >= 2), got shape {shape_str(x.shape)}"
+                    f"BatchNorm: x in training mode expected {need}, got shape {shape_str(x.shape)}"
                 )
-            mu = x.mean(axis=0)
-            xc = x - mu
+            mu = rows.mean(axis=0)
+            xc = rows - mu
             var = np.mean(xc * xc, axis=0)
             m = self.momentum
             self.running_mean = (1 - m) * self.running_mean + m * mu
-            self.running_var = (1 - m) * self.running_var + m * var * (N / (N - 1))
+            self.running_var = (1 - m) * self.running_var + m * var * (M / (M - 1))
         else:
-            xc = x - self.running_mean
+            xc = rows - self.running_mean
             var = self.running_var
         self.inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
         self.xn = xc * self.inv_std
-        return self.params["gamma"] * self.xn + self.params["beta"]
+        return self._unrows(self.params["gamma"] * self.xn + self.params["beta"], x.shape)
 
     def backward(self, dout: Array) -> Array:
         xn, inv_std, gamma = self.xn, self.inv_std, self.params["gamma"]
         assert xn is not None and inv_std is not None
-        # gamma and beta were broadcast over the batch: their gradients sum over axis 0
-        np.sum(dout, axis=0, out=self.grads["beta"])
-        np.sum(xn * dout, axis=0, out=self.grads["gamma"])
-        dxn = dout * gamma
+        drows = self._rows(dout)  # (M, C), as forward's rows
+        # gamma and beta were broadcast over the rows (N, or N, H and W): their gradients sum over axis 0
+        np.sum(drows, axis=0, out=self.grads["beta"])
+        np.sum(xn * drows, axis=0, out=self.grads["gamma"])
+        dxn = drows * gamma
         if not self.batch_stats:  # running statistics are constants
-            return dxn * inv_std
+            return self._unrows(dxn * inv_std, dout.shape)
         # mean and variance depend on every row, so each row's gradient has two
         # correction terms: dx = (dxn - mean(dxn) - xn * mean(dxn * xn)) / std
-        return (dxn - dxn.mean(axis=0) - xn * np.mean(dxn * xn, axis=0)) * inv_std
+        dx = (dxn - dxn.mean(axis=0) - xn * np.mean(dxn * xn, axis=0)) * inv_std
+        return self._unrows(dx, dout.shape)

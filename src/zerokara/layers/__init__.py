@@ -8,6 +8,7 @@ then the generator ``rng``, then the keywords ``init`` and ``dtype``.
 
 from zerokara.layers.attention import Attention, AttentionWeight, TimeAttention, WeightSum
 from zerokara.layers.base import Module, Sequential
+from zerokara.layers.conv import Convolution, Flatten, Pooling, col2im, im2col
 from zerokara.layers.core import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh, sigmoid
 from zerokara.layers.embedding import Embedding, RowGrad, TimeEmbedding
 from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, TimeSoftmaxWithLoss, softmax
@@ -21,6 +22,7 @@ from zerokara.layers.reference import (
     SimpleTimeLSTM,
     SimpleTimeRNN,
 )
+from zerokara.layers.reference_conv import SimpleConvolution, SimplePooling
 from zerokara.layers.time import Bidirectional, TimeAffine, TimeDropout, TimeGRU, TimeLSTM, TimeRNN
 
 __all__ = [
@@ -63,4 +65,12 @@ __all__ = [
     "SimpleTimeRNN",
     "SimpleTimeLSTM",
     "SimpleTimeGRU",
+    # book 1, chapter 7: convolution and pooling, and their readable references
+    "im2col",
+    "col2im",
+    "Convolution",
+    "Pooling",
+    "Flatten",
+    "SimpleConvolution",
+    "SimplePooling",
 ]

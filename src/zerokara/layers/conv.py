@@ -1,0 +1,337 @@
+"""Convolution layers of book 1, chapter 7: im2col/col2im, Convolution, Pooling, Flatten.
+
+A convolution slides a (C, FH, FW) filter over the image; ``im2col`` copies every
+window into one row of a matrix, so that all the windows of all the images meet
+all the filters in one matrix product (book 1, section 7.4). ``col2im`` is its
+adjoint: it takes a gradient per window element back to the pixels, adding where
+windows overlap. The readable versions with a loop over output positions are in
+:mod:`zerokara.layers.reference_conv`.
+
+Output size, per spatial axis: ``OH = (H + 2*pad - FH) // stride + 1``. Where the
+division is not exact the last rows of the input would be silently dropped (as
+book 1 and torch do); here it is an :class:`~zerokara.errors.InputError` instead.
+
+Each ``backward`` returns a new array and never writes into ``dout`` or into what
+``forward`` cached, so calling it twice gives the same answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from zerokara import init as initlib
+from zerokara.errors import InputError, check_dtype, check_input, shape_str
+from zerokara.layers.base import Array, Module
+
+
+def output_size(
+    layer: str,
+    shape: tuple[int, ...],
+    FH: int,
+    FW: int,
+    stride: int,
+    pad: int,
+    kernel: tuple[str, str] = ("FH", "FW"),
+) -> tuple[int, int]:
+    """(OH, OW) of a window (FH, FW) slid with ``stride`` over x (N, C, H, W) padded by ``pad``.
+
+    Raises InputError, naming ``layer`` and the formula with its numbers, when the
+    window is larger than the padded input or (H + 2*pad - FH) is not a multiple of
+    the stride. ``kernel`` names FH and FW in the message (Pooling says pool_h, pool_w).
+    """
+    out = []
+    for axis, size, k, k_name in (("H", shape[2], FH, kernel[0]), ("W", shape[3], FW, kernel[1])):
+        span = size + 2 * pad - k
+        numbers = f"({size} + {2 * pad} - {k}) = {span}"
+        if span < 0:
+            raise InputError(
+                f"{layer}: kernel {k_name} = {k} is larger than the padded input: "
+                f"({axis} + 2*pad - {k_name}) = {numbers} < 0 for x of shape {shape_str(shape)}"
+            )
+        if span % stride:
+            raise InputError(
+                f"{layer}: ({axis} + 2*pad - {k_name}) = {numbers} is not divisible by stride {stride} "
+                f"(O{axis} = ({axis} + 2*pad - {k_name}) // stride + 1 would drop the last {span % stride} "
+                f"{'rows' if axis == 'H' else 'columns'} of the input)"
+            )
+        out.append(span // stride + 1)
+    return out[0], out[1]
+
+
+def im2col(
+    input_data: Array, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0, *, fill: float = 0.0
+) -> Array:
+    """Every (C, filter_h, filter_w) window of the images as one row (book 1's layout).
+
+    Shapes: input_data (N, C, H, W) -> col (N*OH*OW, C*FH*FW), row ``(n*OH + i)*OW + j``
+    holding the window at output position (i, j) of image n, flattened as (C, FH, FW).
+
+    The result is a copy of N*OH*OW*C*FH*FW elements: each pixel appears in up to
+    FH*FW rows (about FH*FW/stride**2 times the input's size, 9x for a 3x3 filter),
+    built through one temporary of the same size, as book 1 builds it.
+    ``fill`` is the padding's value (0, as book 1; max pooling pads with -inf).
+    """
+    check_input("im2col", "input_data", input_data, ndim=4, expected="(N, C, H, W)", floating=False)
+    N, C, H, W = input_data.shape
+    OH, OW = output_size("im2col", input_data.shape, filter_h, filter_w, stride, pad)
+    img = input_data
+    if pad:
+        img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], constant_values=fill)
+    col = np.empty((N, C, filter_h, filter_w, OH, OW), dtype=input_data.dtype)
+    # one strided copy per kernel offset (y, x): the pixels that offset sees in every window
+    for y in range(filter_h):
+        for x in range(filter_w):
+            col[:, :, y, x] = img[:, :, y : y + stride * OH : stride, x : x + stride * OW : stride]
+    return col.transpose(0, 4, 5, 1, 2, 3).reshape(N * OH * OW, -1)
+
+
+def col2im(
+    col: Array, input_shape: tuple[int, ...], filter_h: int, filter_w: int, stride: int = 1, pad: int = 0
+) -> Array:
+    """The adjoint of :func:`im2col`: window rows back to images, overlapping windows added.
+
+    Shapes: col (N*OH*OW, C*FH*FW) -> (N, C, H, W) = input_shape.
+
+    Why add: im2col copies a pixel into every window that covers it, so in backward
+    that pixel receives the sum of the gradients of all those copies (a value used
+    several times gets the sum of its gradients). Gradients that land in the
+    padding are dropped: the padding is a constant.
+    """
+    N, C, H, W = input_shape
+    OH, OW = output_size("col2im", tuple(input_shape), filter_h, filter_w, stride, pad)
+    if col.shape != (N * OH * OW, C * filter_h * filter_w):
+        raise InputError(
+            f"col2im: col expected shape (N*OH*OW, C*FH*FW) = ({N * OH * OW}, {C * filter_h * filter_w}) "
+            f"for input_shape {shape_str(input_shape)}, got {shape_str(col.shape)}"
+        )
+    # one contiguous copy first: the strided adds below then read whole (OH, OW) blocks
+    # (faster than adding from the transposed view, as book 1 does)
+    cols = col.reshape(N, OH, OW, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2).copy()
+    img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
+    for y in range(filter_h):
+        for x in range(filter_w):
+            img[:, :, y : y + stride * OH : stride, x : x + stride * OW : stride] += cols[:, :, y, x]
+    return img[:, :, pad : pad + H, pad : pad + W]
+
+
+def check_image(layer: str, x: Array, C: int | None = None) -> None:
+    """x must be a float (N, C, H, W) array with a non-empty batch (and C channels if given)."""
+    expected = f"(N, {'C' if C is None else C}, H, W)"
+    check_input(layer, "x", x, ndim=4, expected=expected)
+    if C is not None and x.shape[1] != C:
+        raise InputError(
+            f"{layer}: x expected shape {expected} ({C} channels), got {shape_str(x.shape)} "
+            f"({x.shape[1]} channels)"
+        )
+
+
+def check_geometry(layer: str, **sizes: int) -> None:
+    """Strides are at least 1, paddings at least 0, all integers."""
+    for name, v in sizes.items():
+        least = 0 if name == "pad" else 1
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+            raise InputError(f"{layer}: {name} expected an integer >= {least}, got {v!r}")
+
+
+def conv_weights(
+    C: int,
+    FN: int,
+    FH: int,
+    FW: int,
+    rng: np.random.Generator,
+    init: str | float = "std",
+    std: float = 0.01,
+    dtype: DTypeLike = np.float32,
+) -> tuple[Array, Array]:
+    """W (FN, C, FH, FW) drawn with the std of ``init`` and b (FN,) = 0.
+
+    The fan-in is C*FH*FW, not W.shape[0]: each output value sums that many
+    inputs, so Xavier's std is sqrt(1 / (C*FH*FW)) and He's sqrt(2 / (C*FH*FW)).
+    """
+    check_geometry("Convolution.create", C=C, FN=FN, FH=FH, FW=FW)
+    s = initlib.init_std(init, C * FH * FW, std)
+    W = (s * rng.standard_normal((FN, C, FH, FW))).astype(dtype)
+    return W, np.zeros(FN, dtype=dtype)
+
+
+class Convolution(Module):
+    """2-D convolution (cross-correlation, as book 1 and torch compute it) via im2col.
+
+    Shapes:
+        W: (FN, C, FH, FW), b: (FN,)
+        forward:  x (N, C, H, W) -> out (N, FN, OH, OW), OH = (H + 2*pad - FH) // stride + 1
+        backward: dout (N, FN, OH, OW) -> dx (N, C, H, W) (None if ``input_grad`` is off);
+                  dW (FN, C, FH, FW); db (FN,)
+
+    Forward is one matrix product: col (N*OH*OW, C*FH*FW) @ W as (C*FH*FW, FN).
+    Backward is Affine's backward on that product, then col2im for dx.
+    """
+
+    def __init__(self, W: Array, b: Array, stride: int = 1, pad: int = 0) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if W.ndim != 4 or b.shape != (W.shape[0],):
+            raise InputError(
+                f"{name}: expected W (FN, C, FH, FW) and b (FN,), "
+                f"got W {shape_str(W.shape)}, b {shape_str(b.shape)}"
+            )
+        check_geometry(name, stride=stride, pad=pad)
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.stride, self.pad = int(stride), int(pad)
+        self.x_shape: tuple[int, ...] | None = None
+        self.col: Array | None = None
+
+    @classmethod
+    def create(
+        cls,
+        C: int,
+        FN: int,
+        FH: int,
+        FW: int,
+        rng: np.random.Generator,
+        *,
+        stride: int = 1,
+        pad: int = 0,
+        init: str | float = "std",
+        std: float = 0.01,
+        dtype: DTypeLike = np.float32,
+    ) -> Convolution:
+        """A new layer taking C channels to FN, W (FN, C, FH, FW) drawn by ``init`` and b = 0.
+
+        Sizes go input first, as ``Affine.create(D, H)`` and ``torch.nn.Conv2d(in, out, k)``.
+        ``init``: "std" (normal * ``std``, book 1's weight_init_std=0.01), "xavier",
+        "he" (with fan-in C*FH*FW) or a float std.
+        """
+        W, b = conv_weights(C, FN, FH, FW, rng, init, std, dtype)
+        return cls(W, b, stride=stride, pad=pad)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", stride={self.stride}, pad={self.pad}"
+
+    def forward(self, x: Array) -> Array:
+        W, b = self.params["W"], self.params["b"]
+        FN, C, FH, FW = W.shape
+        name = type(self).__name__
+        check_image(name, x, C)
+        check_dtype(name, "x", x, W.dtype)
+        OH, OW = output_size(name, x.shape, FH, FW, self.stride, self.pad)
+        self.x_shape = x.shape
+        self.col = im2col(x, FH, FW, self.stride, self.pad)
+        out = self.col @ W.reshape(FN, -1).T  # (N*OH*OW, FN)
+        out += b  # broadcast (FN,) -> every image and output position
+        return out.reshape(x.shape[0], OH, OW, FN).transpose(0, 3, 1, 2)
+
+    def backward(self, dout: Array) -> Array | None:
+        W, col, x_shape = self.params["W"], self.col, self.x_shape
+        assert col is not None and x_shape is not None
+        FN, C, FH, FW = W.shape
+        # the bias was repeated over the batch and every output position (N, OH, OW):
+        # its gradient sums over those axes
+        self.grads["b"][...] = dout.sum(axis=(0, 2, 3))
+        dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, FN)  # rows in col's order
+        self.grads["W"][...] = (dout2.T @ col).reshape(FN, C, FH, FW)
+        if not self.input_grad:
+            return None
+        dcol = dout2 @ W.reshape(FN, -1)  # (N*OH*OW, C*FH*FW)
+        return col2im(dcol, x_shape, FH, FW, self.stride, self.pad)
+
+
+class Pooling(Module):
+    """Max or average pooling over (pool_h, pool_w) windows, channel by channel, via im2col.
+
+    Shapes: x (N, C, H, W) -> out (N, C, OH, OW), OH = (H + 2*pad - pool_h) // stride + 1.
+
+    ``stride`` defaults to the pool size (as torch's max_pool2d; book 1's Pooling
+    defaults to 1, but its SimpleConvNet passes stride 2 with a 2x2 pool); a
+    non-square pool needs it given. ``pad`` is at most half the pool (torch's rule),
+    so every window holds at least one pixel of x.
+
+    max: out is each window's largest value; backward routes the whole gradient
+    to that one pixel (on a tie, the first in the window, as np.argmax; padding
+    counts as -inf, so it never wins).
+    avg: out is each window's mean, padding counting as 0 (torch's
+    count_include_pad); backward spreads dout / (pool_h * pool_w) over the window.
+    """
+
+    def __init__(
+        self, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0, mode: str = "max"
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        check_geometry(name, pool_h=pool_h, pool_w=pool_w, pad=pad)
+        if stride is None:
+            if pool_h != pool_w:
+                raise InputError(
+                    f"{name}: stride must be given for a non-square pool ({pool_h}, {pool_w}); "
+                    "it defaults to the pool size only when pool_h == pool_w"
+                )
+            stride = pool_h
+        check_geometry(name, stride=stride)
+        if pad > pool_h // 2 or pad > pool_w // 2:
+            raise InputError(
+                f"{name}: pad expected at most half the pool (pool_h // 2, pool_w // 2) = "
+                f"({pool_h // 2}, {pool_w // 2}), got {pad}"
+            )
+        if mode not in ("max", "avg"):
+            raise InputError(f"{name}: mode expected 'max' or 'avg', got {mode!r}")
+        self.pool_h, self.pool_w, self.stride, self.pad = int(pool_h), int(pool_w), int(stride), int(pad)
+        self.mode = mode
+        self.x_shape: tuple[int, ...] | None = None
+        self.arg_max: np.ndarray | None = None
+
+    def extra_repr(self) -> str:
+        return f"{self.mode}, pool=({self.pool_h}, {self.pool_w}), stride={self.stride}, pad={self.pad}"
+
+    def forward(self, x: Array) -> Array:
+        name, ph, pw = type(self).__name__, self.pool_h, self.pool_w
+        check_image(name, x)
+        N, C, _, _ = x.shape
+        OH, OW = output_size(name, x.shape, ph, pw, self.stride, self.pad, ("pool_h", "pool_w"))
+        fill = -np.inf if self.mode == "max" else 0.0
+        # one row per (n, i, j, c) window: channels are pooled separately
+        col = im2col(x, ph, pw, self.stride, self.pad, fill=fill).reshape(-1, ph * pw)
+        self.x_shape = x.shape
+        if self.mode == "max":
+            self.arg_max = col.argmax(axis=1)
+            out = col[np.arange(col.shape[0]), self.arg_max]
+        else:
+            out = col.mean(axis=1)
+        return out.reshape(N, OH, OW, C).transpose(0, 3, 1, 2)
+
+    def backward(self, dout: Array) -> Array:
+        x_shape, ph, pw = self.x_shape, self.pool_h, self.pool_w
+        assert x_shape is not None
+        flat = dout.transpose(0, 2, 3, 1).ravel()  # one value per window row, in col's order
+        if self.mode == "max":
+            assert self.arg_max is not None
+            dcol = np.zeros((flat.size, ph * pw), dtype=dout.dtype)
+            dcol[np.arange(flat.size), self.arg_max] = flat  # only the max received the gradient
+        else:
+            # every pixel of the window weighs 1 / (ph*pw) in the mean
+            dcol = np.repeat(flat[:, None] / (ph * pw), ph * pw, axis=1)
+        dcol = dcol.reshape(-1, x_shape[1] * ph * pw)
+        return col2im(dcol, x_shape, ph, pw, self.stride, self.pad)
+
+
+class Flatten(Module):
+    """Images to rows for the Affine layers after the convolutions, and back.
+
+    Shapes: forward x (N, C, H, W) (any (N, ...)) -> out (N, C*H*W); backward dout -> dx (N, C, H, W).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.x_shape: tuple[int, ...] | None = None
+
+    def forward(self, x: Array) -> Array:
+        check_input("Flatten", "x", x, expected="(N, C, H, W)")
+        if x.ndim < 2:
+            raise InputError(f"Flatten: x expected shape (N, C, H, W), got {shape_str(x.shape)}")
+        self.x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout: Array) -> Array:
+        assert self.x_shape is not None
+        return dout.reshape(self.x_shape)

@@ -1,6 +1,7 @@
 """Models built from zerokara's layers."""
 
 from zerokara.models.binary_addition import BinaryAdditionRNN
+from zerokara.models.cnn import DeepConvNet, SimpleConvNet
 from zerokara.models.mlp import Classifier, MultiLayerNet, TwoLayerNet
 from zerokara.models.rnnlm import BetterRnnlm, LanguageModel, Rnnlm
 from zerokara.models.seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq, build_seq2seq
@@ -11,6 +12,8 @@ __all__ = [
     "Classifier",
     "TwoLayerNet",
     "MultiLayerNet",
+    "SimpleConvNet",
+    "DeepConvNet",
     "LanguageModel",
     "Rnnlm",
     "BetterRnnlm",

@@ -19,9 +19,12 @@ from zerokara.layers import (
     Affine,
     BatchNorm,
     Bidirectional,
+    Convolution,
     Dropout,
     Embedding,
+    Flatten,
     Module,
+    Pooling,
     ReLU,
     Sigmoid,
     SigmoidWithLoss,
@@ -38,7 +41,7 @@ from zerokara.layers import (
 )
 from zerokara.layers.negative_sampling import EmbeddingDot
 from zerokara.layers.time_base import TimeRecurrent
-from zerokara.models import BinaryAdditionRNN, MultiLayerNet, TwoLayerNet
+from zerokara.models import BinaryAdditionRNN, MultiLayerNet, SimpleConvNet, TwoLayerNet
 from zerokara.models.binary_addition import encode
 
 Sizes = dict[str, int]
@@ -61,6 +64,11 @@ def _batchnorm_eval(s: Sizes, rng: np.random.Generator) -> tuple[Module, tuple]:
     bn.running_var = rng.uniform(0.5, 2.0, s["D"])
     bn.params["gamma"][...] = rng.uniform(0.5, 1.5, s["D"])
     return bn.eval(), (_x(s, rng),)
+
+
+def _image(s: Sizes, rng: np.random.Generator) -> np.ndarray:
+    """x (N, C, D, D + 1): a small image batch, not square so H and W are told apart."""
+    return rng.standard_normal((s["N"], s["C"], s["D"], s["D"] + 1))
 
 
 def _seq(s: Sizes, rng: np.random.Generator) -> np.ndarray:
@@ -170,6 +178,48 @@ EXAMPLES: dict[str, tuple[str, Factory]] = {
         lambda s, r: (
             BinaryAdditionRNN(s["H"], weight_init_std=0.7, rng=r, dtype=F64),
             encode(r.integers(0, 128, s["N"]), r.integers(0, 128, s["N"]), dtype=F64),
+        ),
+    ),
+    "convolution": (
+        "Convolution: im2col, one matrix product, + b; stride 1, pad 1",
+        lambda s, r: (
+            Convolution.create(s["C"], s["H"], 3, 3, r, pad=1, init=0.5, dtype=F64),
+            (r.standard_normal((s["N"], s["C"], s["D"], s["D"] + 1)),),
+        ),
+    ),
+    "pooling": (
+        "Pooling: 2x2 max, stride 2 (the gradient goes to each window's argmax)",
+        lambda s, r: (
+            Pooling(2, 2, stride=2),
+            (r.standard_normal((s["N"], s["C"], 2 * s["D"], 2 * s["D"])),),
+        ),
+    ),
+    "avg-pooling": (
+        "Pooling: 2x2 average, stride 2",
+        lambda s, r: (
+            Pooling(2, 2, stride=2, mode="avg"),
+            (r.standard_normal((s["N"], s["C"], 2 * s["D"], 2 * s["D"])),),
+        ),
+    ),
+    "flatten": ("Flatten: (N, C, H, W) -> (N, C*H*W)", lambda s, r: (Flatten(), (_image(s, r),))),
+    "batchnorm-4d": (
+        "batch normalisation over (N, C, H, W), statistics per channel",
+        lambda s, r: (BatchNorm(s["C"], dtype=F64), (_image(s, r),)),
+    ),
+    "simple-conv-net": (
+        "book 1's SimpleConvNet, small: conv - relu - pool - affine - relu - affine",
+        lambda s, r: (
+            SimpleConvNet(
+                (s["C"], 2 * s["D"] + 2, 2 * s["D"] + 2),
+                filter_num=2,
+                filter_size=3,
+                hidden_size=s["H"],
+                output_size=s["C"],
+                weight_init_std=0.3,
+                rng=r,
+                dtype=F64,
+            ),
+            (r.standard_normal((s["N"], s["C"], 2 * s["D"] + 2, 2 * s["D"] + 2)), _labels(s, r)),
         ),
     ),
     "two-layer-net": (

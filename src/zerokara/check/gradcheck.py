@@ -147,7 +147,7 @@ def gradcheck(
         inputs: the forward arguments. Float arrays are differentiated; integer
             arrays (labels, token ids) are passed through unchanged.
         dout: the upstream gradient for a non-scalar output (default: standard
-            normal drawn with ``seed``). A scalar output uses dout = 1.
+            normal drawn from the stream ``(seed, 2)``). A scalar output uses dout = 1.
         eps: the finite-difference step.
         rtol, atol: an entry passes when ``max|a - n| <= atol`` or
             ``max|a - n| / max(|a|, |n|) <= rtol``.
@@ -172,7 +172,9 @@ def gradcheck(
     xs = [x.astype(np.float64) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else x for x in inputs]
     in_names = arg_names(module.forward, len(xs))
     np_state = global_random_state()
-    rng = np.random.default_rng(seed)
+    # dout's own stream: inputs drawn with default_rng(seed) (every built-in example) and
+    # build's (seed, 1) must never equal dout, or a slip that confuses the two would hide
+    rng = np.random.default_rng((seed, 2))
 
     def fresh() -> Any:
         set_global_random_state(np_state)  # book-style Dropout draws from NumPy's global generator

@@ -14,7 +14,18 @@ from pathlib import Path
 from typing import Any
 
 #: modules under zerokara.commands, in the order their commands are listed
-MODULES = ("mlp", "check", "gradcheck", "explain", "binary_addition", "seq2seq", "lm", "word2vec", "sweep")
+MODULES = (
+    "mlp",
+    "cnn",
+    "check",
+    "gradcheck",
+    "explain",
+    "binary_addition",
+    "seq2seq",
+    "lm",
+    "word2vec",
+    "sweep",
+)
 
 
 def add_train_options(p: argparse.ArgumentParser, epochs_help: str) -> argparse._ArgumentGroup:

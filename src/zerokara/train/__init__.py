@@ -12,6 +12,7 @@ to see progress.
 
 from zerokara.train.binary_addition import AdditionConfig, train_binary_addition
 from zerokara.train.classifier import ClassifierTrainer
+from zerokara.train.cnn import CNNConfig, train_cnn
 from zerokara.train.loop import Trainer
 from zerokara.train.mlp import MLPConfig, train_mlp
 from zerokara.train.report import RecordingReporter, Reporter
@@ -31,6 +32,8 @@ __all__ = [
     "train_binary_addition",
     "MLPConfig",
     "train_mlp",
+    "CNNConfig",
+    "train_cnn",
     "LMConfig",
     "train_lm",
     "Word2VecConfig",

@@ -33,6 +33,7 @@ SMALL = {
     "seq2seq": (None, ["hidden=4,6", "data={sums}", "epochs=1", "batch_size=64", "wordvec=4"]),
     "word2vec": (None, ["hidden=3,4", "corpus={corpus}", "epochs=1", "window=1", "batch_size=16"]),
     "mlp": ("mnist", ["hidden=8,10", "epochs=1", "batch_size=600"]),
+    "cnn": ("mnist", ["lr=0.001,0.002", "epochs=1", "train_size=200", "test_size=200"]),
     "rnnlm": ("ptb", ["hidden=4,6", "wordvec=4", "data_slice=600", "epochs=1", "batch_size=4",
                       "time_size=5"]),
     "better-rnnlm": ("ptb", ["hidden=4,6", "wordvec=4", "tie=false", "data_slice=600", "epochs=1",

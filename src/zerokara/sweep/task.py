@@ -73,6 +73,7 @@ BUILTIN: dict[str, tuple[str, str]] = {
         "the course's binary-addition RNN (no download)",
     ),
     "mlp": ("zerokara.sweep.train_tasks:mlp", "book 1's MLPs on MNIST"),
+    "cnn": ("zerokara.sweep.train_tasks:cnn", "book 1's SimpleConvNet and DeepConvNet on MNIST"),
     "spiral": ("zerokara.sweep.train_tasks:spiral", "book 2's TwoLayerNet on the spiral (no download)"),
     "rnnlm": ("zerokara.sweep.train_tasks:rnnlm", "book 2's LSTM language model on Penn Treebank"),
     "better-rnnlm": (

@@ -52,6 +52,12 @@ def _fill_mlp(s: dict[str, Any]) -> dict[str, Any]:
     return dataclasses.asdict(MLPConfig(**s).filled())
 
 
+def _fill_cnn(s: dict[str, Any]) -> dict[str, Any]:
+    from zerokara.train.cnn import CNNConfig
+
+    return dataclasses.asdict(CNNConfig(**s).filled())
+
+
 def _fill_lm(s: dict[str, Any]) -> dict[str, Any]:
     from zerokara.train.rnnlm import LMConfig
 
@@ -107,6 +113,18 @@ SPECS: dict[str, TrainSpec] = {
             {"data": "mnist"},
             _fill_mlp,
             _lazy("zerokara.train.mlp", "train_mlp"),
+            _CLASSIFIER,
+            {"test_accuracy": "test acc", "final_loss": "final loss"},
+            "training loss",
+            "test_accuracy",
+            "test accuracy per epoch",
+        ),
+        TrainSpec(
+            "cnn",
+            _lazy("zerokara.train.cnn", "CNNConfig"),
+            {},
+            _fill_cnn,
+            _lazy("zerokara.train.cnn", "train_cnn"),
             _CLASSIFIER,
             {"test_accuracy": "test acc", "final_loss": "final loss"},
             "training loss",
@@ -306,7 +324,7 @@ def sweep_task(name: str) -> SweepTask:
 
 
 #: the factories the registry names (zerokara.sweep.task.BUILTIN)
-mlp, spiral, rnnlm, better_rnnlm, word2vec, seq2seq = (
+mlp, cnn, spiral, rnnlm, better_rnnlm, word2vec, seq2seq = (
     functools.partial(sweep_task, name)
-    for name in ("mlp", "spiral", "rnnlm", "better-rnnlm", "word2vec", "seq2seq")
+    for name in ("mlp", "cnn", "spiral", "rnnlm", "better-rnnlm", "word2vec", "seq2seq")
 )

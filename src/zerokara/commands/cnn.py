@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from zerokara.commands import add_train_options, given, report_files, run_folder
 
 
@@ -21,6 +23,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     p.add_argument("--test-size", type=int, help="evaluate on this many test images (a seeded subset)")
     add_train_options(p, "passes over the training images (default 20)")
     p.set_defaults(func=_train)
+    register_views(commands)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -33,3 +36,74 @@ def _train(args: argparse.Namespace) -> int:
     assert run.out_dir is not None  # the CLI always gives a run folder
     report_files(run.out_dir, run.metrics, rep)
     return 0
+
+
+def register_views(commands: argparse._SubParsersAction) -> None:
+    f = commands.add_parser(
+        "filters",
+        help="draw a CNN run's first-layer filters before and after training (book 1, chapter 7)",
+        description="Draw the first convolution's filters of a `zerokara train cnn` run, as the run "
+        "began (the same seed draws the same weights) and as it ended.",
+    )
+    f.add_argument("run", metavar="RUN", help="a train cnn run folder (or its checkpoint file)")
+    f.add_argument("--out", default="filters.png", help="the picture to write (default filters.png)")
+    f.set_defaults(func=_filters)
+    m = commands.add_parser(
+        "misclassified",
+        help="draw the test images a CNN run gets wrong (book 1, chapter 8)",
+        description="Draw the first test images a `zerokara train cnn` run misclassifies, each "
+        "titled predicted / true.",
+    )
+    m.add_argument("run", metavar="RUN", help="a train cnn run folder (or its checkpoint file)")
+    m.add_argument("--out", default="misclassified.png", help="the picture to write")
+    m.add_argument("--most", type=int, default=20, help="at most this many images (default 20)")
+    m.set_defaults(func=_misclassified)
+
+
+def _filters(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from zerokara.train import cnn_views
+
+    model, config = cnn_views.load_cnn(args.run)
+    before = cnn_views.initial_model(config).parameters()["convolution1.W"]
+    after = model.parameters()["convolution1.W"]
+    path = cnn_views.plot_filters(before, after, Path(args.out), f"{args.run}: first-layer filters")
+    print(f"wrote {path}")
+    return 0
+
+
+def _misclassified(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from zerokara.train import cnn_views
+
+    model, config = cnn_views.load_cnn(args.run)
+    x, t = cnn_views.test_images(config)
+    predicted = cnn_views.predictions(model, x)
+    wrong = int(np.sum(predicted != t))
+    path = cnn_views.plot_misclassified(
+        x,
+        t,
+        predicted,
+        Path(args.out),
+        args.most,
+        f"{args.run}: {wrong} of {len(t)} test images wrong; predicted / true",
+    )
+    print(f"{wrong} of {len(t)} test images misclassified (accuracy {1 - wrong / len(t):.4f}); wrote {path}")
+    return 0
+
+
+def evaluate(checkpoint: str) -> dict:
+    """Test accuracy of a CNN run in float32 and with its weights kept in float16."""
+    from zerokara.train import cnn_views
+
+    model, config = cnn_views.load_cnn(checkpoint)
+    x, t = cnn_views.test_images(config)
+    return {
+        "model": type(model).__name__,
+        "data": config.get("data", "mnist"),
+        "test_accuracy": round(model.accuracy(x, t), 4),
+        "test_accuracy_float16": round(cnn_views.half_precision_accuracy(model, x, t), 4),
+        "images": len(t),
+    }

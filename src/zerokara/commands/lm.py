@@ -186,6 +186,11 @@ def _run_train(args: argparse.Namespace) -> int:
 
 # -- evaluate / generate -------------------------------------------------------------------
 def _run_evaluate(args: argparse.Namespace) -> int:
+    if _is_cnn_run(args.checkpoint):  # book 1's CNNs: accuracy, and with float16 weights
+        from zerokara.commands.cnn import evaluate
+
+        print(json.dumps(evaluate(args.checkpoint)))
+        return 0
     from zerokara.data import load_ptb
     from zerokara.errors import InputError
     from zerokara.train.lm import perplexity
@@ -198,6 +203,17 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     ppl = perplexity(model, corpus, batch_size=args.batch_size, time_size=args.time_size)
     print(json.dumps({"split": args.split, "perplexity": round(ppl, 4), "words": len(corpus)}))
     return 0
+
+
+def _is_cnn_run(path: str) -> bool:
+    """A ``train cnn`` run folder (its checkpoint's config says task cnn)."""
+    from pathlib import Path
+
+    meta = Path(path) / "checkpoint.json"
+    try:
+        return json.loads(meta.read_text()).get("config", {}).get("task") == "cnn"
+    except (OSError, ValueError, AttributeError):  # not a run folder, or not one of ours: the LM path says so
+        return False
 
 
 def _run_generate(args: argparse.Namespace) -> int:

@@ -14,6 +14,11 @@ before each run:
 Shapes: ``lstm-h100`` (N=20 T=35 D=H=100), ``lstm-h650`` (D=H=650), and
 ``encoder`` (N=128 T=29 D=16 H=256: the seq2seq benchmark's encoder), or
 ``N,T,D,H``. Prints a table and one JSON line per shape (milliseconds per pass).
+
+``cnn-simple`` and ``cnn-deep`` (or ``cnn`` for both) instead break down one
+training step of the ``python -m bench cnn-*`` networks: im2col, GEMM, col2im,
+pooling and the rest, next to torch's step (see :func:`bench.cnn.breakdown`);
+``--passes`` is then the number of steps per run.
 """
 
 from __future__ import annotations
@@ -91,14 +96,23 @@ def parse_shape(text: str) -> tuple[int, int, int, int]:
     return shape  # type: ignore[return-value]
 
 
+CNN_MODELS = {"cnn-simple": ("simple",), "cnn-deep": ("deep",), "cnn": ("simple", "deep")}
+
+
+def parse_target(text: str) -> tuple[int, int, int, int] | str:
+    """A CNN model name (``cnn-simple``, ``cnn-deep``, ``cnn``), else an LSTM shape."""
+    return text if text in CNN_MODELS else parse_shape(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.breakdown",
         description="Where one TimeLSTM forward + backward spends its time: the whole pass, its "
                     "matrix products alone, and torch.nn.LSTM's whole pass, timed alternating; "
                     "rest = zerokara - products.")
-    parser.add_argument("shapes", nargs="*", type=parse_shape, metavar="SHAPE",
-                        help=f"{', '.join(SHAPES)} or N,T,D,H (default: all three named ones)")
+    parser.add_argument("shapes", nargs="*", type=parse_target, metavar="SHAPE",
+                        help=f"{', '.join(SHAPES)} or N,T,D,H (default: all three named ones); "
+                             f"or {', '.join(CNN_MODELS)}: one CNN training step")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of each side (default 5)")
     parser.add_argument("--passes", type=int, default=10, help="forward+backward passes per run (default 10)")
     parser.add_argument("--threads", type=int, default=None, help="BLAS / torch threads (default: numpy's)")
@@ -106,7 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1 or args.passes < 1:
         parser.error("--repeats and --passes expected >= 1")
     info = configure_threads(args.threads)
-    rows = [breakdown(s, repeats=args.repeats, passes=args.passes) for s in (args.shapes or SHAPES.values())]
+    cnn_models = [m for s in args.shapes if isinstance(s, str) for m in CNN_MODELS[s]]
+    shapes = [s for s in args.shapes if not isinstance(s, str)]
+    if cnn_models:
+        from bench import cnn
+
+        cnn_rows = [cnn.breakdown(m, repeats=args.repeats, steps=args.passes)
+                    for m in dict.fromkeys(cnn_models)]
+        cnn.print_breakdown(cnn_rows, args.repeats, info)
+        if not shapes:
+            return 0
+    rows = [breakdown(s, repeats=args.repeats, passes=args.passes) for s in (shapes or SHAPES.values())]
     print(f"ms per forward+backward pass, medians of {args.repeats}; threads {info.threads}; {info.blas}")
     print(f"{'shape':26s} {'zerokara':>9s} {'products':>9s} {'rest':>7s} {'torch':>7s} "
           f"{'ratio':>6s} {'products/torch':>15s}")

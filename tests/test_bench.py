@@ -176,3 +176,67 @@ def test_seq2seq_sides_do_the_same_work():
     assert pair.notes["updates"] == 2 and pair.notes["zerokara_workers"] == configure_threads().threads
     for _ in range(2):  # the second run continues from the first's weights on both sides
         assert pair.zerokara() == pytest.approx(pair.peer(), rel=1e-4)
+
+
+# -- cnn-simple, cnn-deep -------------------------------------------------------
+
+
+def test_cnn_workloads_registered_and_through_the_cli(capsys):
+    assert {"cnn-simple", "cnn-deep"} <= set(WORKLOADS)
+    assert main(["cnn-simple", "--repeats", "1", "--scale", "0.05", "--json-only"]) == 0
+    (d,) = json_lines(capsys.readouterr().out)
+    check_line(d, "cnn-simple", "torch", 1)
+    assert d["steps"] == 1 and d["data"]
+
+
+def test_cnn_simple_sides_do_the_same_work():
+    """Same initial weights, same batches, Adam on both sides: the same mean loss;
+    a second run (weights and optimizer restarted) repeats the first exactly."""
+    from bench import cnn
+
+    pair = cnn.setup("simple", scale=0.1, data="random")  # 2 steps
+    assert pair.notes == {"data": "random", "steps": 2}
+    z1, p1 = pair.zerokara(), pair.peer()
+    assert z1 == pytest.approx(p1, rel=1e-4)
+    assert pair.zerokara() == z1 and pair.peer() == pytest.approx(p1, rel=1e-6)
+
+
+def test_cnn_deep_starts_from_the_same_network():
+    """DeepConvNet in eval mode (no dropout): the same scores on both sides."""
+    import torch
+
+    from bench import cnn
+
+    model, net = cnn.build("deep", np.random.default_rng(0))
+    x = np.random.default_rng(1).random((3, 1, 28, 28), dtype=np.float32)
+    model.eval()
+    net.eval()
+    with torch.no_grad():
+        expected = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_cnn_breakdown_times_the_layers_own_products_and_reports(capsys):
+    """The GEMM replay makes the products Convolution makes, on its arrays: after a
+    real step it gives each layer's dW bit for bit; the report's parts add up."""
+    from bench import breakdown, cnn
+
+    model, _ = cnn.build("simple", np.random.default_rng(0))
+    model.input_grad = False
+    pieces = cnn._Pieces()
+    x = np.random.default_rng(1).random((4, 1, 28, 28), dtype=np.float32)
+    with pieces.patched():
+        model.forward(x, np.arange(4))
+        model.backward()
+    assert pieces.seconds["im2col"] > 0 and pieces.seconds["pooling"] > 0
+    (dW,) = cnn.gemm_replay(model, pieces.douts)()
+    np.testing.assert_array_equal(dW.reshape(model.gradients()["convolution1.W"].shape),
+                                  model.gradients()["convolution1.W"])
+
+    assert breakdown.main(["cnn-simple", "--repeats", "1", "--passes", "1"]) == 0
+    out = capsys.readouterr().out
+    (d,) = json_lines(out)
+    assert d["model"] == "simple" and "GEMM/torch" in out
+    parts = d["im2col_ms"] + d["gemm_ms"] + d["col2im_ms"] + d["pooling_ms"] + d["rest_ms"]
+    assert parts == pytest.approx(d["zerokara_ms"])
+    assert d["ratio"] == pytest.approx(d["zerokara_ms"] / d["torch_ms"])

@@ -68,22 +68,27 @@ def im2col(
     holding the window at output position (i, j) of image n, flattened as (C, FH, FW).
 
     The result is a copy of N*OH*OW*C*FH*FW elements: each pixel appears in up to
-    FH*FW rows (about FH*FW/stride**2 times the input's size, 9x for a 3x3 filter),
-    built through one temporary of the same size, as book 1 builds it.
+    FH*FW rows (about FH*FW/stride**2 times the input's size, 9x for a 3x3 filter).
     ``fill`` is the padding's value (0, as book 1; max pooling pads with -inf).
+
+    Memory order (for speed; the values are book 1's): col is the transpose of a
+    contiguous (C*FH*FW, N*OH*OW) array, channel-major as the layers here keep
+    their images (see :class:`Convolution`). So it is built with one strided copy
+    per kernel offset (y, x), each a whole contiguous block, and no second
+    transposing copy; and ``W @ col.T``, ``dout @ col`` read it as it lies.
     """
     check_input("im2col", "input_data", input_data, ndim=4, expected="(N, C, H, W)", floating=False)
     N, C, H, W = input_data.shape
     OH, OW = output_size("im2col", input_data.shape, filter_h, filter_w, stride, pad)
-    img = input_data
+    img = input_data.transpose(1, 0, 2, 3)  # (C, N, H, W): a view
     if pad:
-        img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], constant_values=fill)
-    col = np.empty((N, C, filter_h, filter_w, OH, OW), dtype=input_data.dtype)
+        img = np.pad(img, [(0, 0), (0, 0), (pad, pad), (pad, pad)], constant_values=fill)
+    col_t = np.empty((C, filter_h, filter_w, N, OH, OW), dtype=input_data.dtype)
     # one strided copy per kernel offset (y, x): the pixels that offset sees in every window
     for y in range(filter_h):
         for x in range(filter_w):
-            col[:, :, y, x] = img[:, :, y : y + stride * OH : stride, x : x + stride * OW : stride]
-    return col.transpose(0, 4, 5, 1, 2, 3).reshape(N * OH * OW, -1)
+            col_t[:, y, x] = img[:, :, y : y + stride * OH : stride, x : x + stride * OW : stride]
+    return col_t.reshape(C * filter_h * filter_w, N * OH * OW).T
 
 
 def col2im(
@@ -97,6 +102,9 @@ def col2im(
     that pixel receives the sum of the gradients of all those copies (a value used
     several times gets the sum of its gradients). Gradients that land in the
     padding are dropped: the padding is a constant.
+
+    The result is a view of a channel-major (C, N, H, W) array, as im2col's input
+    is read (see :class:`Convolution`).
     """
     N, C, H, W = input_shape
     OH, OW = output_size("col2im", tuple(input_shape), filter_h, filter_w, stride, pad)
@@ -105,14 +113,16 @@ def col2im(
             f"col2im: col expected shape (N*OH*OW, C*FH*FW) = ({N * OH * OW}, {C * filter_h * filter_w}) "
             f"for input_shape {shape_str(input_shape)}, got {shape_str(col.shape)}"
         )
-    # one contiguous copy first: the strided adds below then read whole (OH, OW) blocks
-    # (faster than adding from the transposed view, as book 1 does)
-    cols = col.reshape(N, OH, OW, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2).copy()
-    img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
+    # (C, FH, FW, N, OH, OW): each kernel offset's (C, N, OH, OW) block contiguous, so the
+    # strided adds below read whole blocks. Free for a col laid out as im2col makes it
+    # (Convolution.backward's is); a row-major col is copied once (faster than adding
+    # from the transposed view, as book 1 does).
+    cols = np.ascontiguousarray(col.reshape(N, OH, OW, C, filter_h, filter_w).transpose(3, 4, 5, 0, 1, 2))
+    img = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
     for y in range(filter_h):
         for x in range(filter_w):
-            img[:, :, y : y + stride * OH : stride, x : x + stride * OW : stride] += cols[:, :, y, x]
-    return img[:, :, pad : pad + H, pad : pad + W]
+            img[:, :, y : y + stride * OH : stride, x : x + stride * OW : stride] += cols[:, y, x]
+    return img[:, :, pad : pad + H, pad : pad + W].transpose(1, 0, 2, 3)
 
 
 def check_image(layer: str, x: Array, C: int | None = None) -> None:
@@ -166,6 +176,14 @@ class Convolution(Module):
 
     Forward is one matrix product: col (N*OH*OW, C*FH*FW) @ W as (C*FH*FW, FN).
     Backward is Affine's backward on that product, then col2im for dx.
+
+    Memory order (for speed; shapes and values are as above): the products are
+    written the other way round, ``W (FN, C*FH*FW) @ col.T`` giving (FN, N*OH*OW),
+    so ``out`` is a (N, FN, OH, OW) view of a channel-major (FN, N, OH, OW)
+    array, and dx one of a (C, N, H, W) array. ReLU and Pooling keep that order,
+    and the next im2col reads it as it lies; every product's operands are then
+    contiguous (or a transposed contiguous array, which BLAS reads as it lies),
+    with no transposing copy of col, dcol or dout on the way.
     """
 
     def __init__(self, W: Array, b: Array, stride: int = 1, pad: int = 0) -> None:
@@ -218,23 +236,27 @@ class Convolution(Module):
         check_dtype(name, "x", x, W.dtype)
         OH, OW = output_size(name, x.shape, FH, FW, self.stride, self.pad)
         self.x_shape = x.shape
-        self.col = im2col(x, FH, FW, self.stride, self.pad)
-        out = self.col @ W.reshape(FN, -1).T  # (N*OH*OW, FN)
-        out += b  # broadcast (FN,) -> every image and output position
-        return out.reshape(x.shape[0], OH, OW, FN).transpose(0, 3, 1, 2)
+        self.col = im2col(x, FH, FW, self.stride, self.pad)  # col.T is contiguous
+        out = W.reshape(FN, -1) @ self.col.T  # (FN, N*OH*OW): (col @ W.T).T
+        out += b[:, None]  # broadcast (FN, 1) -> every image and output position
+        return out.reshape(FN, x.shape[0], OH, OW).transpose(1, 0, 2, 3)
 
     def backward(self, dout: Array) -> Array | None:
         W, col, x_shape = self.params["W"], self.col, self.x_shape
         assert col is not None and x_shape is not None
         FN, C, FH, FW = W.shape
+        # (FN, N*OH*OW), columns in col's row order: a free view of a dout laid out as
+        # forward's out (channel-major); one copy of any other
+        dout_t = dout.transpose(1, 0, 2, 3).reshape(FN, -1)
         # the bias was repeated over the batch and every output position (N, OH, OW):
         # its gradient sums over those axes
-        self.grads["b"][...] = dout.sum(axis=(0, 2, 3))
-        dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, FN)  # rows in col's order
-        self.grads["W"][...] = (dout2.T @ col).reshape(FN, C, FH, FW)
+        self.grads["b"][...] = dout_t.sum(axis=1)
+        self.grads["W"][...] = (dout_t @ col).reshape(FN, C, FH, FW)  # (dout2.T @ col)
         if not self.input_grad:
             return None
-        dcol = dout2 @ W.reshape(FN, -1)  # (N*OH*OW, C*FH*FW)
+        # dcol (N*OH*OW, C*FH*FW) = dout2 @ W, made as its contiguous transpose W.T @ dout_t:
+        # each kernel offset's block is then contiguous for col2im's adds
+        dcol = (W.reshape(FN, -1).T @ dout_t).T
         return col2im(dcol, x_shape, FH, FW, self.stride, self.pad)
 
 
@@ -284,15 +306,22 @@ class Pooling(Module):
     def extra_repr(self) -> str:
         return f"{self.mode}, pool=({self.pool_h}, {self.pool_w}), stride={self.stride}, pad={self.pad}"
 
+    def _tiles(self) -> bool:
+        """True when the windows tile the image (stride == pool, no padding): then each
+        window is a (pool_h, pool_w) block of a reshaped view, and no im2col is needed."""
+        return self.stride == self.pool_h == self.pool_w and self.pad == 0
+
     def forward(self, x: Array) -> Array:
         name, ph, pw = type(self).__name__, self.pool_h, self.pool_w
         check_image(name, x)
         N, C, _, _ = x.shape
         OH, OW = output_size(name, x.shape, ph, pw, self.stride, self.pad, ("pool_h", "pool_w"))
+        self.x_shape = x.shape
+        if self._tiles():
+            return self._forward_tiles(x, OH, OW)
         fill = -np.inf if self.mode == "max" else 0.0
         # one row per (n, i, j, c) window: channels are pooled separately
         col = im2col(x, ph, pw, self.stride, self.pad, fill=fill).reshape(-1, ph * pw)
-        self.x_shape = x.shape
         if self.mode == "max":
             self.arg_max = col.argmax(axis=1)
             out = col[np.arange(col.shape[0]), self.arg_max]
@@ -300,9 +329,43 @@ class Pooling(Module):
             out = col.mean(axis=1)
         return out.reshape(N, OH, OW, C).transpose(0, 3, 1, 2)
 
+    def _forward_tiles(self, x: Array, OH: int, OW: int) -> Array:
+        """Pooling over non-overlapping windows, one NumPy call per window offset (a, b).
+
+        ``tiles[:, :, :, a, :, b]`` is pixel (a, b) of every window, (C, N, OH, OW), so
+        the max is an element-wise maximum over the pool_h*pool_w offsets. arg_max is
+        what ``argmax`` over each window gives (the first maximum; NaN counts as the
+        maximum, as in np.argmax), as the offsets missed before the first hit.
+        Out (and dx in backward) are channel-major, as Convolution's out.
+        """
+        ph, pw = self.pool_h, self.pool_w
+        C, N = x.shape[1], x.shape[0]
+        tiles = x.transpose(1, 0, 2, 3).reshape(C, N, OH, ph, OW, pw)  # a view, whatever x's order
+        offsets = [tiles[:, :, :, a, :, b] for a in range(ph) for b in range(pw)]
+        if self.mode == "avg":
+            out = offsets[0].copy()
+            for xk in offsets[1:]:
+                out += xk
+            out /= ph * pw
+            return out.transpose(1, 0, 2, 3)
+        out = offsets[0].copy()
+        for xk in offsets[1:]:
+            np.maximum(out, xk, out=out)
+        # arg_max = number of offsets before the first that holds the max
+        arg_max = np.zeros(out.shape, dtype=np.min_scalar_type(ph * pw - 1))
+        missed = np.ones(out.shape, dtype=bool)
+        for xk in offsets[:-1]:
+            missed &= xk != out  # NaN != NaN: a NaN is missed ...
+            missed &= ~np.isnan(xk)  # ... unless it is the max (np.argmax's rule)
+            arg_max += missed
+        self.arg_max = arg_max
+        return out.transpose(1, 0, 2, 3)
+
     def backward(self, dout: Array) -> Array:
         x_shape, ph, pw = self.x_shape, self.pool_h, self.pool_w
         assert x_shape is not None
+        if self._tiles():
+            return self._backward_tiles(dout)
         flat = dout.transpose(0, 2, 3, 1).ravel()  # one value per window row, in col's order
         if self.mode == "max":
             assert self.arg_max is not None
@@ -313,6 +376,30 @@ class Pooling(Module):
             dcol = np.repeat(flat[:, None] / (ph * pw), ph * pw, axis=1)
         dcol = dcol.reshape(-1, x_shape[1] * ph * pw)
         return col2im(dcol, x_shape, ph, pw, self.stride, self.pad)
+
+    def _backward_tiles(self, dout: Array) -> Array:
+        """dx for non-overlapping windows: each offset (a, b) of the windows gets dout
+        where it was the max (or dout / (pool_h*pool_w) for avg); one call per offset."""
+        x_shape, ph, pw = self.x_shape, self.pool_h, self.pool_w
+        assert x_shape is not None
+        N, C, H, W = x_shape
+        d = dout.transpose(1, 0, 2, 3)  # (C, N, OH, OW)
+        dx = np.empty((C, N, H // ph, ph, W // pw, pw), dtype=dout.dtype)
+        if self.mode == "avg":
+            dx[...] = (d / (ph * pw))[:, :, :, None, :, None]
+        else:
+            assert self.arg_max is not None
+            # d * hit is d where hit, else 0: a masked copy, 5-10x faster than np.where,
+            # but only for a finite d (inf * 0 is NaN)
+            finite = bool(np.isfinite(d).all())
+            for k in range(ph * pw):
+                a, b = divmod(k, pw)
+                hit = self.arg_max == k
+                if finite:
+                    np.multiply(d, hit, out=dx[:, :, :, a, :, b])
+                else:
+                    dx[:, :, :, a, :, b] = np.where(hit, d, 0)
+        return dx.reshape(C, N, H, W).transpose(1, 0, 2, 3)
 
 
 class Flatten(Module):

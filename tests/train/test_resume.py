@@ -14,7 +14,16 @@ from tests.realdata import real_data_dir
 from tests.train.behaviour_runs import CORPUS, NEEDS
 from zerokara.data.sequence import make_addition, write_sequence
 from zerokara.io import load_checkpoint
-from zerokara.train import CHECKPOINT, MLPConfig, Seq2seqConfig, Trainer, train_mlp, train_seq2seq
+from zerokara.train import (
+    CHECKPOINT,
+    CNNConfig,
+    MLPConfig,
+    Seq2seqConfig,
+    Trainer,
+    train_cnn,
+    train_mlp,
+    train_seq2seq,
+)
 from zerokara.train.binary_addition import AdditionConfig, train_binary_addition
 from zerokara.train.rnnlm import LMConfig, train_lm
 from zerokara.train.word2vec import Word2VecConfig, train_word2vec
@@ -38,13 +47,15 @@ def _runs(tmp):
         "mlp": ("mnist", train_mlp,
                 MLPConfig(model="multi-layer", hidden="30,20", dropout=0.3, iters=700,
                           batch_size=200), 250),
+        "cnn": ("mnist", train_cnn,
+                CNNConfig(model="deep", train_size=300, test_size=100, epochs=2, batch_size=50), 4),
         "better-rnnlm": ("ptb", train_lm,
                          LMConfig(task="better-rnnlm", wordvec=8, hidden=8, data_slice=2000,
                                   epochs=2, batch_size=4, time_size=10, dropout=0.3), 61),
     }
 
 
-RUN_NAMES = ["spiral", "binary-addition", "word2vec", "seq2seq", "mlp", "better-rnnlm"]
+RUN_NAMES = ["spiral", "binary-addition", "word2vec", "seq2seq", "mlp", "cnn", "better-rnnlm"]
 
 
 @pytest.mark.parametrize("name", RUN_NAMES)

@@ -46,6 +46,11 @@ def _is_float(v: Any) -> bool:
 _GRAD_NAMES = ("d{}", "grad_{}", "{}_grad", "d_{}")
 
 
+def grad_names(name: str) -> list[str]:
+    """The names a reader gives the gradient of ``name``: dW, grad_W, W_grad, d_W."""
+    return [f.format(name) for f in _GRAD_NAMES]
+
+
 @dataclass(frozen=True)
 class Slot:
     """One parameter: its name and where it lives (a dotted module name, a list index or
@@ -69,7 +74,7 @@ class Slot:
             return [f'{head + "." if head else ""}grads["{short}"]']
         if self.style == "book2":
             return [f"grads[{self.key}]"]
-        return [f.format(self.key) for f in _GRAD_NAMES]
+        return grad_names(self.key)
 
 
 def _module_params(obj: Any) -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from zerokara.check import adapt
 from zerokara.check.findings import Where
 from zerokara.check.messages import Msg, Text
 from zerokara.errors import ZerokaraError
@@ -268,7 +269,7 @@ def grad_line(cls: Any, slot_key: Any, style: str, short: str) -> Where | None:
 
 
 def _writes_grad(target: ast.AST, key: Any, style: str, short: str, aliases: dict[str, Any]) -> bool:
-    if style == "book1" and name_of(target) in (f"d{short}", f"grad_{short}", f"{short}_grad", f"d_{short}"):
+    if style == "book1" and name_of(target) in adapt.grad_names(short):
         return True
     base = target
     while isinstance(base, ast.Subscript):

@@ -10,12 +10,14 @@ test set.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zerokara.errors import InputError
 from zerokara.train.loop import Trainer
+from zerokara.train.report import Reporter
 
 
 class ClassifierTrainer(Trainer):
@@ -127,3 +129,39 @@ class ClassifierTrainer(Trainer):
 
         assert self.out_dir is not None  # finish() plots only into an out_dir
         plot_history(self.history, self.out_dir)
+
+
+def start_run(
+    cls: type[ClassifierTrainer],
+    model: Any,
+    config: Any,
+    rng: np.random.Generator,
+    *,
+    out_dir: Path | str | None,
+    reporter: Reporter | None,
+    resume: bool,
+    check_keys: tuple[str, ...],
+) -> tuple[ClassifierTrainer, Path | None]:
+    """A classifier task's trainer on its run folder, resumed from it if asked: what every
+    ``train_*`` of a classifier (MLP, spiral, CNN) does before it fits. ``config`` is the
+    task's filled config (its ``optimizer``, ``lr``, ``max_grad`` and ``record()``)."""
+    from zerokara.optim import make_optimizer
+    from zerokara.train.state import CHECKPOINT, open_run_dir
+
+    out = open_run_dir(out_dir, resume)
+    trainer = cls(
+        model,
+        make_optimizer(config.optimizer, config.lr),
+        rng=rng,
+        out_dir=out,
+        max_grad=config.max_grad,
+        reporter=reporter,
+        config=config.record(),
+    )
+    if resume:
+        trainer.resume(check_keys=check_keys)
+        assert out is not None  # open_run_dir refuses a resume without a folder
+        trainer.reporter.info(
+            f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, iteration {trainer.iteration}"
+        )
+    return trainer, out

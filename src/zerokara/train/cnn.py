@@ -21,10 +21,9 @@ import numpy as np
 from zerokara.errors import InputError
 from zerokara.models import DeepConvNet, SimpleConvNet
 from zerokara.models.cnn import ConvClassifier
-from zerokara.optim import make_optimizer
-from zerokara.train.classifier import ClassifierTrainer
+from zerokara.train.classifier import ClassifierTrainer, start_run
 from zerokara.train.report import Reporter
-from zerokara.train.state import CHECKPOINT, Run, open_run_dir
+from zerokara.train.state import Run
 
 #: book 1's settings (ch07/train_convnet.py, ch08/train_deepnet.py), used when a setting is None
 CNN_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -104,22 +103,16 @@ def train_cnn(
     x, t = _subset(x, t, c.train_size, (c.seed, 7))
     x_test, t_test = _subset(x_test, t_test, c.test_size, (c.seed, 8))
     model = build_cnn(c.model, rng)
-    out = open_run_dir(out_dir, resume)
-    trainer = ClassifierTrainer(
+    trainer, out = start_run(
+        ClassifierTrainer,
         model,
-        make_optimizer(c.optimizer, c.lr),
-        rng=rng,
-        out_dir=out,
-        max_grad=c.max_grad,
+        c,
+        rng,
+        out_dir=out_dir,
         reporter=reporter,
-        config=c.record(),
+        resume=resume,
+        check_keys=MODEL_KEYS,
     )
-    if resume:
-        trainer.resume(check_keys=MODEL_KEYS)
-        assert out is not None  # open_run_dir refuses a resume without a folder
-        trainer.reporter.info(
-            f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, iteration {trainer.iteration}"
-        )
     trainer.reporter.info(
         f"cnn: {type(model).__name__} on {c.data} ({len(x)} training images), {c.optimizer} lr {c.lr}, "
         f"batch {c.batch_size}, {c.epochs} epochs -> {out}"

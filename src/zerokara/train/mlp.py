@@ -20,10 +20,9 @@ import numpy as np
 from zerokara.errors import InputError
 from zerokara.models import MultiLayerNet, TwoLayerNet
 from zerokara.models.mlp import Classifier
-from zerokara.optim import make_optimizer
-from zerokara.train.classifier import ClassifierTrainer
+from zerokara.train.classifier import ClassifierTrainer, start_run
 from zerokara.train.report import Reporter
-from zerokara.train.state import CHECKPOINT, Run, open_run_dir
+from zerokara.train.state import Run
 
 # book 1's settings (chapters 4-6) and book 2's (chapter 1), used when a setting is None
 MLP_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -208,29 +207,16 @@ def train_mlp(
         (x, t), (x_test, t_test) = load_mnist()
         d_in, classes, cls = 784, 10, ClassifierTrainer
     model = build_mlp(c, d_in, classes, rng)
-    out = open_run_dir(out_dir, resume)
-    trainer = cls(
-        model,
-        make_optimizer(c.optimizer, c.lr),
-        rng=rng,
-        out_dir=out,
-        max_grad=c.max_grad,
-        reporter=reporter,
-        config=c.record(),
+    trainer, out = start_run(
+        cls, model, c, rng, out_dir=out_dir, reporter=reporter, resume=resume, check_keys=MODEL_KEYS
     )
-    if resume:
-        trainer.resume(check_keys=MODEL_KEYS)
     per_epoch = len(x) // c.batch_size if 0 < c.batch_size <= len(x) else 1
     if c.epochs is not None:
         epochs = c.epochs
     else:
         assert c.iters is not None  # filled() leaves epochs or iters
         epochs = math.ceil(c.iters / per_epoch)
-    rep = trainer.reporter
-    if resume:
-        assert out is not None  # open_run_dir refuses a resume without a folder
-        rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}, iteration {trainer.iteration}")
-    rep.info(
+    trainer.reporter.info(
         f"{c.record()['task']}: {model.__class__.__name__} "
         f"{[p.shape for p in model.parameters().values()]}, {c.optimizer} lr {c.lr}, "
         f"batch {c.batch_size}, {epochs} epochs -> {out}"

@@ -168,9 +168,10 @@ class _Pieces:
     @contextmanager
     def patched(self) -> Iterator[None]:
         from zerokara.layers import conv
+        from zerokara.layers.pooling import Pooling
 
         originals = {"im2col": conv.im2col, "col2im": conv.col2im,
-                     "pool_f": conv.Pooling.forward, "pool_b": conv.Pooling.backward,
+                     "pool_f": Pooling.forward, "pool_b": Pooling.backward,
                      "conv_b": conv.Convolution.backward}
 
         def timed(name: str, fn: Callable) -> Callable:
@@ -201,14 +202,14 @@ class _Pieces:
 
         conv.im2col = timed("im2col", originals["im2col"])
         conv.col2im = timed("col2im", originals["col2im"])
-        conv.Pooling.forward = pooling(originals["pool_f"])
-        conv.Pooling.backward = pooling(originals["pool_b"])
+        Pooling.forward = pooling(originals["pool_f"])
+        Pooling.backward = pooling(originals["pool_b"])
         conv.Convolution.backward = conv_backward
         try:
             yield
         finally:
             conv.im2col, conv.col2im = originals["im2col"], originals["col2im"]
-            conv.Pooling.forward, conv.Pooling.backward = originals["pool_f"], originals["pool_b"]
+            Pooling.forward, Pooling.backward = originals["pool_f"], originals["pool_b"]
             conv.Convolution.backward = originals["conv_b"]
 
 

@@ -8,11 +8,12 @@ then the generator ``rng``, then the keywords ``init`` and ``dtype``.
 
 from zerokara.layers.attention import Attention, AttentionWeight, TimeAttention, WeightSum
 from zerokara.layers.base import Module, Sequential
-from zerokara.layers.conv import Convolution, Flatten, Pooling, col2im, im2col
+from zerokara.layers.conv import Convolution, col2im, im2col
 from zerokara.layers.core import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh, sigmoid
 from zerokara.layers.embedding import Embedding, RowGrad, TimeEmbedding
 from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, TimeSoftmaxWithLoss, softmax
 from zerokara.layers.negative_sampling import EmbeddingDot, NegativeSamplingLoss, UnigramSampler
+from zerokara.layers.pooling import Flatten, Pooling
 from zerokara.layers.recurrent import GRU, LSTM, RNN
 from zerokara.layers.reference import (
     SimpleGRU,

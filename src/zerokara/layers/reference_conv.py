@@ -18,7 +18,8 @@ import numpy as np
 
 from zerokara.errors import check_dtype
 from zerokara.layers.base import Array
-from zerokara.layers.conv import Convolution, Pooling, check_image, output_size
+from zerokara.layers.conv import Convolution, check_image, output_size
+from zerokara.layers.pooling import Pooling
 
 
 def pad_image(x: Array, pad: int, fill: float = 0.0) -> Array:
@@ -83,7 +84,7 @@ class SimplePooling(Pooling):
         max: out[n, c, i, j] = max over y, x of x_pad[n, c, i*s + y, j*s + x]
         avg: out[n, c, i, j] = mean over y, x of the same window
 
-    Shapes and options: as :class:`~zerokara.layers.conv.Pooling` (padding counts as
+    Shapes and options: as :class:`~zerokara.layers.pooling.Pooling` (padding counts as
     -inf for max, 0 for avg; a tie goes to the first maximum in the window).
     """
 

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from zerokara.check import adapt
-from zerokara.check.diagnose import NO_GRADIENT, Seen, shape_findings, value_findings
+from zerokara.check.diagnose import NO_GRADIENT, shape_findings, value_findings
 from zerokara.check.findings import Finding
 from zerokara.check.messages import Msg, Text
 from zerokara.check.report import GradEntry, GradReport
+from zerokara.check.seen import Seen
 from zerokara.errors import ZerokaraError
 from zerokara.introspect import arg_names, modules_of
 

@@ -19,12 +19,13 @@ import numpy as np
 
 from zerokara.check import adapt, code_rules, source
 from zerokara.check.build import Built, NoFitError, build
-from zerokara.check.diagnose import Seen, shape_findings
+from zerokara.check.diagnose import shape_findings
 from zerokara.check.findings import Finding, Where
 from zerokara.check.fixes import fix_at
 from zerokara.check.gradcheck import LayerCodeError, global_random_state, gradcheck, set_global_random_state
 from zerokara.check.messages import Msg, Text, pad
 from zerokara.check.report import BAD, GradReport
+from zerokara.check.seen import Seen
 from zerokara.introspect import arg_names
 
 STYLE_NAMES = {

@@ -1,7 +1,8 @@
 """The text of ``zerokara explain``, in English or Japanese.
 
 Sections: the forward graph with each node's local gradient rule, the backward
-graph as the layer ran it (with the Repeat/Sum pairs pointed out), the shape
+graph as the layer ran it (with the Repeat/Sum pairs pointed out), for a
+convolution or a pooling what to notice in them (:mod:`zerokara.explain.notes`), the shape
 of every gradient next to the shape of what it is the gradient of, and the
 numerical gradient check.
 """
@@ -15,6 +16,7 @@ import numpy as np
 from zerokara.check.examples import sizes_text
 from zerokara.errors import shape_str
 from zerokara.explain.graph import Graph, Node
+from zerokara.explain.notes import TITLE, notes
 from zerokara.explain.readable import traced_line
 from zerokara.explain.rules import formula, pairs, rule
 
@@ -138,6 +140,9 @@ def render_text(ex: Explanation, lang: str = "en") -> str:
     if not ex.same_as_untraced:
         lines.append(t["changed"])
     lines += ["", *_forward(g, undo, t), "", *_backward(g, undo, t)]
+    notice = notes(ex, lang)
+    if notice:
+        lines += ["", TITLE[lang], *(f"  - {n}" for n in notice)]
     lines += ["", t["shapes"], *shape_lines(ex, t)]
     lines += ["", f"{t['check']}: {t['pass'] if ex.report.ok else t['fail']}"]
     return "\n".join(lines + ["  " + e.line(lang) for e in ex.report.entries])

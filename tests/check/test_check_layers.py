@@ -117,6 +117,27 @@ def test_seed_rnn_as_asked_passes_and_without_the_sum_is_named():
     assert result.status == 1
 
 
+def test_book1_convolution_bias_over_every_position_and_col2im_that_copies():
+    """Book 1, chapter 7's Convolution and Pooling as a reader writes them (im2col, one product,
+    col2im): right ones pass; db left (N*OH*OW, FN) names the rows it was repeated over; a
+    col2im that writes the overlapping windows back with = is found in the helper backward calls,
+    with the += to write."""
+    path = USER / "book1_conv.py"
+    result = check_file(path)
+    by = {r.name: r for r in result.layers}
+    assert by["Convolution"].status == "pass" and by["Pooling"].status == "pass"
+    bias = next(f for f in _findings(by["ConvolutionWithoutSum"]) if f.code == "bias-not-summed")
+    assert "N*OH*OW = 3*4*4 = 48" in bias.render() and "the batch" not in bias.render()
+    assert "N*OH*OW = 3*4*4 = 48" in bias.render("ja")
+    assert bias.fix == "self.db = np.sum(dout, axis=0)"
+    copies = by["ConvolutionCopyingBack"]
+    assert copies.status == "fail" and copies.codes == ["col2im-copies"]
+    f = _findings(copies)[0]
+    assert f.where.line == _line(path, "img[:, :, rows, cols] = col[:, :, y, x_]")
+    assert f.fix == "img[:, :, rows, cols] += col[:, :, y, x_]"
+    assert "my_col2im" in f.render() and "+=" in f.render("ja")
+
+
 def test_seed_mlp_sigmoid_derivative_from_dout_and_keepdims():
     """The question "逆伝播におけるバイアス項の勾配": ``dz2 = dh2 * (1 - dh2)`` (the derivative from
     the incoming gradient) is found at both layers' lines; its keepdims bias is named too."""

@@ -3,14 +3,17 @@
 Read from the source of ``forward`` and ``backward`` (Python's own ``ast``): an activation's
 derivative taken from the incoming gradient or from a pre-activation (``dz2 = dh2 * (1 - dh2)``,
 ``(1 - out_l1) * out_l1``), a local taken from ``self.grads`` and rebound with ``=``, a product
-with the weight of another input (``dh_prev = np.dot(dt, Wx.T)``). Each rule only speaks about
+with the weight of another input (``dh_prev = np.dot(dt, Wx.T)``), a col2im that copies the
+overlapping windows back with ``=`` instead of adding them. Each rule only speaks about
 a gradient the numbers already found wrong: never a false alarm on a passing layer.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from zerokara.check.findings import Finding
@@ -36,6 +39,13 @@ WRONG_WEIGHT = Msg(
     "d{u} の計算に {q} を使っていますが、順伝播で {u} に掛けたのは {p} です。"
     "{u} の勾配は {p} を通って戻ります",
 )
+COPIED_BACK = Msg(
+    "{fn} writes each window back with = : where windows overlap, a pixel keeps only the "
+    "last window's gradient; add them (+=): a pixel copied into several windows by im2col "
+    "gets the sum of their gradients",
+    "{fn} は窓を = で書き戻しています。窓が重なる画素には最後の窓の勾配しか残りません。"
+    "+= で足します: im2col で複数の窓にコピーされた画素の勾配は、それらの勾配の和です",
+)
 
 
 def code_findings(cls: Any, failing: set[str], inputs: list[str], layer: Any = None) -> list[Finding]:
@@ -50,6 +60,8 @@ def code_findings(cls: Any, failing: set[str], inputs: list[str], layer: Any = N
     out += _local_rebound(bwd)
     if fwd is not None:
         out += _wrong_weight(fwd, bwd, failing, inputs)
+    if failing & set(inputs):
+        out += _copied_back(cls, bwd)
     for sub in _sub_layer_classes(layer, cls):
         sub_bwd = method(sub, "backward")
         if sub_bwd is not None:
@@ -292,3 +304,71 @@ def _wrong_weight(fwd: Method, bwd: Method, failing: set[str], inputs: list[str]
                 fix = where.source.strip().replace(f"{wrong[0]}.T", f"{p}.T")
                 out.append(Finding("wrong-weight", WRONG_WEIGHT(u=u, q=wrong[0], p=p), fix, where))
     return out
+
+
+def _copied_back(cls: Any, bwd: Method) -> list[Finding]:
+    """A col2im that copies (``img[:, :, y:y_max:s, x:x_max:s] = col[...]`` in a loop over the
+    kernel offsets) instead of adding: in backward itself or in a function of the layer's
+    module that backward calls. A window written at a slice starting at the loop's offset
+    overlaps the next one's; im2col's own ``col[:, :, y, x] = img[...]`` indexes the target
+    by the offset and is not flagged."""
+    fn = getattr(cls, "backward", None)
+    scope = getattr(getattr(fn, "__func__", fn), "__globals__", {})  # backward's module
+    called = {
+        n.func.id for n in ast.walk(bwd.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+    methods = [(bwd, "backward")]
+    for fname in sorted(called):
+        helper = scope.get(fname)
+        m = method(SimpleNamespace(f=helper), "f") if inspect.isfunction(helper) else None
+        if m is not None:
+            methods.append((m, fname))
+    out: dict[tuple[str, int], Finding] = {}  # nested loops see a statement twice: once
+    for m, fname in methods:
+        for loop in (n for n in ast.walk(m.tree) if isinstance(n, ast.For)):
+            offsets = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+            windows: set[str] = set()  # rows = slice(y, y + h): names of slices at an offset
+            for target, value, _ in assignments_in(loop):
+                is_slice = isinstance(value, ast.Call) and name_of(value.func) == "slice"
+                if isinstance(target, ast.Name) and is_slice and _mentions_any(value, offsets):
+                    windows.add(target.id)
+            for st in ast.walk(loop):
+                if not (isinstance(st, ast.Assign) and len(st.targets) == 1):
+                    continue
+                target = st.targets[0]
+                if isinstance(target, ast.Subscript) and _window_at(target, offsets, windows):
+                    code = f"{ast.unparse(target)} += {ast.unparse(st.value)}"
+                    where = m.where(st)
+                    out[where.file, where.line] = Finding("col2im-copies", COPIED_BACK(fn=fname), code, where)
+    return list(out.values())
+
+
+def _mentions_any(node: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+
+
+def assignments_in(loop: ast.For) -> list[tuple[ast.AST, ast.AST, ast.stmt]]:
+    """(target, value, statement) of the assignments in a loop's body, tuples unpacked."""
+    out: list[tuple[ast.AST, ast.AST, ast.stmt]] = []
+    for st in ast.walk(loop):
+        if isinstance(st, ast.Assign):
+            for t in st.targets:
+                pairs = (
+                    zip(t.elts, st.value.elts, strict=True)
+                    if isinstance(t, ast.Tuple)
+                    and isinstance(st.value, ast.Tuple)
+                    and len(t.elts) == len(st.value.elts)
+                    else [(t, st.value)]
+                )
+                out += [(a, b, st) for a, b in pairs]
+    return out
+
+
+def _window_at(target: ast.Subscript, offsets: set[str], windows: set[str]) -> bool:
+    """The subscript holds a slice whose start depends on a loop variable (``y:y + h``), or a
+    name bound to one (``rows = slice(y, y + h)``)."""
+    return any(
+        (isinstance(s, ast.Slice) and s.lower is not None and _mentions_any(s.lower, offsets))
+        or (isinstance(s, ast.Name) and s.id in windows)
+        for s in ast.walk(target.slice)
+    )

@@ -15,15 +15,15 @@ import itertools
 import numpy as np
 
 from zerokara.check.findings import Finding
-from zerokara.check.messages import Msg
+from zerokara.check.messages import Msg, Text
 from zerokara.check.seen import Seen, axes_text, broadcast_axes
 
 # -- the messages ----------------------------------------------------------------------
 
 NOT_SUMMED = Msg(
     "d{p} has shape {got} but {p} has shape {want}: forward repeated {p} over axis {ax} "
-    "(the batch{time}); backward must sum over axis {ax} (d{p} = np.sum(dout, axis={ax}))",
-    "d{p} の形が {got} ですが {p} は {want} です。順伝播で {p} は軸 {ax}(バッチ{time_ja})に"
+    "({what}); backward must sum over axis {ax} (d{p} = np.sum(dout, axis={ax}))",
+    "d{p} の形が {got} ですが {p} は {want} です。順伝播で {p} は軸 {ax}({what})に"
     "繰り返されている(Repeat)ので、逆伝播では軸 {ax} で合計します(d{p} = np.sum(dout, axis={ax}))",
 )
 SUMMED_MATCHES = Msg(
@@ -119,7 +119,24 @@ ASSIGN = Msg(
     "足し込む(+=)必要があります。二度現れた id は最後の勾配しか残りません",
 )
 
-TIME_EN, TIME_JA = " and time", "と時間"
+BATCH = Msg("the batch", "バッチ")
+BATCH_TIME = Msg("the batch and time", "バッチと時間")
+IMAGE_ROWS = Msg(
+    "the rows, N*OH*OW = {n}*{oh}*{ow} = {rows}: every output position of every image",
+    "行: N*OH*OW = {n}*{oh}*{ow} = {rows}、すべての画像のすべての出力位置",
+)
+
+
+def _repeated_over(seen: Seen, rows: int, time: bool) -> Text:
+    """What the repeated axis is: the batch (and time), or a convolution's
+    N*OH*OW rows when an image (N, C, H, W) came in and an (N, FN, OH, OW) went out."""
+    image = next((x for x in seen.inputs if isinstance(x, np.ndarray) and x.ndim == 4), None)
+    out = next((o for o in seen.outs if isinstance(o, np.ndarray) and o.ndim == 4), None)
+    if not time and image is not None and out is not None:
+        n, _, oh, ow = out.shape
+        if rows == n * oh * ow and rows != n:
+            return IMAGE_ROWS(n=n, oh=oh, ow=ow, rows=rows)
+    return BATCH_TIME() if time else BATCH()
 
 
 # -- the rules ---------------------------------------------------------------------------
@@ -160,8 +177,7 @@ def shape_findings(
                 got=got,
                 want=wants,
                 ax=axes_text(axes),
-                time=TIME_EN if time else "",
-                time_ja=TIME_JA if time else "",
+                what=_repeated_over(seen, a.shape[axes[0]], time),
             ),
             f"d{short} = np.sum(dout, axis={axes_text(axes)})",
         )

@@ -22,6 +22,7 @@ CODES = (
     "grads-rebound",
     "grad-not-stored",
     "assign-not-add",
+    "col2im-copies",
     "grads-accumulate",
     "sign-flipped",
     "constant-factor",

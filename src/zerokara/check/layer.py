@@ -327,6 +327,8 @@ def _entry_for(report: GradReport, c: Finding) -> Finding | None:
                 and f.code in (*GENERIC, "wrong-weight")
             ):
                 return f
+            if c.code == "col2im-copies" and e.kind == "input" and f.code in GENERIC:
+                return f
             if (
                 c.code == "grads-rebound"
                 and f.code == "grad-not-stored"

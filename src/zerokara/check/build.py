@@ -190,7 +190,7 @@ def build(
                 continue
             names = {id(v): n for n, v in built.items() if isinstance(v, np.ndarray)}
             for got, level in _try_inputs(layer, built, s, init, rng, cls.__name__, tried, names):
-                got.letters = letters
+                got.letters = _letters_for(got, letters)
                 got.described = describe(built) + ("; " if built else "") + got.described
                 if level == 3:
                     return got
@@ -329,7 +329,7 @@ def _build_inputs(
     tried: list[str] = []
     best, best_level = None, -1
     for got, level in _try_inputs(obj, built, s, init, _rng(seed), cls_name, tried):
-        got.letters = letters
+        got.letters = _letters_for(got, letters)
         if level == 3:
             return got
         if level > best_level:
@@ -350,6 +350,13 @@ def _same_user_error(tried: list[str]) -> bool:
         "KeyError",
         "TypeError",
     )
+
+
+def _letters_for(got: Built, letters: dict[int, str]) -> dict[int, str]:
+    """The letters, unless an input is an image (N, C, H, W): there D and H name no size of
+    the layer's, and "b (D,)" would mislead where b is (FN,)."""
+    images = any(isinstance(x, np.ndarray) and x.ndim == 4 for x in got.inputs)
+    return {} if images else letters
 
 
 def _letters(s: dict[str, int]) -> dict[int, str]:

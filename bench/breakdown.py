@@ -16,7 +16,7 @@ Shapes: ``lstm-h100`` (N=20 T=35 D=H=100), ``lstm-h650`` (D=H=650), and
 ``N,T,D,H``. Prints a table and one JSON line per shape (milliseconds per pass).
 
 ``cnn-simple`` and ``cnn-deep`` (or ``cnn`` for both) instead break down one
-training step of the ``python -m bench cnn-*`` networks: im2col, GEMM, col2im,
+training step of the ``python -m bench cnn-*`` networks: im2col, GEMM, dx,
 pooling and the rest, next to torch's step (see :func:`bench.cnn.breakdown`);
 ``--passes`` is then the number of steps per run.
 """

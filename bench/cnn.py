@@ -151,13 +151,14 @@ WORKLOADS = [
 # breakdown: where one training step's time goes
 # ---------------------------------------------------------------------------
 
-PIECES = ("im2col", "gemm", "col2im", "pooling")
+PIECES = ("im2col", "gemm", "dx", "pooling")
 
 
 class _Pieces:
     """perf_counter around zerokara's own pieces of a step, by monkeypatching them:
-    conv.im2col and conv.col2im (as Convolution calls them), Pooling.forward and
-    .backward (all of a pooling, including any im2col / col2im inside it).
+    conv.im2col and conv.input_grad (Convolution's dx: a product and an add per kernel
+    offset, what book 1 does with dcol and col2im), Pooling.forward and .backward (all
+    of a pooling, including any im2col / col2im inside it).
     Convolution.backward is wrapped to keep each layer's dout, for :meth:`gemm`."""
 
     def __init__(self) -> None:
@@ -170,13 +171,13 @@ class _Pieces:
         from zerokara.layers import conv
         from zerokara.layers.pooling import Pooling
 
-        originals = {"im2col": conv.im2col, "col2im": conv.col2im,
+        originals = {"im2col": conv.im2col, "dx": conv.input_grad,
                      "pool_f": Pooling.forward, "pool_b": Pooling.backward,
                      "conv_b": conv.Convolution.backward}
 
         def timed(name: str, fn: Callable) -> Callable:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if self._in_pooling:  # pooling's own im2col / col2im count as pooling
+                if self._in_pooling:  # pooling's own im2col counts as pooling
                     return fn(*args, **kwargs)
                 start = time.perf_counter()
                 try:
@@ -201,22 +202,23 @@ class _Pieces:
             return originals["conv_b"](layer, dout)
 
         conv.im2col = timed("im2col", originals["im2col"])
-        conv.col2im = timed("col2im", originals["col2im"])
+        conv.input_grad = timed("dx", originals["dx"])
         Pooling.forward = pooling(originals["pool_f"])
         Pooling.backward = pooling(originals["pool_b"])
         conv.Convolution.backward = conv_backward
         try:
             yield
         finally:
-            conv.im2col, conv.col2im = originals["im2col"], originals["col2im"]
+            conv.im2col, conv.input_grad = originals["im2col"], originals["dx"]
             Pooling.forward, Pooling.backward = originals["pool_f"], originals["pool_b"]
             conv.Convolution.backward = originals["conv_b"]
 
 
 def gemm_replay(model: Any, douts: dict[int, Any]) -> Callable[[], list]:
-    """The matrix products each Convolution of ``model`` made in its last step, with
-    the same operands (its cached col, its W, the dout it got) and nothing else:
-    what BLAS does in a step. Returns a run that makes them and returns dW of each."""
+    """The two large matrix products each Convolution of ``model`` made in its last step
+    (forward's and dW's), with the same operands (its cached col, its W, the dout it got)
+    and nothing else. dx's products, one per kernel offset, are timed inside the dx piece.
+    Returns a run that makes them and returns dW of each."""
     from zerokara.layers.conv import Convolution
 
     convs = [m for _, m in model.named_modules() if isinstance(m, Convolution)]
@@ -225,15 +227,13 @@ def gemm_replay(model: Any, douts: dict[int, Any]) -> Callable[[], list]:
         W, col = layer.params["W"], layer.col
         FN = W.shape[0]
         dout_t = douts[id(layer)].transpose(1, 0, 2, 3).reshape(FN, -1)  # as Convolution.backward
-        jobs.append((W.reshape(FN, -1), col, dout_t, layer.input_grad))
+        jobs.append((W.reshape(FN, -1), col, dout_t))
 
     def run() -> list:
         dWs = []
-        for W2, col, dout_t, input_grad in jobs:
+        for W2, col, dout_t in jobs:
             W2 @ col.T  # forward
             dWs.append(dout_t @ col)  # dW
-            if input_grad:
-                W2.T @ dout_t  # dcol
         return dWs
 
     return run
@@ -241,7 +241,7 @@ def gemm_replay(model: Any, douts: dict[int, Any]) -> Callable[[], list]:
 
 def breakdown(kind: str, *, repeats: int = 5, steps: int = 3, data: str = "random") -> dict:
     """Median milliseconds per training step: zerokara's whole step, its pieces
-    (im2col, GEMM, col2im, pooling; rest = step - those), torch's whole step."""
+    (im2col, GEMM, dx, pooling; rest = step - those), torch's whole step."""
     import torch
     import torch.nn.functional as F
 
@@ -290,18 +290,18 @@ def breakdown(kind: str, *, repeats: int = 5, steps: int = 3, data: str = "rando
     runs = {"zerokara": zerokara, "gemm": gemms, "torch": torch_run, "instrumented": instrumented}
     for run in runs.values():
         run()  # warm-up
-    times: dict[str, list[float]] = {k: [] for k in (*runs, "im2col", "col2im", "pooling")}
+    times: dict[str, list[float]] = {k: [] for k in (*runs, "im2col", "dx", "pooling")}
     for _ in range(repeats):
         for name, run in runs.items():
             if name == "instrumented":
                 pieces.seconds = dict.fromkeys(PIECES, 0.0)
             times[name].append(_timed(run) * 1e3 / steps)
-        for name in ("im2col", "col2im", "pooling"):
+        for name in ("im2col", "dx", "pooling"):
             times[name].append(pieces.seconds[name] * 1e3 / steps)
     ms = {k: statistics.median(v) for k, v in times.items()}
-    parts = ms["im2col"] + ms["gemm"] + ms["col2im"] + ms["pooling"]
+    parts = ms["im2col"] + ms["gemm"] + ms["dx"] + ms["pooling"]
     return {"model": kind, "zerokara_ms": ms["zerokara"], "im2col_ms": ms["im2col"],
-            "gemm_ms": ms["gemm"], "col2im_ms": ms["col2im"], "pooling_ms": ms["pooling"],
+            "gemm_ms": ms["gemm"], "dx_ms": ms["dx"], "pooling_ms": ms["pooling"],
             "rest_ms": ms["zerokara"] - parts, "torch_ms": ms["torch"],
             "ratio": ms["zerokara"] / ms["torch"], "gemm_over_torch": ms["gemm"] / ms["torch"],
             "instrumented_ms": ms["instrumented"], "repeats": repeats, "steps": steps}
@@ -310,11 +310,11 @@ def breakdown(kind: str, *, repeats: int = 5, steps: int = 3, data: str = "rando
 def print_breakdown(rows: list[dict], repeats: int, info: Any) -> None:
     print(f"ms per training step (batch {BATCH}, forward + backward + Adam), medians of {repeats}; "
           f"threads {info.threads}; {info.blas}")
-    print(f"{'model':8s} {'zerokara':>9s} {'im2col':>7s} {'GEMM':>7s} {'col2im':>7s} {'pooling':>8s} "
+    print(f"{'model':8s} {'zerokara':>9s} {'im2col':>7s} {'GEMM':>7s} {'dx':>7s} {'pooling':>8s} "
           f"{'rest':>7s} {'torch':>7s} {'ratio':>6s} {'GEMM/torch':>11s}")
     for r in rows:
         print(f"{r['model']:8s} {r['zerokara_ms']:9.2f} {r['im2col_ms']:7.2f} {r['gemm_ms']:7.2f} "
-              f"{r['col2im_ms']:7.2f} {r['pooling_ms']:8.2f} {r['rest_ms']:7.2f} {r['torch_ms']:7.2f} "
+              f"{r['dx_ms']:7.2f} {r['pooling_ms']:8.2f} {r['rest_ms']:7.2f} {r['torch_ms']:7.2f} "
               f"{r['ratio']:6.2f} {r['gemm_over_torch']:11.2f}")
     for r in rows:
         print(json.dumps(r))

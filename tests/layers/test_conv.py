@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from tests.conftest import assert_close, to_torch
 from zerokara.check import gradcheck
 from zerokara.errors import InputError
-from zerokara.layers import (Affine, Convolution, Flatten, Pooling, ReLU, Sequential,
+from zerokara.layers import (Affine, Convolution, Flatten, Im2colConvolution, Pooling, ReLU, Sequential,
                              SimpleConvolution, SimplePooling, col2im, im2col)
+from zerokara.layers.conv import input_grad
 
 SETTINGS = settings(max_examples=15, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
@@ -174,7 +175,7 @@ def test_gradcheck_small_convnet():
 
 def test_gradcheck_catches_col2im_that_overwrites_overlaps(monkeypatch, rng):
     """A col2im with ``=`` where it must add loses the gradients of overlapping windows:
-    the check must fail on x (and only on x), so the checks above are not vacuous."""
+    the check must fail on x, so the checks above are not vacuous."""
 
     def col2im_assigning(col, shape, fh, fw, stride=1, pad=0):
         N, C, H, W = shape
@@ -187,11 +188,26 @@ def test_gradcheck_catches_col2im_that_overwrites_overlaps(monkeypatch, rng):
                     cols[:, :, :, :, y, x].transpose(0, 3, 1, 2)
         return img[:, :, pad : pad + H, pad : pad + W]
 
-    monkeypatch.setattr("zerokara.layers.conv.col2im", col2im_assigning)
-    layer = Convolution(rng.standard_normal((2, 2, 3, 3)), rng.standard_normal(2), pad=1)
-    report = gradcheck(layer, rng.standard_normal((2, 2, 5, 4)))
-    assert not report.ok
-    assert not report["x"].ok and report["W"].ok and report["b"].ok
+    # average pooling with overlapping windows goes through col2im
+    monkeypatch.setattr("zerokara.layers.pooling.col2im", col2im_assigning)
+    report = gradcheck(Pooling(2, 2, stride=1, mode="avg"), rng.standard_normal((2, 2, 5, 4)))
+    assert not report.ok and not report["x"].ok
+
+
+@given(geometries(), st.integers(1, 4), seeds)
+@SETTINGS
+def test_input_grad_by_offset_is_col2im_of_dcol(g, fn, seed):
+    """Convolution's dx, one kernel offset at a time, is book 1's col2im(dout2 @ W)."""
+    rng = np.random.default_rng(seed)
+    x = image(rng, g)
+    W = rng.standard_normal((fn, g["c"], g["fh"], g["fw"]))
+    col = im2col(x, g["fh"], g["fw"], g["stride"], g["pad"])
+    dout2 = rng.standard_normal((col.shape[0], fn))  # (N*OH*OW, FN), book 1's layout
+    want = col2im(dout2 @ W.reshape(fn, -1), x.shape, g["fh"], g["fw"], g["stride"], g["pad"])
+    n, oh_ow = x.shape[0], col.shape[0] // x.shape[0]
+    dout_t = dout2.reshape(n, oh_ow, fn).transpose(2, 0, 1).reshape(fn, -1)  # (FN, N*OH*OW)
+    got = input_grad(W, dout_t, x.shape, g["stride"], g["pad"])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------
@@ -246,12 +262,15 @@ def test_pooling_matches_torch(g, seed, mode):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("cls", [SimpleConvolution, Im2colConvolution])
 @SETTINGS
 @given(g=geometries(), fn=st.integers(1, 3), seed=seeds)
-def test_simple_convolution_equals_convolution(g, fn, seed):
+def test_references_equal_convolution(cls, g, fn, seed):
+    """The loop over output positions, and book 1's dcol + col2im backward, give the fast
+    layer's numbers."""
     rng = np.random.default_rng(seed)
     fast = conv(rng, g, fn)
-    ref = SimpleConvolution(fast.params["W"].copy(), fast.params["b"].copy(), g["stride"], g["pad"])
+    ref = cls(fast.params["W"].copy(), fast.params["b"].copy(), g["stride"], g["pad"])
     x = image(rng, g)
     out = fast.forward(x)
     assert_close(ref.forward(x), out)

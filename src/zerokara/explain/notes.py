@@ -19,6 +19,7 @@ from zerokara.errors import shape_str
 from zerokara.explain.graph import Graph, Node
 from zerokara.layers.conv import Convolution, col2im, im2col
 from zerokara.layers.pooling import Pooling
+from zerokara.layers.reference_conv import SimpleConvolution
 
 if TYPE_CHECKING:
     from zerokara.explain.explanation import Explanation
@@ -28,7 +29,7 @@ TITLE = {"en": "What to notice", "ja": "注目点"}
 
 def notes(ex: Explanation, lang: str = "en") -> list[str]:
     """The notes for ``ex`` (empty unless it traced a Convolution or a Pooling)."""
-    if type(ex.module) is Convolution:
+    if isinstance(ex.module, Convolution) and not isinstance(ex.module, SimpleConvolution):
         return _convolution(ex.graph, ex.module, ex.inputs[0].shape, lang)
     if type(ex.module) is Pooling:
         return _pooling(ex.graph, ex.module, lang)

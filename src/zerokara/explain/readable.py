@@ -7,6 +7,9 @@ readable one: traced, TimeLSTM's fused layout would show its workspace (``[1, x]
 rows against ``[b; Wx]``, weights scaled so that one ``tanh`` gives all four gates,
 at some sizes a padded copy of Wh) instead of the algorithm the reader is learning.
 
+Convolution is traced as Im2colConvolution: its dx made as book 1 makes it (the whole
+dcol, then col2im's scatter-add) instead of one kernel offset at a time.
+
 RNN and TimeRNN are not replaced: their fast forms are the book's algorithm
 (TimeRNN's one product over T*N rows is what docs/bptt.md explains).
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from zerokara.layers import GRU, LSTM, TimeGRU, TimeLSTM
+from zerokara.layers import GRU, LSTM, Convolution, Im2colConvolution, TimeGRU, TimeLSTM
 from zerokara.layers.reference import SimpleGRU, SimpleLSTM, SimpleTimeGRU, SimpleTimeLSTM
 
 #: fast layer -> its readable reference (same constructor, parameter names, state, results)
@@ -25,6 +28,7 @@ READABLE: dict[type, type] = {
     LSTM: SimpleLSTM,
     TimeGRU: SimpleTimeGRU,
     GRU: SimpleGRU,
+    Convolution: Im2colConvolution,
 }
 
 
@@ -32,6 +36,8 @@ def twin(fast: Any) -> Any:
     """The reference layer holding copies of ``fast``'s parameters and carried state."""
     cls = READABLE[type(fast)]
     kw = {"stateful": fast.stateful} if hasattr(fast, "stateful") else {}
+    if isinstance(fast, Convolution):
+        kw = {"stride": fast.stride, "pad": fast.pad}
     ref = cls(**{k: v.copy() for k, v in fast.params.items()}, **kw)
     for name in getattr(fast, "state_names", ()):  # h (and c) carried in from a previous call
         value = getattr(fast, name, None)
@@ -54,7 +60,7 @@ def readable(layer: Any) -> tuple[Any, list[tuple[str, str]]]:
     swaps = [
         (mod, attr, v)
         for _, mod in layer.named_modules()
-        for attr, v in vars(mod).items()
+        for attr, v in {**vars(mod), **mod.children()}.items()  # attributes, Sequential's layers
         if type(v) in READABLE
     ]
     if not swaps:
@@ -68,7 +74,11 @@ def readable(layer: Any) -> tuple[Any, list[tuple[str, str]]]:
     }
     replaced = []
     for mod, attr, v in swaps:
-        setattr(memo[id(mod)], attr, twin(v))
+        target = memo[id(mod)]
+        if attr in vars(target):
+            setattr(target, attr, twin(v))
+        else:
+            target.children()[attr] = twin(v)
         replaced.append((type(v).__name__, READABLE[type(v)].__name__))
     return shown, list(dict.fromkeys(replaced))
 

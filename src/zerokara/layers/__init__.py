@@ -23,7 +23,7 @@ from zerokara.layers.reference import (
     SimpleTimeLSTM,
     SimpleTimeRNN,
 )
-from zerokara.layers.reference_conv import SimpleConvolution, SimplePooling
+from zerokara.layers.reference_conv import Im2colConvolution, SimpleConvolution, SimplePooling
 from zerokara.layers.time import Bidirectional, TimeAffine, TimeDropout, TimeGRU, TimeLSTM, TimeRNN
 
 __all__ = [
@@ -73,5 +73,6 @@ __all__ = [
     "Pooling",
     "Flatten",
     "SimpleConvolution",
+    "Im2colConvolution",
     "SimplePooling",
 ]

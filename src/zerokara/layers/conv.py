@@ -126,6 +126,30 @@ def col2im(
     return img[:, :, pad : pad + H, pad : pad + W].transpose(1, 0, 2, 3)
 
 
+def input_grad(W: Array, dout_t: Array, x_shape: tuple[int, ...], stride: int = 1, pad: int = 0) -> Array:
+    """A convolution's dx: ``col2im(dcol)`` with ``dcol = dout2 @ W.reshape(FN, -1)``, one
+    kernel offset at a time.
+
+    Shapes: W (FN, C, FH, FW), dout_t (FN, N*OH*OW) (dout as (FN, N, OH, OW) flattened),
+    x_shape (N, C, H, W) -> dx (N, C, H, W), a view of a channel-major (C, N, H, W) array.
+
+    Offset (y, x)'s block of dcol is ``W[:, :, y, x].T @ dout_t``, (C, N*OH*OW): the
+    gradient of every pixel that offset copied. Each block is added into the image
+    while it is still in cache, so the whole dcol (FH*FW times the image) is never
+    written; the sums are col2im's, offset by offset, in the same order.
+    """
+    FN, C, FH, FW = W.shape
+    N, _, H, Wd = x_shape
+    OH, OW = output_size("col2im", tuple(x_shape), FH, FW, stride, pad)
+    w_t = np.ascontiguousarray(W.transpose(2, 3, 1, 0))  # (FH, FW, C, FN): each W[:, :, y, x].T
+    img = np.zeros((C, N, H + 2 * pad, Wd + 2 * pad), dtype=dout_t.dtype)
+    for y in range(FH):
+        for x in range(FW):
+            block = (w_t[y, x] @ dout_t).reshape(C, N, OH, OW)
+            img[:, :, y : y + stride * OH : stride, x : x + stride * OW : stride] += block
+    return img[:, :, pad : pad + H, pad : pad + Wd].transpose(1, 0, 2, 3)
+
+
 def check_image(layer: str, x: Array, C: int | None = None) -> None:
     """x must be a float (N, C, H, W) array with a non-empty batch (and C channels if given)."""
     expected = f"(N, {'C' if C is None else C}, H, W)"
@@ -255,7 +279,9 @@ class Convolution(Module):
         self.grads["W"][...] = (dout_t @ col).reshape(FN, C, FH, FW)  # (dout2.T @ col)
         if not self.input_grad:
             return None
-        # dcol (N*OH*OW, C*FH*FW) = dout2 @ W, made as its contiguous transpose W.T @ dout_t:
-        # each kernel offset's block is then contiguous for col2im's adds
-        dcol = (W.reshape(FN, -1).T @ dout_t).T
-        return col2im(dcol, x_shape, FH, FW, self.stride, self.pad)
+        return self._input_grad(W, dout_t, x_shape)
+
+    def _input_grad(self, W: Array, dout_t: Array, x_shape: tuple[int, ...]) -> Array:
+        # col2im(dcol) with dcol = dout2 @ W, one kernel offset at a time (see input_grad);
+        # reference_conv.Im2colConvolution makes the whole dcol first, as book 1 does
+        return input_grad(W, dout_t, x_shape, self.stride, self.pad)

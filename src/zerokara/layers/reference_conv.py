@@ -7,6 +7,9 @@ reading one window of the padded input, the way book 1 draws a convolution
 (figures 7-3 to 7-5) and a pooling (figure 7-14) before it reaches im2col.
 The batch and the filters are still vectorised: only the positions are looped.
 
+Im2colConvolution is the fast Convolution with backward's dx made as book 1 makes it
+(the whole dcol, then col2im), where the fast one goes kernel offset by offset.
+
 Each Simple* layer is its fast twin with ``forward`` and ``backward`` rewritten:
 the same constructor, ``create``, parameter names and return values, so any model
 can use either (tests/layers/test_conv.py holds each pair equal to 1e-10 in float64).
@@ -18,7 +21,7 @@ import numpy as np
 
 from zerokara.errors import check_dtype
 from zerokara.layers.base import Array
-from zerokara.layers.conv import Convolution, check_image, output_size
+from zerokara.layers.conv import Convolution, check_image, col2im, output_size
 from zerokara.layers.pooling import Pooling
 
 
@@ -76,6 +79,23 @@ class SimpleConvolution(Convolution):
         if not self.input_grad:
             return None
         return dx_pad[:, :, p : p + x_shape[2], p : p + x_shape[3]]
+
+
+class Im2colConvolution(Convolution):
+    """Convolution's backward as book 1 writes it (section 7.4.3): dcol = dout2 @ W, then
+    col2im adds dcol's rows back into the image, where the windows overlap too.
+
+    :class:`~zerokara.layers.conv.Convolution` computes the same dx one kernel offset at a
+    time (:func:`~zerokara.layers.conv.input_grad`), never writing the whole dcol, which is
+    FH*FW times the size of the image; ``zerokara explain convolution`` traces this one.
+    Shapes: as Convolution.
+    """
+
+    def _input_grad(self, W: Array, dout_t: Array, x_shape: tuple[int, ...]) -> Array:
+        FN, C, FH, FW = W.shape
+        # dcol (N*OH*OW, C*FH*FW) = dout2 @ W: one row of gradients per window
+        dcol = (W.reshape(FN, -1).T @ dout_t).T
+        return col2im(dcol, x_shape, FH, FW, self.stride, self.pad)
 
 
 class SimplePooling(Pooling):

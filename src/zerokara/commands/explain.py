@@ -23,8 +23,10 @@ shapes the names do not. A classmethod example(sizes, rng) -> (layer, inputs)
 wins when the class has one, then create(D, H, rng, dtype=np.float64).
 
 lstm, time-lstm, gru, time-gru and bidirectional are traced as their readable
-references (zerokara.layers.reference, book 2's plain cells and loop), which
-compute the same function as the fast layers; the output's third line says so."""
+references (zerokara.layers.reference, book 2's plain cells and loop), and
+convolution and simple-conv-net with Im2colConvolution (book 1's dcol + col2im
+backward); they compute the same function as the fast layers, and the output's
+third line says so."""
 
 
 class _Help(argparse.RawDescriptionHelpFormatter):

@@ -25,6 +25,7 @@ MODULES = (
     "lm",
     "word2vec",
     "sweep",
+    "experiment",
 )
 
 

@@ -47,6 +47,25 @@ def add_train_options(p: argparse.ArgumentParser, epochs_help: str) -> argparse.
     return g
 
 
+def add_overfit_options(p: argparse.ArgumentParser, train_size: bool = True) -> None:
+    """Weight decay, a training subset and a validation split (book 1, chapter 6)."""
+    g = p.add_argument_group("regularisation and validation")
+    g.add_argument(
+        "--weight-decay",
+        type=float,
+        metavar="LAMBDA",
+        help="add LAMBDA * 0.5 * sum(W**2) over the weights to the loss (--decay l1: LAMBDA * sum|W|)",
+    )
+    g.add_argument("--decay", choices=["l2", "l1"], help="the weight decay's norm (default l2)")
+    if train_size:
+        g.add_argument("--train-size", type=int, help="train on this many images (a seeded subset)")
+    g.add_argument(
+        "--valid-fraction",
+        type=float,
+        help="hold out this fraction of the training images and report their accuracy each epoch",
+    )
+
+
 def run_folder(args: argparse.Namespace, task: str) -> Path:
     """``--out``, or a new ``runs/<task>-<time>``."""
     return Path(args.out) if args.out else Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from zerokara.commands import add_train_options, given, report_files, run_folder
+from zerokara.commands import add_overfit_options, add_train_options, given, report_files, run_folder
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -22,6 +22,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     p.add_argument("--train-size", type=int, help="train on this many images (a seeded subset)")
     p.add_argument("--test-size", type=int, help="evaluate on this many test images (a seeded subset)")
     add_train_options(p, "passes over the training images (default 20)")
+    add_overfit_options(p, train_size=False)
     p.set_defaults(func=_train)
     register_views(commands)
 

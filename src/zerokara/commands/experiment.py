@@ -17,8 +17,12 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "book's figures beside ours. Experiments: " + ", ".join(EXPERIMENTS) + ".",
     )
     p.add_argument("name", nargs="?", metavar="NAME", help="the experiment (see --list)")
-    p.add_argument("--out", default="experiments", help="folder for the pictures and JSON (default experiments)")
-    p.add_argument("--quick", action="store_true", help="the reduced form the tests run (less data, fewer steps)")
+    p.add_argument(
+        "--out", default="experiments", help="folder for the pictures and JSON (default experiments)"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="the reduced form the tests run (less data, fewer steps)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of its random generators (default 0)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from zerokara.commands import add_train_options, given, report_files, run_folder
+from zerokara.commands import add_overfit_options, add_train_options, given, report_files, run_folder
 
 
 def _model_options(g: argparse._ArgumentGroup) -> None:
@@ -28,6 +28,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     )
     mlp.add_argument("--dropout", type=float, help="dropout probability (multi-layer; default 0.2)")
     _model_options(add_train_options(mlp, "passes over the 60,000 training images"))
+    add_overfit_options(mlp)
     mlp.set_defaults(func=lambda args: _train(args, "mnist"))
 
     spiral = train_tasks.add_parser(
@@ -40,6 +41,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         batchnorm=False, dropout=None, iters=None, model="two-layer", func=lambda args: _train(args, "spiral")
     )
     _model_options(add_train_options(spiral, "passes over the 300 points"))
+    add_overfit_options(spiral)
 
 
 def _train(args: argparse.Namespace, data: str) -> int:

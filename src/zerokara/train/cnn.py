@@ -21,7 +21,7 @@ import numpy as np
 from zerokara.errors import InputError
 from zerokara.models import DeepConvNet, SimpleConvNet
 from zerokara.models.cnn import ConvClassifier
-from zerokara.train.classifier import ClassifierTrainer, start_run
+from zerokara.train.classifier import ClassifierTrainer, check_decay, pick_rows, run_extras, start_run
 from zerokara.train.report import Reporter
 from zerokara.train.state import Run
 
@@ -48,6 +48,9 @@ class CNNConfig:
     train_size: int | None = None  # None: all 60,000
     test_size: int | None = None  # None: all 10,000
     max_grad: float | None = None
+    weight_decay: float | None = None  # lambda of the L2 (or L1) penalty; None or 0: none
+    decay: str = "l2"  # or "l1"
+    valid_fraction: float | None = None  # held out of the training images, evaluated each epoch
     seed: int = 0
 
     def filled(self) -> CNNConfig:
@@ -56,6 +59,7 @@ class CNNConfig:
             raise InputError(f"CNNConfig: data expected one of {DATA}, got {self.data!r}")
         if self.model not in CNN_DEFAULTS:
             raise InputError(f"CNNConfig: model expected one of {tuple(CNN_DEFAULTS)}, got {self.model!r}")
+        check_decay(self.weight_decay, self.decay)
         for key, size in (("--train-size", self.train_size), ("--test-size", self.test_size)):
             if size is not None and size < 1:
                 raise InputError(f"{key}: expected a positive number of images, got {size}")
@@ -100,7 +104,8 @@ def train_cnn(
     rng = np.random.default_rng(c.seed)
     (x, t), (x_test, t_test) = load_images(c.data)
     # subsets drawn from their own streams: the model's weights do not depend on the sizes asked
-    x, t = _subset(x, t, c.train_size, (c.seed, 7))
+    (x, t), valid = pick_rows(x, t, train_size=c.train_size, valid_fraction=c.valid_fraction, seed=c.seed)
+    x_valid, t_valid = valid if valid is not None else (None, None)
     x_test, t_test = _subset(x_test, t_test, c.test_size, (c.seed, 8))
     model = build_cnn(c.model, rng)
     trainer, out = start_run(
@@ -115,7 +120,16 @@ def train_cnn(
     )
     trainer.reporter.info(
         f"cnn: {type(model).__name__} on {c.data} ({len(x)} training images), {c.optimizer} lr {c.lr}, "
-        f"batch {c.batch_size}, {c.epochs} epochs -> {out}"
+        f"batch {c.batch_size}, {c.epochs} epochs{run_extras(c, len(x), valid)} -> {out}"
     )
-    metrics = trainer.fit(x, t, epochs=c.epochs, batch_size=c.batch_size, x_test=x_test, t_test=t_test)
+    metrics = trainer.fit(
+        x,
+        t,
+        epochs=c.epochs,
+        batch_size=c.batch_size,
+        x_test=x_test,
+        t_test=t_test,
+        x_valid=x_valid,
+        t_valid=t_valid,
+    )
     return Run(metrics, trainer, out, c)

@@ -11,7 +11,7 @@ subclass that supplies only what differs:
   keeping the best-on-valid model), and :meth:`Trainer.plot`.
 
 The loop owns the rest, once: the step (forward, a finite-loss check naming
-the step, backward, clipping, update), epochs or a number of updates, the
+the step, backward, weight decay, clipping, update), epochs or a number of updates, the
 history (a per-step series and a row per epoch), progress through a
 :class:`~zerokara.train.report.Reporter`, checkpoints and resume, and
 metrics.json, written once at the end.
@@ -41,6 +41,7 @@ from zerokara.errors import CheckpointError, InputError, NaNLossError
 from zerokara.io import atomic_write_text
 from zerokara.layers.base import Module
 from zerokara.optim import Optimizer, clip_grads
+from zerokara.regularize import WeightDecay
 from zerokara.train.report import Reporter
 from zerokara.train.state import CHECKPOINT, load_run, save_run
 
@@ -58,6 +59,9 @@ class Trainer:
         rng: the run's generator (batch order; its state is checkpointed).
         out_dir: where checkpoint, history, metrics and plots go (None: nowhere).
         max_grad: clip the gradients' global L2 norm to this (None: no clipping).
+        weight_decay: a :class:`~zerokara.regularize.WeightDecay` whose penalty joins the
+            loss (and the reported loss, as book 1 reports it) and whose gradient joins
+            the weights' before clipping (None: none).
         reporter: progress and per-epoch lines (default: quiet).
         config: JSON-able settings stored in the checkpoint.
         save_every: also checkpoint inside an epoch every this many seconds.
@@ -86,8 +90,10 @@ class Trainer:
         reporter: Reporter | None = None,
         config: dict[str, Any] | None = None,
         save_every: float | None = None,
+        weight_decay: WeightDecay | None = None,
     ) -> None:
         self.model, self.optimizer, self.rng = model, optimizer, rng
+        self.weight_decay = weight_decay
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.max_grad = max_grad
         self.reporter = reporter if reporter is not None else Reporter()
@@ -220,9 +226,13 @@ class Trainer:
         """One update: forward, finite-loss check, backward, clipping, update."""
         self.before_step()
         loss = self.forward(batch)
+        if self.weight_decay is not None:
+            loss += self.weight_decay.penalty(self._params)
         self.check_loss(loss)
         self.model.backward()
         grads = self.model.gradients()
+        if self.weight_decay is not None:
+            self.weight_decay.add_gradient(self._params, grads)
         if self.max_grad is not None:
             clip_grads(grads, self.max_grad)
         self.optimizer.update(self._params, grads)

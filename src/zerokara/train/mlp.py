@@ -20,7 +20,7 @@ import numpy as np
 from zerokara.errors import InputError
 from zerokara.models import MultiLayerNet, TwoLayerNet
 from zerokara.models.mlp import Classifier
-from zerokara.train.classifier import ClassifierTrainer, start_run
+from zerokara.train.classifier import ClassifierTrainer, check_decay, pick_rows, run_extras, start_run
 from zerokara.train.report import Reporter
 from zerokara.train.state import Run
 
@@ -82,12 +82,17 @@ class MLPConfig:
     epochs: int | None = None
     iters: int | None = None
     max_grad: float | None = None
+    weight_decay: float | None = None  # lambda of the L2 (or L1) penalty; None or 0: none
+    decay: str = "l2"  # or "l1"
+    train_size: int | None = None  # a seeded subset of the training images (None: all)
+    valid_fraction: float | None = None  # held out of the training images, evaluated each epoch
     seed: int = 0
 
     def filled(self) -> MLPConfig:
         """A copy with every None setting at the book's value."""
         if self.data not in DATA:
             raise InputError(f"MLPConfig: data expected one of {DATA}, got {self.data!r}")
+        check_decay(self.weight_decay, self.decay)
         if self.data == "spiral":
             defaults = dict(SPIRAL_DEFAULTS)
         else:
@@ -118,6 +123,10 @@ class MLPConfig:
             "iters",
             "seed",
             "max_grad",
+            "weight_decay",
+            "decay",
+            "train_size",
+            "valid_fraction",
         )
         return {"task": self.data if self.data == "spiral" else "mlp", **{k: getattr(self, k) for k in keys}}
 
@@ -206,6 +215,8 @@ def train_mlp(
 
         (x, t), (x_test, t_test) = load_mnist()
         d_in, classes, cls = 784, 10, ClassifierTrainer
+    (x, t), valid = pick_rows(x, t, train_size=c.train_size, valid_fraction=c.valid_fraction, seed=c.seed)
+    x_valid, t_valid = valid if valid is not None else (None, None)
     model = build_mlp(c, d_in, classes, rng)
     trainer, out = start_run(
         cls, model, c, rng, out_dir=out_dir, reporter=reporter, resume=resume, check_keys=MODEL_KEYS
@@ -219,9 +230,17 @@ def train_mlp(
     trainer.reporter.info(
         f"{c.record()['task']}: {model.__class__.__name__} "
         f"{[p.shape for p in model.parameters().values()]}, {c.optimizer} lr {c.lr}, "
-        f"batch {c.batch_size}, {epochs} epochs -> {out}"
+        f"batch {c.batch_size}, {epochs} epochs{run_extras(c, len(x), valid)} -> {out}"
     )
     metrics = trainer.fit(
-        x, t, epochs=epochs, batch_size=c.batch_size, max_iters=c.iters, x_test=x_test, t_test=t_test
+        x,
+        t,
+        epochs=epochs,
+        batch_size=c.batch_size,
+        max_iters=c.iters,
+        x_test=x_test,
+        t_test=t_test,
+        x_valid=x_valid,
+        t_valid=t_valid,
     )
     return Run(metrics, trainer, out, c)

@@ -45,7 +45,11 @@ def plot_history(history: dict[str, list], out_dir: Path) -> list[Path]:
     rows = history.get("epochs", [])
     if rows:
         fig, ax = plt.subplots(figsize=(6, 4))
-        for key, label in (("train_accuracy", "train"), ("test_accuracy", "test")):
+        for key, label in (
+            ("train_accuracy", "train"),
+            ("valid_accuracy", "valid"),
+            ("test_accuracy", "test"),
+        ):
             pts = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
             if pts:  # rows of older runs may have figures the newer ones lack
                 ax.plot(*zip(*pts, strict=True), marker="o", ms=3, label=label)

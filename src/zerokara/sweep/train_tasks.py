@@ -93,6 +93,7 @@ _CLASSIFIER = {
     "iterations": "iterations",
     "final_loss": "final_loss",
     "train_accuracy": "train_accuracy",
+    "valid_accuracy": "valid_accuracy",
     "test_accuracy": "test_accuracy",
     "seconds": "seconds",
 }

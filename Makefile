@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # pytest workers: the test machines have 2 cores
 JOBS ?= 2
 
-.PHONY: demo test bench install clean-venv
+.PHONY: demo test test-book bench install clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff format --check src
 	$(VENV)/bin/mypy src
 	$(PY) -m pytest -q -n $(JOBS)
+
+# the book-settings runs (SimpleConvNet and DeepConvNet on all of MNIST: about 25 minutes)
+test-book: $(VENV)/.stamp-test
+	ZEROKARA_BOOK_RUNS=1 $(PY) -m pytest -q -m book
 
 bench: $(VENV)/.stamp-bench
 	$(PY) -m bench all

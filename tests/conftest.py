@@ -6,6 +6,20 @@ import numpy as np
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``book`` train a model with a book's full settings (minutes to tens of
+    minutes each): they run under ``make test-book`` (ZEROKARA_BOOK_RUNS=1) and are
+    skipped, saying so, in ``make test``."""
+    import os
+
+    if os.environ.get("ZEROKARA_BOOK_RUNS") == "1":
+        return
+    skip = pytest.mark.skip(reason="a full book-settings run: make test-book (ZEROKARA_BOOK_RUNS=1) runs it")
+    for item in items:
+        if "book" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A fresh, seeded generator per test (tests stay reproducible)."""

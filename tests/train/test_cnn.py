@@ -53,7 +53,7 @@ def test_command_line(real_mnist, tmp_path, capsys):  # noqa: F811
     assert "SimpleConvNet on mnist (300 training images)" in text and "test_accuracy" in text
 
 
-@pytest.mark.slow
+@pytest.mark.book
 def test_simple_conv_net_with_book1_settings_on_all_of_mnist(real_mnist, tmp_path):  # noqa: F811
     """Book 1, chapter 7: Adam lr 0.001, batch 100, 20 epochs; the book reports about 0.99.
     Seeds 0-3 ended at 0.9875, 0.9870, 0.9911, 0.9881 (docs/cnn.md): the bound is below
@@ -62,7 +62,7 @@ def test_simple_conv_net_with_book1_settings_on_all_of_mnist(real_mnist, tmp_pat
     assert run.metrics["test_accuracy"] >= 0.986, run.metrics
 
 
-@pytest.mark.slow
+@pytest.mark.book
 def test_deep_conv_net_with_book1_settings_on_all_of_mnist(real_mnist, tmp_path):  # noqa: F811
     """Book 1, chapter 8: DeepConvNet, Adam lr 0.001, batch 100, 20 epochs; the book
     reports 0.9938, seed 0 here 0.9926 (docs/cnn.md). About 20 minutes on 2 cores."""

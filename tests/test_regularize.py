@@ -170,3 +170,19 @@ def test_cli_spiral_with_weight_decay_and_a_validation_split(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "weight decay 0.001 (l2), 240 training rows, 60 held out for validation" in text
     assert "valid_accuracy" in (out / "metrics.json").read_text()
+
+
+def test_an_embeddings_sparse_gradient_gets_the_penalty_on_every_row(rng):
+    """The penalty's gradient is lam * W on every row, used in the step or not."""
+    from zerokara.layers.embedding import Embedding, RowGrad
+
+    emb = Embedding(rng.standard_normal((6, 3)))
+    emb.forward(np.array([1, 1, 4]))
+    emb.backward(np.ones((3, 3)))
+    params, grads = emb.params, dict(emb.grads)
+    assert isinstance(grads["W"], RowGrad)
+    want = np.asarray(grads["W"]) + 0.5 * params["W"]
+    WeightDecay(0.5).add_gradient(params, grads)
+    assert isinstance(grads["W"], np.ndarray)
+    np.testing.assert_allclose(grads["W"], want)
+    assert np.all(grads["W"][[0, 2, 3, 5]] == 0.5 * params["W"][[0, 2, 3, 5]])

@@ -56,16 +56,19 @@ class WeightDecay:
             total += float(np.vdot(w, w)) / 2 if self.kind == "l2" else float(np.abs(w).sum(dtype=np.float64))
         return self.lam * total
 
-    def add_gradient(self, params: dict[str, Array], grads: dict[str, Array], scale: float = 1.0) -> None:
-        """Add the penalty's gradient, times ``scale`` (the loss's dout), to ``grads`` in place."""
+    def add_gradient(self, params: dict[str, Array], grads: dict[str, Any], scale: float = 1.0) -> None:
+        """Add the penalty's gradient, times ``scale`` (the loss's dout), to ``grads``: in place
+        into each array; an embedding's sparse :class:`~zerokara.layers.embedding.RowGrad` is
+        replaced in ``grads`` by the dense sum."""
         if not self.lam:
             return
         for name in self.weights(params):
             w, g = params[name], grads[name]
-            if self.kind == "l2":
-                g += (self.lam * scale) * w
-            else:
-                g += (self.lam * scale) * np.sign(w)
+            step = (self.lam * scale) * (w if self.kind == "l2" else np.sign(w))
+            if isinstance(g, np.ndarray):
+                g += step
+            else:  # an embedding's sparse rows: the penalty reaches every row, so it turns dense
+                grads[name] = np.asarray(g) + step
 
 
 class Decayed(Module):
@@ -93,5 +96,7 @@ class Decayed(Module):
             w = mod.params[key]
             if id(w) not in seen:
                 seen.add(id(w))
-                self.decay.add_gradient({key: w}, {key: mod.grads[key]}, dout)
+                grads = {key: mod.grads[key]}
+                self.decay.add_gradient({key: w}, grads, dout)
+                mod.grads[key] = grads[key]  # the same array, or a sparse gradient made dense
         return dx

@@ -1,4 +1,5 @@
-"""``zerokara experiment NAME``: book 1's side-by-side experiments (chapters 4 and 6)."""
+"""``zerokara experiment NAME``: the books' side-by-side experiments (book 1, chapters 4 and 6;
+book 2, chapter 6)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
     p = commands.add_parser(
         "experiment",
-        help="run one of book 1's experiments (optimizers, initial weights, BatchNorm, overfitting, ...)",
-        description="Run one of book 1's experiments: it writes its pictures (PNG) and "
+        help="run one of the books' experiments (optimizers, initial weights, BatchNorm, overfitting, ...)",
+        description="Run one of the books' experiments: it writes its pictures (PNG) and "
         "<name>.json (its figures, the book's, the seconds) into --out, and prints the "
         "book's figures beside ours. Experiments: " + ", ".join(EXPERIMENTS) + ".",
     )

@@ -1,4 +1,5 @@
-"""Book 1's experiments (chapters 4 and 6, the course's Day 1-2), one module each:
+"""The books' experiments (book 1's chapters 4 and 6, the course's Day 1-2, book 2's
+chapter 6), one module each:
 ``zerokara experiment NAME`` or, quietly, :func:`run_experiment`.
 
 Every experiment module defines
@@ -37,6 +38,7 @@ EXPERIMENTS = {
     "batchnorm-compare": "batchnorm_compare",
     "overfit": "overfit",
     "hyperparameter-search": "hyperparameter_search",
+    "gradient-norm": "gradient_norm",
 }
 
 

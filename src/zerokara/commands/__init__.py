@@ -23,7 +23,9 @@ MODULES = (
     "binary_addition",
     "seq2seq",
     "lm",
+    "simple_rnnlm",
     "word2vec",
+    "text",
     "sweep",
     "experiment",
 )

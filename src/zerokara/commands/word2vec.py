@@ -17,7 +17,17 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "the lr (above gensim's analogy accuracy on PTB). After "
         "training it prints the book's queries and the analogy accuracy on questions-words.txt "
         "(gensim's copy, or --questions). The checkpoint holds the word vectors and the "
-        "vocabulary: pass it to `zerokara similar` and `zerokara analogy`.",
+        "vocabulary: pass it to `zerokara similar` and `zerokara analogy`. "
+        "--data toy is book 2's chapter 3 instead: SimpleCBOW (or --model skipgram: "
+        "SimpleSkipGram), a softmax over the vocabulary, on 'You say goodbye and I say hello.' "
+        "with ch03/train.py's settings (window 1, hidden 5, Adam lr 0.001, batch 3, 1000 "
+        "epochs); it prints the learnt word vectors and writes loss.png.",
+    )
+    p.add_argument(
+        "--data",
+        choices=["ptb", "toy"],
+        help="ptb (default: Penn Treebank, or --corpus) or toy: book 2's chapter 3 "
+        "sentence and softmax models",
     )
     p.add_argument("--model", choices=["cbow", "skipgram"], help="default cbow")
     p.add_argument("--window", type=int, help="context words on each side of the target (default 5)")
@@ -89,7 +99,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 def _train(args: argparse.Namespace) -> int:
     from zerokara.commands.console import ConsoleReporter
-    from zerokara.train.word2vec import Word2VecConfig, book_queries, train_word2vec
+    from zerokara.train.word2vec import Word2VecConfig, book_queries, train_word2vec, vector_lines
 
     rep = ConsoleReporter(progress=not args.no_progress)
     run = train_word2vec(
@@ -98,7 +108,14 @@ def _train(args: argparse.Namespace) -> int:
         reporter=rep,
         resume=args.resume,
     )
-    for line in book_queries(run.trainer.word_vectors()):
+    wv = run.trainer.word_vectors()
+    if run.config.get("data") == "toy":
+        first, last = run.metrics.get("first_loss"), run.metrics.get("final_loss")
+        if first is not None and last is not None:
+            rep.info(f"loss {first:.4f} (first epoch) -> {last:.4f} (last epoch)")
+        for line in vector_lines(wv):
+            rep.info(line)
+    for line in book_queries(wv):
         rep.info(line)
     if getattr(run.trainer, "analogy", None) is not None:
         rep.info(run.trainer.analogy.summary())

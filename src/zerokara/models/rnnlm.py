@@ -1,11 +1,14 @@
-"""LSTM language models of book 2, chapter 6: Rnnlm and BetterRnnlm.
+"""Language models of book 2: SimpleRnnlm (chapter 5, a plain RNN), and the
+LSTM models of chapter 6, Rnnlm and BetterRnnlm.
 
-Both read a batch of word-id sequences and score the next word at every step::
+All read a batch of word-id sequences and score the next word at every step::
 
     ids (N, T) -> TimeEmbedding -> (N, T, D) -> TimeLSTM [xL] -> (N, T, H)
                -> TimeAffine -> scores (N, T, V) -> TimeSoftmaxWithLoss (ts (N, T)) -> loss
 
-The LSTMs are stateful: the state at the end of one batch is the start of the
+(SimpleRnnlm has one TimeRNN where the others have LSTMs.)
+
+The recurrent layers are stateful: the state at the end of one batch is the start of the
 next, as truncated BPTT needs; :meth:`LanguageModel.reset_state` starts again
 from zeros (a new epoch, an evaluation, a generation).
 
@@ -32,10 +35,12 @@ from zerokara.layers import (
     TimeDropout,
     TimeEmbedding,
     TimeLSTM,
+    TimeRNN,
     TimeSoftmaxWithLoss,
     softmax,
 )
 from zerokara.layers.base import Array
+from zerokara.layers.time_base import TimeRecurrent
 
 
 class LanguageModel(Module):
@@ -63,15 +68,19 @@ class LanguageModel(Module):
     def lstms(self) -> list[TimeLSTM]:
         return [m for m in self.layers.values() if isinstance(m, TimeLSTM)]
 
+    def recurrent(self) -> list[TimeRecurrent]:
+        """The layers that carry a state (TimeLSTM, TimeRNN)."""
+        return [m for m in self.layers.values() if isinstance(m, TimeRecurrent)]
+
     def reset_state(self) -> None:
-        for lstm in self.lstms():
-            lstm.reset_state()
+        for layer in self.recurrent():
+            layer.reset_state()
 
     def get_state(self) -> dict[str, Array]:
-        """The carried LSTM states by name (``lstm.h``, ``lstm.c``), for a checkpoint."""
+        """The carried states by name (``lstm.h``, ``lstm.c``; ``rnn.h``), for a checkpoint."""
         out = {}
         for name, m in self.layers.items():
-            if isinstance(m, TimeLSTM):
+            if isinstance(m, TimeRecurrent):
                 for s in m.state_names:
                     if getattr(m, s) is not None:
                         out[f"{name}.{s}"] = getattr(m, s)
@@ -161,6 +170,41 @@ def _weight(
 ) -> Array:
     """book 2's init for this matrix, unless ``init`` overrides it ("uniform": U(-scale, scale))."""
     return initlib.weight(shape, rng, book if init == "book" else init, scale=scale, dtype=dtype)
+
+
+class SimpleRnnlm(LanguageModel):
+    """book 2's SimpleRnnlm (chapter 5): embedding -> one plain (tanh) RNN -> affine.
+
+    Parameters: ``embed.W`` (V, D), ``rnn.Wx`` (D, H), ``rnn.Wh`` (H, H),
+    ``rnn.b`` (H,), ``affine.W`` (H, V), ``affine.b`` (V,).
+
+    init: "book" (as book 2's ch05/simple_rnnlm.py: embedding randn / 100, RNN
+    and affine Xavier randn / sqrt(fan_in), biases 0), "uniform"
+    (U(-init_scale, init_scale)), or any :func:`zerokara.init.weight` kind for
+    every weight matrix.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int = 10_000,
+        wordvec_size: int = 100,
+        hidden_size: int = 100,
+        *,
+        rng: np.random.Generator | None = None,
+        init: str | float = "book",
+        init_scale: float = 0.1,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        _check_sizes("SimpleRnnlm", vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        w = lambda shape, book: _weight(shape, rng, init, book, init_scale, dtype)  # noqa: E731
+        self.layers = {
+            "embed": TimeEmbedding(w((V, D), 0.01)),
+            "rnn": TimeRNN(w((D, H), "xavier"), w((H, H), "xavier"), np.zeros(H, dtype=dtype), stateful=True),
+            "affine": TimeAffine(w((H, V), "xavier"), np.zeros(V, dtype=dtype)),
+        }
 
 
 class Rnnlm(LanguageModel):

@@ -13,11 +13,13 @@ to see progress.
 from zerokara.train.binary_addition import AdditionConfig, train_binary_addition
 from zerokara.train.classifier import ClassifierTrainer
 from zerokara.train.cnn import CNNConfig, train_cnn
+from zerokara.train.count_vectors import CountVectorsConfig, train_count_vectors
 from zerokara.train.loop import Trainer
 from zerokara.train.mlp import MLPConfig, train_mlp
 from zerokara.train.report import RecordingReporter, Reporter
 from zerokara.train.rnnlm import LMConfig, train_lm
 from zerokara.train.seq2seq import Seq2seqConfig, train_seq2seq
+from zerokara.train.simple_rnnlm import SimpleRnnlmConfig, train_simple_rnnlm
 from zerokara.train.state import CHECKPOINT, Run
 from zerokara.train.word2vec import Word2VecConfig, train_word2vec
 
@@ -38,6 +40,10 @@ __all__ = [
     "train_lm",
     "Word2VecConfig",
     "train_word2vec",
+    "CountVectorsConfig",
+    "train_count_vectors",
+    "SimpleRnnlmConfig",
+    "train_simple_rnnlm",
     "Seq2seqConfig",
     "train_seq2seq",
 ]

@@ -199,14 +199,21 @@ def train_lm(
 def load_model(path: str | Path):
     """(model, config, id_to_word) from a run folder (its best model) or a checkpoint file."""
     from zerokara.io import load_checkpoint, split_prefix
+    from zerokara.models.rnnlm import SimpleRnnlm
 
     path = Path(path)
-    if path.is_dir():
-        path = path / BEST
+    if path.is_dir():  # train simple-rnnlm keeps no best model: its last one
+        path = path / BEST if (path / BEST).is_file() else path / CHECKPOINT
     tensors, meta = load_checkpoint(path)
     cfg, words = meta.get("config") or {}, meta.get("vocab")
-    if cfg.get("task") not in DEFAULTS or not words:
-        raise CheckpointError(f"{path} is not a language-model checkpoint (train rnnlm / better-rnnlm)")
-    model = build_model(cfg, len(words))
+    task = cfg.get("task")
+    if task not in (*DEFAULTS, "simple-rnnlm") or not words:
+        raise CheckpointError(
+            f"{path} is not a language-model checkpoint (train rnnlm / better-rnnlm / simple-rnnlm)"
+        )
+    if task == "simple-rnnlm":
+        model = SimpleRnnlm(len(words), cfg["wordvec"], cfg["hidden"])
+    else:
+        model = build_model(cfg, len(words))
     model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
     return model, cfg, words

@@ -7,6 +7,11 @@ forward, backward, and an optimizer update of just the rows the batch used
 the parameters, the optimizer's state, every generator's state and the
 vocabulary (in the safetensors metadata), so it is at once a resumable run
 and the word vectors ``zerokara similar`` and ``zerokara analogy`` read.
+
+``data="toy"`` (``--data toy``) is book 2's chapter 3 instead: SimpleCBOW or
+SimpleSkipGram (a softmax over the whole vocabulary, no negative sampling) on
+its one sentence "You say goodbye and I say hello.", with ch03/train.py's
+settings (:data:`TOY_DEFAULTS`), through the same trainer and checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 
 from zerokara.errors import CheckpointError, DataError, InputError
 from zerokara.io import load_checkpoint
-from zerokara.models.word2vec import MODELS, create_contexts_target
+from zerokara.models.word2vec import MODELS, SimpleCBOW, SimpleSkipGram, create_contexts_target
 from zerokara.optim import Optimizer, make_optimizer
 from zerokara.train.loop import Trainer
 from zerokara.train.report import Reporter
@@ -42,11 +47,41 @@ DEFAULTS = {
     "shrink_window": False,
     "lr_schedule": "constant",
     "init": "book",
+    "data": "ptb",
+}
+#: ``--data``: "ptb" (Penn Treebank or --corpus; chapter 4's negative-sampling
+#: models) or "toy" (book 2's sentence; chapter 3's softmax models)
+DATA = ("ptb", "toy")
+#: book 2, chapter 3: the sentence ch03/train.py trains on, and its settings
+TOY_TEXT = "You say goodbye and I say hello."
+TOY_DEFAULTS: dict[str, Any] = {
+    "model": "cbow",
+    "window": 1,
+    "hidden": 5,
+    "batch_size": 3,
+    "epochs": 1000,
+    "optimizer": "adam",
+    "lr": 0.001,
+    "lr_schedule": "constant",
+}
+#: the toy run's history point: the mean loss of this many steps (book 2's
+#: Trainer.fit eval_interval, the x-axis unit of its loss plot), or of the
+#: epoch's steps if it ends sooner (the loop closes a point with each epoch):
+#: the book's 6 pairs in batches of 3 make a point per epoch of 2 steps
+TOY_LOG_EVERY = 20
+#: the toy run prints its epoch line every this many epochs (and the last)
+TOY_LINE_EVERY = 10
+#: and checkpoints every this many epochs (and the last): its epochs take
+#: microseconds, a checkpoint (written and synced to disk) milliseconds
+TOY_SAVE_EVERY = 100
+SIMPLE_MODELS: dict[str, type[SimpleCBOW] | type[SimpleSkipGram]] = {
+    "cbow": SimpleCBOW,
+    "skipgram": SimpleSkipGram,
 }
 #: settings a resumed run must share with the checkpoint
 MODEL_KEYS = ("model", "window", "hidden", "negatives", "optimizer", "corpus", "batch_size", "subsample")
 #: more such settings, absent from older checkpoints (which used book 2's values)
-OPTION_KEYS = ("shrink_window", "lr_schedule", "init")
+OPTION_KEYS = ("shrink_window", "lr_schedule", "init", "data")
 #: learning-rate schedules: "constant" (book 2) or "linear" (gensim's alpha: from
 #: lr down to 0 over the whole run, step by step)
 LR_SCHEDULES = ("constant", "linear")
@@ -98,6 +133,17 @@ def read_corpus(path: Path | str | None) -> tuple[np.ndarray, list[str]]:
         raise InputError(f"corpus {path} is empty (no words)")
     vocab = build_vocab(words)
     return vocab.encode(words, what=f"corpus {path}"), vocab.id_to_word
+
+
+def toy_corpus(text: str = TOY_TEXT) -> tuple[np.ndarray, list[str]]:
+    """(corpus ids (T,), words) as book 2's ``preprocess``: lower case, "." split
+    off as a word, ids in order of first appearance. The book's sentence gives
+    [0 1 2 3 4 1 5 6] over you, say, goodbye, and, i, hello, "."."""
+    from zerokara.data.ptb import build_vocab
+
+    words = text.lower().replace(".", " .").split()
+    vocab = build_vocab(words)
+    return vocab.encode(words, what="toy text"), vocab.id_to_word
 
 
 def subsample(corpus: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:
@@ -319,9 +365,14 @@ class Word2VecConfig:
     questions: str | None = None
     max_grad: float | None = None
     seed: int = 0
+    data: str | None = None  # "ptb" (default) or "toy": see DATA
 
     def record(self) -> dict[str, Any]:
         """The complete, checked settings, as the checkpoint stores them."""
+        if self.data is not None and self.data not in DATA:
+            raise InputError(f"--data: expected one of {list(DATA)}, got {self.data!r}")
+        if self.data == "toy":
+            return self._record_toy()
         if self.preset not in PRESETS:
             raise InputError(f"--preset: expected one of {sorted(PRESETS)}, got {self.preset!r}")
         config = {k: getattr(self, k) for k in DEFAULTS}
@@ -335,6 +386,36 @@ class Word2VecConfig:
         config.update(
             corpus=self.corpus, seed=self.seed, max_grad=self.max_grad, task="word2vec", preset=self.preset
         )
+        return config
+
+    def _record_toy(self) -> dict[str, Any]:
+        """Book 2's chapter 3 settings (:data:`TOY_DEFAULTS`), options given winning."""
+        flags = {
+            "negatives": "--negatives",
+            "subsample": "--subsample",
+            "shrink_window": "--shrink-window",
+            "init": "--init",
+            "corpus": "--corpus",
+            "questions": "--questions",
+        }
+        bad = [flag for key, flag in flags.items() if getattr(self, key) is not None]
+        if self.preset != "book":
+            bad.append("--preset")
+        if bad:
+            raise InputError(
+                f"--data toy trains book 2's chapter 3 models (a softmax over the words of one "
+                f"sentence, no negative sampling): {', '.join(bad)} "
+                + ("does" if len(bad) == 1 else "do")
+                + " not apply"
+            )
+        config = {k: v if (v := getattr(self, k)) is not None else d for k, d in TOY_DEFAULTS.items()}
+        for key in ("window", "hidden", "epochs"):
+            if config[key] < 1:
+                raise InputError(f"--{key} expected >= 1, got {config[key]}")
+        # what the negative-sampling settings amount to here: none, no subsampling,
+        # full windows, book 2's 0.01 * randn weights
+        config.update(negatives=None, subsample=0.0, shrink_window=False, init="book", data="toy")
+        config.update(corpus=None, seed=self.seed, max_grad=self.max_grad, task="word2vec", preset="book")
         return config
 
 
@@ -373,6 +454,10 @@ def train_word2vec(
     from zerokara.word_vectors import find_questions_file
 
     c = config.record()
+    if resume and out_dir is not None:
+        _check_resumed_data(Path(out_dir), c["data"])
+    if c["data"] == "toy":
+        return train_toy_word2vec(c, out_dir=out_dir, reporter=reporter, resume=resume)
     questions = Path(config.questions) if config.questions else None
     if questions is not None and not questions.is_file():
         raise InputError(f"--questions: {questions} not found")
@@ -420,6 +505,19 @@ def train_word2vec(
     return Run(metrics, trainer, out, c)
 
 
+def _check_resumed_data(out_dir: Path, data: str) -> None:
+    """A resume names the run's --data (before any corpus is read)."""
+    path = out_dir / CHECKPOINT
+    if not path.is_file():
+        return  # open_run_dir says so
+    _, meta = load_checkpoint(path)
+    old = meta.get("config", {}).get("data", DEFAULTS["data"])
+    if old != data:
+        raise CheckpointError(
+            f"{path}: cannot resume with --data {data}; the run was trained with --data {old}"
+        )
+
+
 def book_queries(wv: WordVectors) -> list[str]:
     """Book 2's similarity and analogy queries, a line each (the words the vocabulary has)."""
     from zerokara.word_vectors import BOOK_ANALOGIES, BOOK_QUERIES
@@ -435,3 +533,138 @@ def book_queries(wv: WordVectors) -> list[str]:
         if a in wv and b in wv and c in wv
     ]
     return lines
+
+
+# -- book 2, chapter 3: the softmax models on one sentence ------------------------------
+
+
+class _EveryNthEpoch(Reporter):
+    """Passes everything to ``inner`` but only every ``every``-th epoch's line (and
+    the last epoch's): a thousand one-sentence epochs would be a thousand lines."""
+
+    def __init__(self, inner: Reporter, trainer: Trainer, every: int) -> None:
+        self.inner, self.trainer, self.every = inner, trainer, every
+        self.shows_progress = inner.shows_progress
+
+    def start(self, what: str, total: int, done: int = 0) -> None:
+        self.inner.start(what, total, done)
+
+    def update(self, done: int, **values: float) -> None:
+        self.inner.update(done, **values)
+
+    def line(self, text: str) -> None:
+        epoch, last = self.trainer.epoch, getattr(self.trainer, "epochs", None)
+        if epoch % self.every == 0 or epoch == last or epoch == 1:
+            self.inner.line(text)
+
+    def finish(self) -> None:
+        self.inner.finish()
+
+    def info(self, text: str) -> None:
+        self.inner.info(text)
+
+
+class ToyWord2VecTrainer(Word2VecTrainer):
+    """Book 2's chapter 3 run: :class:`Word2VecTrainer`'s shuffled batches for
+    SimpleCBOW / SimpleSkipGram, a history point per ``TOY_LOG_EVERY`` steps
+    (the book's eval_interval) or per epoch if shorter, an epoch line every
+    ``TOY_LINE_EVERY`` epochs, a checkpoint every ``TOY_SAVE_EVERY``."""
+
+    name = "word2vec (toy)"
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        kw.setdefault("log_every", TOY_LOG_EVERY)
+        super().__init__(*args, **kw)
+        self.reporter = _EveryNthEpoch(self.reporter, self, TOY_LINE_EVERY)
+
+    def fit(self, *args: Any, **kw: Any) -> dict[str, Any]:
+        """:meth:`Word2VecTrainer.fit`, with BLAS on one thread (3-row products: a
+        second thread only waits, and on a busy machine it waits long)."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            return super().fit(*args, **kw)
+
+    def save(self) -> None:
+        """A checkpoint at every ``TOY_SAVE_EVERY``-th epoch's end and the last one's;
+        inside an epoch (Ctrl-C, a stop after some updates) always."""
+        if not self.pos and not self._stop and self.epoch % TOY_SAVE_EVERY and self.epoch != self.epochs:
+            return
+        super().save()
+
+    def metrics(self) -> dict[str, Any]:
+        metrics = super().metrics()
+        metrics["first_loss"] = self.history["loss"][0] if self.history["loss"] else None
+        return metrics
+
+    def plot(self) -> None:
+        from zerokara.train.plots import plt, save_figure
+
+        assert self.out_dir is not None  # finish() plots only into an out_dir
+        if not self.history["loss"]:
+            return
+        it = self.history["iteration"]
+        steps = it[1] - it[0] if len(it) > 1 else it[0]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(it, self.history["loss"], label=f"mean of each {steps} steps")
+        ax.set(xlabel="iteration", ylabel="loss", title=f"{type(self.model).__name__}: training loss")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+        save_figure(fig, self.out_dir / "loss.png")
+
+
+def train_toy_word2vec(
+    c: dict[str, Any],
+    *,
+    out_dir: Path | str | None = None,
+    reporter: Reporter | None = None,
+    resume: bool = False,
+) -> Run:
+    """SimpleCBOW / SimpleSkipGram on book 2's sentence, for a config recorded
+    with ``data="toy"`` (:meth:`Word2VecConfig.record`)."""
+    corpus, words = toy_corpus()
+    contexts, target = create_contexts_target(corpus, c["window"])
+    if not 0 < c["batch_size"] <= len(target):
+        raise InputError(
+            f"word2vec: --batch-size expected in [1, {len(target)}] (the number of "
+            f"(contexts, target) pairs), got {c['batch_size']}"
+        )
+    rng = np.random.default_rng(c["seed"])
+    model = SIMPLE_MODELS[c["model"]](len(words), c["hidden"], rng=rng)
+    out = open_run_dir(out_dir, resume)
+    trainer = ToyWord2VecTrainer(
+        model,
+        make_optimizer(c["optimizer"], c["lr"]),
+        rng=rng,
+        words=words,
+        out_dir=out,
+        reporter=reporter,
+        config=c,
+        max_grad=c.get("max_grad"),
+        lr_schedule=c["lr_schedule"],
+    )
+    rep = trainer.reporter
+    if resume:
+        assert out is not None  # open_run_dir refuses a resume without a folder
+        trainer.resume()
+        rep.info(f"resumed from {out / CHECKPOINT} at epoch {trainer.epoch}")
+    rep.info(
+        f"word2vec (toy): {type(model).__name__} on {TOY_TEXT!r}: {len(words)} words, "
+        f"{len(target)} (contexts, target) pairs, window {c['window']}, hidden {c['hidden']}, "
+        f"{c['optimizer']} lr {c['lr']}"
+        + (f" ({c['lr_schedule']})" if c["lr_schedule"] != "constant" else "")
+        + f", batch {c['batch_size']}, {c['epochs']} epochs -> {out}"
+    )
+    metrics = trainer.fit(contexts, target, epochs=c["epochs"], batch_size=c["batch_size"])
+    return Run(metrics, trainer, out, c)
+
+
+def vector_lines(wv: WordVectors, digits: int = 3) -> list[str]:
+    """One line per word, its vector (W_in's row) after it, as book 2's
+    ch03/train.py prints them."""
+    width = max(len(w) for w in wv.words)
+    return [
+        f"{w:<{width}}  [" + " ".join(f"{x:+.{digits}f}" for x in v) + "]"
+        for w, v in zip(wv.words, wv.vectors, strict=True)
+    ]

@@ -57,6 +57,11 @@ def test_toy_prints_book_2s_matrices_and_cosine(tmp_path, capsys):
     assert main(["similar", str(out), "you", "--top", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and "you" not in [line.split("\t")[0] for line in lines]
+    # a query word outside the vocabulary: one line, no traceback
+    for query in (["similar", str(out), "zzz"], ["analogy", str(out), "you", "say", "zzz"]):
+        assert main(query) != 0
+        err = capsys.readouterr().err
+        assert "unknown word 'zzz': not in the 7-word vocabulary" in err and "Traceback" not in err
 
 
 def test_file_run_writes_vectors_that_similar_and_analogy_read(tmp_path, corpus_file, questions, capsys):

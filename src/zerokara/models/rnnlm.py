@@ -22,7 +22,7 @@ scores, and a value that fans out collects the gradient of every branch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -172,7 +172,47 @@ def _weight(
     return initlib.weight(shape, rng, book if init == "book" else init, scale=scale, dtype=dtype)
 
 
-class SimpleRnnlm(LanguageModel):
+class _OneLayerLM(LanguageModel):
+    """Embedding -> one recurrent layer (``_cell``) -> affine, with book 2's init: what
+    SimpleRnnlm (chapter 5) and Rnnlm (chapter 6) share. Parameters ``embed.W`` (V, D),
+    the cell's under its name, ``affine.W`` (H, V), ``affine.b`` (V,)."""
+
+    cell_name = "rnn"
+
+    def __init__(
+        self,
+        vocab_size: int = 10_000,
+        wordvec_size: int = 100,
+        hidden_size: int = 100,
+        *,
+        rng: np.random.Generator | None = None,
+        init: str | float = "book",
+        init_scale: float = 0.1,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        _check_sizes(
+            type(self).__name__, vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size
+        )
+        rng = rng if rng is not None else np.random.default_rng(0)
+        V, D, H = vocab_size, wordvec_size, hidden_size
+
+        def w(shape: tuple[int, ...], book: str | float) -> Array:
+            return _weight(shape, rng, init, book, init_scale, dtype)
+
+        self.layers = {
+            "embed": TimeEmbedding(w((V, D), 0.01)),
+            self.cell_name: self._cell(w, D, H, dtype),
+            "affine": TimeAffine(w((H, V), "xavier"), np.zeros(V, dtype=dtype)),
+        }
+
+    def _cell(
+        self, w: Callable[[tuple[int, ...], str | float], Array], D: int, H: int, dtype: DTypeLike
+    ) -> Module:
+        raise NotImplementedError
+
+
+class SimpleRnnlm(_OneLayerLM):
     """book 2's SimpleRnnlm (chapter 5): embedding -> one plain (tanh) RNN -> affine.
 
     Parameters: ``embed.W`` (V, D), ``rnn.Wx`` (D, H), ``rnn.Wh`` (H, H),
@@ -184,30 +224,15 @@ class SimpleRnnlm(LanguageModel):
     every weight matrix.
     """
 
-    def __init__(
-        self,
-        vocab_size: int = 10_000,
-        wordvec_size: int = 100,
-        hidden_size: int = 100,
-        *,
-        rng: np.random.Generator | None = None,
-        init: str | float = "book",
-        init_scale: float = 0.1,
-        dtype: DTypeLike = np.float32,
-    ) -> None:
-        super().__init__()
-        _check_sizes("SimpleRnnlm", vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size)
-        rng = rng if rng is not None else np.random.default_rng(0)
-        V, D, H = vocab_size, wordvec_size, hidden_size
-        w = lambda shape, book: _weight(shape, rng, init, book, init_scale, dtype)  # noqa: E731
-        self.layers = {
-            "embed": TimeEmbedding(w((V, D), 0.01)),
-            "rnn": TimeRNN(w((D, H), "xavier"), w((H, H), "xavier"), np.zeros(H, dtype=dtype), stateful=True),
-            "affine": TimeAffine(w((H, V), "xavier"), np.zeros(V, dtype=dtype)),
-        }
+    cell_name = "rnn"
+
+    def _cell(
+        self, w: Callable[[tuple[int, ...], str | float], Array], D: int, H: int, dtype: DTypeLike
+    ) -> Module:
+        return TimeRNN(w((D, H), "xavier"), w((H, H), "xavier"), np.zeros(H, dtype=dtype), stateful=True)
 
 
-class Rnnlm(LanguageModel):
+class Rnnlm(_OneLayerLM):
     """book 2's Rnnlm (chapter 6): embedding -> one LSTM -> affine.
 
     Parameters: ``embed.W`` (V, D), ``lstm.Wx`` (D, 4H), ``lstm.Wh`` (H, 4H),
@@ -218,29 +243,14 @@ class Rnnlm(LanguageModel):
     or any :func:`zerokara.init.weight` kind for every weight matrix.
     """
 
-    def __init__(
-        self,
-        vocab_size: int = 10_000,
-        wordvec_size: int = 100,
-        hidden_size: int = 100,
-        *,
-        rng: np.random.Generator | None = None,
-        init: str | float = "book",
-        init_scale: float = 0.1,
-        dtype: DTypeLike = np.float32,
-    ) -> None:
-        super().__init__()
-        _check_sizes("Rnnlm", vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size)
-        rng = rng if rng is not None else np.random.default_rng(0)
-        V, D, H = vocab_size, wordvec_size, hidden_size
-        w = lambda shape, book: _weight(shape, rng, init, book, init_scale, dtype)  # noqa: E731
-        self.layers = {
-            "embed": TimeEmbedding(w((V, D), 0.01)),
-            "lstm": TimeLSTM(
-                w((D, 4 * H), "xavier"), w((H, 4 * H), "xavier"), np.zeros(4 * H, dtype=dtype), stateful=True
-            ),
-            "affine": TimeAffine(w((H, V), "xavier"), np.zeros(V, dtype=dtype)),
-        }
+    cell_name = "lstm"
+
+    def _cell(
+        self, w: Callable[[tuple[int, ...], str | float], Array], D: int, H: int, dtype: DTypeLike
+    ) -> Module:
+        return TimeLSTM(
+            w((D, 4 * H), "xavier"), w((H, 4 * H), "xavier"), np.zeros(4 * H, dtype=dtype), stateful=True
+        )
 
 
 class BetterRnnlm(LanguageModel):

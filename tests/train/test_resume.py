@@ -35,6 +35,10 @@ def _runs(tmp):
     return {
         # name: (real data or None, train function, config, step to stop after)
         "spiral": (None, train_mlp, MLPConfig(data="spiral", epochs=3, batch_size=40), 11),
+        # BatchNorm's running statistics are buffers, not parameters: they must travel too
+        "spiral-batchnorm": (None, train_mlp,
+                             MLPConfig(data="spiral", model="multi-layer", hidden="10,10", batchnorm=True,
+                                       epochs=3, batch_size=40), 11),
         "binary-addition": (None, train_binary_addition,
                             AdditionConfig(iters=120, batch_size=4, optimizer="adam", lr=0.01), 37),
         "word2vec": (None, train_word2vec,
@@ -55,7 +59,7 @@ def _runs(tmp):
     }
 
 
-RUN_NAMES = ["spiral", "binary-addition", "word2vec", "seq2seq", "mlp", "cnn", "better-rnnlm"]
+RUN_NAMES = ["spiral", "spiral-batchnorm", "binary-addition", "word2vec", "seq2seq", "mlp", "cnn", "better-rnnlm"]
 
 
 @pytest.mark.parametrize("name", RUN_NAMES)
@@ -132,3 +136,28 @@ def test_binary_addition_resumed_inside_a_stretch_with_new_iters_ends_on_an_eval
     run = train_binary_addition(AdditionConfig(iters=28), out_dir=tmp_path, resume=True)
     assert run.metrics["iterations"] == 28
     assert [r["iteration"] for r in run.trainer.evals] == [0, 10, 20, 28]
+
+
+def test_checkpoint_buffers_are_the_batchnorm_running_statistics(tmp_path):
+    """buffer/* holds every BatchNorm's running mean and variance, as the model has them at the
+    end (drawing the spiral's decision boundary must not move them); a checkpoint whose buffers
+    do not fit the model is refused with one line, and nothing is changed."""
+    from zerokara.errors import CheckpointError
+    from zerokara.io import save_checkpoint
+    from zerokara.train.state import load_run
+
+    out = tmp_path / "run"
+    run = train_mlp(MLPConfig(data="spiral", model="multi-layer", hidden="10,10", batchnorm=True,
+                              epochs=2, batch_size=40), out_dir=out)
+    tensors, meta = load_checkpoint(out / CHECKPOINT)
+    names = {k for k in tensors if k.startswith("buffer/")}
+    assert names == {f"buffer/batchnorm{i}.{s}" for i in (1, 2) for s in ("running_mean", "running_var")}
+    model = run.model
+    np.testing.assert_array_equal(tensors["buffer/batchnorm1.running_var"], model.buffers()["batchnorm1.running_var"])
+    bad = dict(tensors)
+    bad["buffer/batchnorm1.running_var"] = np.zeros(3, dtype=np.float32)
+    save_checkpoint(tmp_path / "bad.safetensors", bad, meta)
+    before = {k: v.copy() for k, v in model.buffers().items()}
+    with pytest.raises(CheckpointError, match=r"buffer 'batchnorm1.running_var' expected float32\[10\], got float32\[3\]"):
+        load_run(tmp_path / "bad.safetensors", model)
+    assert all(np.array_equal(before[k], v) for k, v in model.buffers().items())

@@ -158,6 +158,41 @@ class Module:
     def _astype_extra(self, dtype: np.dtype | type) -> None:
         """Hook for non-parameter float state (BatchNorm's running statistics)."""
 
+    #: attributes holding state that is not a parameter but must be saved with one:
+    #: what forward updates and eval mode reads (BatchNorm's running statistics)
+    buffer_names: tuple[str, ...] = ()
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Every buffer in the tree by dotted name (``batchnorm1.running_mean``), as the
+        arrays themselves: what a checkpoint saves beside the parameters."""
+        out = {}
+        for prefix, mod in self.named_modules():
+            for k in mod.buffer_names:
+                out[f"{prefix}.{k}" if prefix else k] = getattr(mod, k)
+        return out
+
+    def load_buffers(self, state: dict[str, np.ndarray], *, source: str = "state") -> None:
+        """Set every buffer from ``state`` (names as :meth:`buffers`); names, shapes and
+        dtypes must match exactly, and nothing is changed if they do not."""
+        slots = {}
+        for prefix, mod in self.named_modules():
+            for k in mod.buffer_names:
+                slots[f"{prefix}.{k}" if prefix else k] = (mod, k)
+        if set(slots) != set(state):
+            missing, extra = sorted(set(slots) - set(state)), sorted(set(state) - set(slots))
+            raise CheckpointError(
+                f"{source}: buffers do not match the model: missing {missing}, unexpected {extra}"
+            )
+        for name, (mod, k) in slots.items():
+            old, new = getattr(mod, k), np.asarray(state[name])
+            if new.shape != old.shape or new.dtype != old.dtype:
+                raise CheckpointError(
+                    f"{source}: buffer {name!r} expected {old.dtype}{list(old.shape)}, "
+                    f"got {new.dtype}{list(new.shape)}"
+                )
+        for name, (mod, k) in slots.items():
+            setattr(mod, k, np.array(state[name], copy=True))
+
     def generators(self) -> dict[str, np.random.Generator]:
         """Every random generator in the tree by dotted name (for checkpoints
         and for replaying the same randomness in a gradient check)."""

@@ -195,6 +195,8 @@ class BatchNorm(Module):
     running statistics.
     """
 
+    buffer_names = ("running_mean", "running_var")
+
     def __init__(
         self, size: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype: DTypeLike = np.float32
     ) -> None:

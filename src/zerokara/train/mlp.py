@@ -184,13 +184,19 @@ class SpiralTrainer(ClassifierTrainer):
         super().plot()
         assert self.out_dir is not None  # finish() plots only into an out_dir
         acc = self.accuracies()["train_accuracy"]
-        plot_decision_boundary(
-            self.model.predict,
-            self.x,
-            self.t,
-            self.out_dir / "decision_boundary.png",
-            title=f"spiral: train accuracy {acc:.3f}",
-        )
+        # in eval mode: a prediction in train mode would move BatchNorm's running statistics
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            plot_decision_boundary(
+                self.model.predict,
+                self.x,
+                self.t,
+                self.out_dir / "decision_boundary.png",
+                title=f"spiral: train accuracy {acc:.3f}",
+            )
+        finally:
+            self.model.train(was_training)
 
 
 def train_mlp(

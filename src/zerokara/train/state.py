@@ -33,13 +33,15 @@ def save_run(
     meta: dict[str, Any] | None = None,
     tensors: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Write ``path`` (atomically) with ``model/*``, ``optim/*`` and the extra
+    """Write ``path`` (atomically) with ``model/*``, ``buffer/*`` (BatchNorm's running
+    statistics and any other :meth:`~zerokara.layers.base.Module.buffers`), ``optim/*`` and the extra
     ``tensors``; ``meta`` (counters, config) goes into the file with the random
     states. Beside it: ``checkpoint.json`` (the meta, for people). Returns the
     meta written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+    arrays.update({f"buffer/{k}": v for k, v in model.buffers().items()})
     meta = dict(meta or {})
     if optimizer is not None:
         arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
@@ -102,6 +104,10 @@ def load_run(
             f"{path}: checkpoint optimizer is {meta.get('optimizer')}, not {type(optimizer).__name__}"
         )
     model.load_state_dict(split_prefix(tensors, "model"), source=str(path))
+    buffers = split_prefix(tensors, "buffer")
+    if buffers or not model.buffers():
+        model.load_buffers(buffers, source=str(path))
+    # else: a checkpoint from before buffers were saved: they keep their initial values
     if optimizer is not None:
         optimizer.load_state_dict(split_prefix(tensors, "optim"))
         optimizer.lr = meta["lr"]

@@ -161,3 +161,16 @@ def test_checkpoint_buffers_are_the_batchnorm_running_statistics(tmp_path):
     with pytest.raises(CheckpointError, match=r"buffer 'batchnorm1.running_var' expected float32\[10\], got float32\[3\]"):
         load_run(tmp_path / "bad.safetensors", model)
     assert all(np.array_equal(before[k], v) for k, v in model.buffers().items())
+
+
+def test_a_finished_run_resumed_says_so_and_changes_nothing(tmp_path):
+    from zerokara.train.report import RecordingReporter
+
+    out = tmp_path / "run"
+    first = train_mlp(MLPConfig(data="spiral", epochs=2, batch_size=40), out_dir=out)
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()}
+    rep = RecordingReporter()
+    again = train_mlp(MLPConfig(data="spiral", epochs=2, batch_size=40), out_dir=out, resume=True, reporter=rep)
+    assert again.metrics == json.loads(json.dumps(first.metrics))
+    assert any("the run is finished (epoch 2, iteration 14)" in line for line in rep.lines)
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()} == before

@@ -111,6 +111,7 @@ class Trainer:
         self._epoch_rng: Mapping[str, Any] | None = None  # the generator's state when the epoch began
         self._resumed: tuple[dict, dict] | None = None  # (meta, tensors) of a resume inside an epoch
         self._stop = False
+        self.resumed = False  # set by resume(): a finished run resumed trains nothing
 
     # -- what a task supplies -------------------------------------------------------------
     def begin_epoch(self) -> int:
@@ -183,6 +184,14 @@ class Trainer:
         total = self.planned_steps(epochs) if epochs is not None else 0
         if iters is not None:
             total = min(total, iters) if total else iters
+        finished = self.out_dir / "metrics.json" if self.out_dir is not None else None
+        if self.resumed and self._done(epochs, iters) and finished is not None and finished.is_file():
+            # a finished run resumed: nothing to train, and its files stay as they are
+            self.reporter.info(
+                f"{self.out_dir}: the run is finished (epoch {self.epoch}, iteration {self.iteration}); "
+                "nothing to train, its files are unchanged (give more --epochs to go on)"
+            )
+            return json.loads(finished.read_text())
         self._continue_epoch()
         self.start_run()
         self._params = self.model.parameters()
@@ -352,6 +361,7 @@ class Trainer:
         ``check_keys``: config entries that must equal the checkpoint's;
         ``key_defaults``: their values in checkpoints written before they existed.
         """
+        self.resumed = True
         path = self.checkpoint_path(path)
         meta, tensors = load_run(
             path,

@@ -136,14 +136,12 @@ def read_corpus(path: Path | str | None) -> tuple[np.ndarray, list[str]]:
 
 
 def toy_corpus(text: str = TOY_TEXT) -> tuple[np.ndarray, list[str]]:
-    """(corpus ids (T,), words) as book 2's ``preprocess``: lower case, "." split
-    off as a word, ids in order of first appearance. The book's sentence gives
-    [0 1 2 3 4 1 5 6] over you, say, goodbye, and, i, hello, "."."""
-    from zerokara.data.ptb import build_vocab
+    """(corpus ids (T,), words) of book 2's ``preprocess`` (:func:`zerokara.text.preprocess`):
+    the book's sentence gives [0 1 2 3 4 1 5 6] over you, say, goodbye, and, i, hello, "."."""
+    from zerokara.text import preprocess
 
-    words = text.lower().replace(".", " .").split()
-    vocab = build_vocab(words)
-    return vocab.encode(words, what="toy text"), vocab.id_to_word
+    corpus, _, words = preprocess(text)
+    return corpus, words
 
 
 def subsample(corpus: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:

@@ -200,7 +200,11 @@ class Convolution(Module):
                   dW (FN, C, FH, FW); db (FN,)
 
     Forward is one matrix product: col (N*OH*OW, C*FH*FW) @ W as (C*FH*FW, FN).
-    Backward is Affine's backward on that product, then col2im for dx.
+    Backward is Affine's backward on that product, then col2im for dx, computed
+    one kernel offset at a time (:func:`input_grad`) so that dcol, as large as col,
+    is never made; :class:`~zerokara.layers.reference_conv.Im2colConvolution` makes
+    it, as book 1 does. col (N*OH*OW*C*FH*FW elements) is the one large temporary,
+    kept from forward for dW.
 
     Memory order (for speed; shapes and values are as above): the products are
     written the other way round, ``W (FN, C*FH*FW) @ col.T`` giving (FN, N*OH*OW),
@@ -208,7 +212,7 @@ class Convolution(Module):
     array, and dx one of a (C, N, H, W) array. ReLU and Pooling keep that order,
     and the next im2col reads it as it lies; every product's operands are then
     contiguous (or a transposed contiguous array, which BLAS reads as it lies),
-    with no transposing copy of col, dcol or dout on the way.
+    with no transposing copy of col or dout on the way.
     """
 
     def __init__(self, W: Array, b: Array, stride: int = 1, pad: int = 0) -> None:

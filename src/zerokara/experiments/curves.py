@@ -146,3 +146,26 @@ def plot_curves(
     ax.legend()
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def figures_of(
+    runs: Mapping[str, tuple[Classifier, Optimizer]],
+    losses: Mapping[str, np.ndarray],
+    x_test: np.ndarray,
+    t_test: np.ndarray,
+    iterations: int,
+    train_size: int,
+    key: Callable[[str], str] = str,
+) -> dict[str, Any]:
+    """The figures both experiments report of each run (``key(name)`` names it): its final
+    loss, the iterations its smoothed loss took to fall below LEVEL, its test accuracy;
+    the sizes; and the smoothed curves for the JSON."""
+    figures: dict[str, Any] = {}
+    for name, (model, _) in runs.items():
+        figures[f"{key(name)}_final_loss"] = final_loss(losses[name])
+        figures[f"{key(name)}_iterations_to_{LEVEL}"] = iterations_to(losses[name], LEVEL)
+        figures[f"{key(name)}_test_accuracy"] = model.accuracy(x_test, t_test)
+    figures |= {"iterations": iterations, "train_size": train_size, "test_size": len(x_test)}
+    figures["final_loss_over_last"] = final_window(iterations)
+    figures["curves"] = {key(name): smoothed(loss) for name, loss in losses.items()}
+    return figures

@@ -63,13 +63,4 @@ def run(out: Path, *, quick: bool, seed: int, reporter: Reporter) -> dict[str, A
         ylim=(0, 1.2),
         style=lambda name: {"ls": "--"} if name in ("RMSprop", "Nesterov") else {},
     )
-    figures: dict[str, Any] = {}
-    level = curves.LEVEL
-    for name, (model, _) in runs.items():
-        figures[f"{name}_final_loss"] = curves.final_loss(losses[name])
-        figures[f"{name}_iterations_to_{level}"] = curves.iterations_to(losses[name], level)
-        figures[f"{name}_test_accuracy"] = model.accuracy(x_test, t_test)
-    figures |= {"iterations": size["iterations"], "train_size": len(x), "test_size": len(x_test)}
-    figures["final_loss_over_last"] = curves.final_window(size["iterations"])
-    figures["curves"] = {name: curves.smoothed(loss) for name, loss in losses.items()}
-    return figures
+    return curves.figures_of(runs, losses, x_test, t_test, size["iterations"], len(x))

@@ -90,13 +90,6 @@ def run(out: Path, *, quick: bool, seed: int, reporter: Reporter) -> dict[str, A
         f"{len(x):,} MNIST images, SGD lr {LR}, batch {curves.BATCH}: the same draws scaled by each init",
         ylim=(0, 2.5),
     )
-    level = curves.LEVEL
-    for name, (model, _) in runs.items():
-        figures[f"{key(name)}_final_loss"] = curves.final_loss(losses[name])
-        figures[f"{key(name)}_iterations_to_{level}"] = curves.iterations_to(losses[name], level)
-        figures[f"{key(name)}_test_accuracy"] = model.accuracy(x_test, t_test)
-    figures |= {"iterations": size["iterations"], "train_size": len(x), "test_size": len(x_test)}
-    figures["final_loss_over_last"] = curves.final_window(size["iterations"])
+    figures |= curves.figures_of(runs, losses, x_test, t_test, size["iterations"], len(x), key)
     figures["hidden_stds_at_start"] = {key(name): [round(s, 6) for s in v] for name, v in layer_stds.items()}
-    figures["curves"] = {key(name): curves.smoothed(loss) for name, loss in losses.items()}
     return figures

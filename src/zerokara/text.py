@@ -48,6 +48,10 @@ def _check_int(fn: str, arg: str, value: object, low: int, high: int | None = No
     raise InputError(f"{fn}: {arg} expected an integer {want}{why}, got {value!r}")
 
 
+#: book 2's sentence (chapters 2 and 3): "You say goodbye and I say hello."
+BOOK2_SENTENCE = "You say goodbye and I say hello."
+
+
 def preprocess(text: str) -> tuple[np.ndarray, dict[str, int], list[str]]:
     """Book 2's ``preprocess``: lower-case the text, split the period off as a
     word of its own, give each word an id in order of first appearance.

@@ -18,12 +18,12 @@ from zerokara.check import gradcheck
 from zerokara.cli import main
 from zerokara.io import load_checkpoint
 from zerokara.models import SimpleCBOW, SimpleSkipGram, create_contexts_target
+from zerokara.train.toy_word2vec import toy_corpus
 from zerokara.train.word2vec import (
     CHECKPOINT,
     TOY_DEFAULTS,
     Word2VecConfig,
     load_word_vectors,
-    toy_corpus,
     train_word2vec,
 )
 

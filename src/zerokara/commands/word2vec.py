@@ -99,7 +99,8 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 def _train(args: argparse.Namespace) -> int:
     from zerokara.commands.console import ConsoleReporter
-    from zerokara.train.word2vec import Word2VecConfig, book_queries, train_word2vec, vector_lines
+    from zerokara.train.toy_word2vec import vector_lines
+    from zerokara.train.word2vec import Word2VecConfig, book_queries, train_word2vec
 
     rep = ConsoleReporter(progress=not args.no_progress)
     run = train_word2vec(

@@ -27,13 +27,12 @@ import numpy as np
 
 from zerokara.errors import InputError
 from zerokara.io import atomic_write_text, save_checkpoint
-from zerokara.text import co_occurrence, ppmi, preprocess, svd_vectors
+from zerokara.text import BOOK2_SENTENCE, co_occurrence, ppmi, preprocess, svd_vectors
 from zerokara.train.report import Reporter
 from zerokara.train.state import CHECKPOINT, open_run_dir
 from zerokara.word_vectors import AnalogyResult, WordVectors
 
 #: book 2's toy sentence (section 2.3)
-TOY_TEXT = "You say goodbye and I say hello."
 #: where the vectors are in the checkpoint (its metadata's "vectors" says so, as word2vec's does)
 VECTORS_KEY = "count/vectors"
 #: C and the PPMI matrix are dense (V, V), 4 bytes a cell each: 8 V^2 bytes
@@ -103,7 +102,7 @@ def load_corpus(data: str) -> tuple[np.ndarray, list[str]]:
     from zerokara.train.word2vec import read_corpus
 
     if data == "toy":
-        corpus, _, words = preprocess(TOY_TEXT)
+        corpus, _, words = preprocess(BOOK2_SENTENCE)
         return corpus, words
     if data == "ptb":
         return read_corpus(None)

@@ -181,6 +181,22 @@ def start_run(
     return trainer, out
 
 
+def subset(
+    x: np.ndarray, t: np.ndarray, size: int | None, stream: tuple[int, int], option: str, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` of the rows of (x, t), drawn from the generator ``stream`` and kept in their
+    order (all of them for None); more rows than there are is an error naming ``option``."""
+    n = len(x)
+    if size is None:
+        return x, t
+    if not 0 < size <= n:
+        raise InputError(f"{option}: expected 1 to {n} (the {what} rows there are), got {size}")
+    if size == n:
+        return x, t
+    keep = np.sort(np.random.default_rng(stream).choice(n, size, replace=False))
+    return x[keep], t[keep]
+
+
 def pick_rows(
     x: np.ndarray,
     t: np.ndarray,
@@ -197,15 +213,7 @@ def pick_rows(
     ``(seed, 7)`` and ``(seed, 9)``, so the model's weights do not depend on them.
     Returns ((x, t), (x_valid, t_valid) or None).
     """
-    n = len(x)
-    if train_size is not None:
-        if not 0 < train_size <= n:
-            raise InputError(
-                f"--train-size: expected 1 to {n} (the training rows there are), got {train_size}"
-            )
-        if train_size < n:
-            keep = np.sort(np.random.default_rng((seed, 7)).choice(n, train_size, replace=False))
-            x, t = x[keep], t[keep]
+    x, t = subset(x, t, train_size, (seed, 7), "--train-size", "training")
     if valid_fraction is None:
         return (x, t), None
     if not 0 < valid_fraction < 1:

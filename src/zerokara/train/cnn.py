@@ -21,7 +21,7 @@ import numpy as np
 from zerokara.errors import InputError
 from zerokara.models import DeepConvNet, SimpleConvNet
 from zerokara.models.cnn import ConvClassifier
-from zerokara.train.classifier import ClassifierTrainer, check_decay, pick_rows, run_extras, start_run
+from zerokara.train.classifier import ClassifierTrainer, check_decay, pick_rows, run_extras, start_run, subset
 from zerokara.train.report import Reporter
 from zerokara.train.state import Run
 
@@ -83,13 +83,6 @@ def load_images(data: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndar
     return loader(flatten=False)
 
 
-def _subset(x: np.ndarray, t: np.ndarray, size: int | None, seed: tuple[int, int]) -> tuple:
-    if size is None or size >= len(x):
-        return x, t
-    keep = np.sort(np.random.default_rng(seed).choice(len(x), size, replace=False))
-    return x[keep], t[keep]
-
-
 def train_cnn(
     config: CNNConfig,
     *,
@@ -106,7 +99,7 @@ def train_cnn(
     # subsets drawn from their own streams: the model's weights do not depend on the sizes asked
     (x, t), valid = pick_rows(x, t, train_size=c.train_size, valid_fraction=c.valid_fraction, seed=c.seed)
     x_valid, t_valid = valid if valid is not None else (None, None)
-    x_test, t_test = _subset(x_test, t_test, c.test_size, (c.seed, 8))
+    x_test, t_test = subset(x_test, t_test, c.test_size, (c.seed, 8), "--test-size", "test")
     model = build_cnn(c.model, rng)
     trainer, out = start_run(
         ClassifierTrainer,

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import Pair, Workload, _timed
+from bench.harness import Pair, Workload, _timed, torch_steps
 
 BATCH, LR, SEED = 100, 0.001, 0
 STEPS = {"simple": 20, "deep": 8}  # training steps per timed run (a few seconds)
@@ -81,7 +81,6 @@ def setup(kind: str, scale: float = 1.0, data: str = "auto") -> Pair:
     """Both sides for ``kind`` ("simple" or "deep"); ``scale`` < 1 runs that
     fraction of the steps (at least one)."""
     import torch
-    import torch.nn.functional as F
 
     from bench.mlp import load_data
     from zerokara.optim import Adam
@@ -119,18 +118,7 @@ def setup(kind: str, scale: float = 1.0, data: str = "auto") -> Pair:
             for p, p0 in zip(net.parameters(), torch_init, strict=True):
                 p.copy_(p0)
         net.train()
-        opt = torch.optim.Adam(net.parameters(), lr=LR)
-        losses = []
-        for xb, tb in zip(txs, tts, strict=True):
-            loss_t = F.cross_entropy(net(xb), tb)
-            loss = loss_t.item()
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"torch loss became {loss}")
-            opt.zero_grad(set_to_none=True)
-            loss_t.backward()
-            opt.step()
-            losses.append(loss)
-        return float(np.mean(losses))
+        return torch_steps(net, torch.optim.Adam(net.parameters(), lr=LR), zip(txs, tts, strict=True))
 
     return Pair(zerokara_run, torch_run, {"data": source, "steps": steps})
 

@@ -248,6 +248,24 @@ def measure(workload: Workload, *, repeats: int = 5, scale: float = 1.0,
 # ---------------------------------------------------------------------------
 
 
+def torch_steps(net: Any, opt: Any, batches: Iterable[tuple[Any, Any]]) -> float:
+    """Train torch's ``net`` with ``opt`` one step per (x, t) batch, cross-entropy on
+    class ids (the peer side of a classifier workload); return the mean loss."""
+    import torch.nn.functional as F
+
+    losses = []
+    for xb, tb in batches:
+        loss_t = F.cross_entropy(net(xb), tb)
+        loss = loss_t.item()
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"torch loss became {loss}")
+        opt.zero_grad(set_to_none=True)
+        loss_t.backward()
+        opt.step()
+        losses.append(loss)
+    return sum(losses) / len(losses)
+
+
 def _fmt(x: float | None, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"

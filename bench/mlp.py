@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.harness import Pair, Workload
+from bench.harness import Pair, Workload, torch_steps
 
 N_TRAIN, D_IN, HIDDEN, CLASSES = 60_000, 784, (100, 100), 10
 BATCH, LR, SEED = 100, 0.1, 0
@@ -76,7 +76,6 @@ def setup(scale: float = 1.0, data: str = "auto") -> Pair:
     """Build both sides; ``scale`` < 1 trains on that fraction of the 60,000
     images (at least one batch), for quick tests."""
     import torch
-    import torch.nn.functional as F
     from torch import nn
 
     from zerokara.models import MultiLayerNet
@@ -128,18 +127,7 @@ def setup(scale: float = 1.0, data: str = "auto") -> Pair:
             for p, p0 in zip(params, torch_init):
                 p.copy_(p0)
         net.train()
-        losses = []
-        for idx in torch_batches:
-            out = net(xt[idx])
-            loss_t = F.cross_entropy(out, tt[idx])
-            loss = loss_t.item()
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"torch loss became {loss}")
-            opt.zero_grad(set_to_none=True)
-            loss_t.backward()
-            opt.step()
-            losses.append(loss)
-        return float(np.mean(losses))
+        return torch_steps(net, opt, ((xt[idx], tt[idx]) for idx in torch_batches))
 
     return Pair(zerokara_run, torch_run, {"data": source, "updates": steps})
 

@@ -45,3 +45,33 @@ def assert_close(actual, expected, *, rtol: float = 1e-10, atol: float = 1e-12) 
     if hasattr(expected, "detach"):
         expected = to_numpy(expected)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def assert_backward_is_pure(mod, x: np.ndarray, rng: np.random.Generator, name: str) -> None:
+    """One forward, then backward twice on the same dout: the same dx and gradients both
+    times, and neither call writes into x, dout, the first dx or what forward cached."""
+
+    def cached() -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in vars(mod).items() if isinstance(v, np.ndarray)}
+
+    x_before = x.copy()
+    out = mod.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dout_before = dout.copy()
+    cache = cached()
+
+    dx1 = mod.backward(dout)
+    dx1_copy = dx1.copy()
+    grads1 = {k: g.copy() for k, g in mod.grads.items()}
+    dx2 = mod.backward(dout)
+
+    np.testing.assert_array_equal(dout, dout_before)
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(dx1, dx1_copy)  # the second call did not overwrite the first
+    np.testing.assert_array_equal(dx2, dx1_copy)
+    for k, g in mod.grads.items():
+        np.testing.assert_array_equal(g, grads1[k])
+    after = cached()
+    assert after.keys() == cache.keys()
+    for k in cache:
+        np.testing.assert_array_equal(after[k], cache[k], err_msg=f"{name}.{k} changed")

@@ -161,27 +161,30 @@ def run(args: argparse.Namespace) -> int:
         if sweep.sampled
         else f"{k} setting(s)"
     )
-    console.print(
-        f"[bold]sweep {escape(task.name)}[/bold]: {what} x {args.seeds} seed(s) = {n} "
-        f"trials on {args.executor} ({args.workers} worker(s)) -> {escape(str(out))}",
-        highlight=False,
-    )
-    start = time.perf_counter()
-    reporter = ConsoleReporter(progress=not args.no_progress)
-    sweep.run(executor=args.executor, workers=args.workers, address=args.address, reporter=reporter)
-    if sweep.skipped:
-        reporter.info(f"skipped {sweep.skipped} trial(s) finished by an earlier run")
-    reporter.info(sweep.summary_text())
-    rows = sweep.table()
-    bad = {s: sum(r["status"] == s for r in rows) for s in ("diverged", "crashed")}
-    if any(bad.values()):
-        reporter.info(
-            f"{bad['diverged']} diverged, {bad['crashed']} crashed (see the error column "
-            "of results.csv); run the same command again to retry the crashed ones"
+    # the folder's lock before a word is printed: a second sweep into the same folder
+    # is one error line naming the pid that holds it, and changes nothing
+    with sweep.locked():
+        console.print(
+            f"[bold]sweep {escape(task.name)}[/bold]: {what} x {args.seeds} seed(s) = {n} "
+            f"trials on {args.executor} ({args.workers} worker(s)) -> {escape(str(out))}",
+            highlight=False,
         )
-    plots = [p.name for p in sweep.plots]
-    reporter.info(
-        f"{time.perf_counter() - start:.1f} s; wrote {out}/: results.csv, results.json, "
-        f"sweep.json, trials/" + "".join(f", {p}" for p in plots)
-    )
+        start = time.perf_counter()
+        reporter = ConsoleReporter(progress=not args.no_progress)
+        sweep.run(executor=args.executor, workers=args.workers, address=args.address, reporter=reporter)
+        if sweep.skipped:
+            reporter.info(f"skipped {sweep.skipped} trial(s) finished by an earlier run")
+        reporter.info(sweep.summary_text())
+        rows = sweep.table()
+        bad = {s: sum(r["status"] == s for r in rows) for s in ("diverged", "crashed")}
+        if any(bad.values()):
+            reporter.info(
+                f"{bad['diverged']} diverged, {bad['crashed']} crashed (see the error column "
+                "of results.csv); run the same command again to retry the crashed ones"
+            )
+        plots = [p.name for p in sweep.plots]
+        reporter.info(
+            f"{time.perf_counter() - start:.1f} s; wrote {out}/: results.csv, results.json, "
+            f"sweep.json, trials/" + "".join(f", {p}" for p in plots)
+        )
     return 0

@@ -2,11 +2,17 @@
 
 Files live under ``data_dir()``: ``$ZEROKARA_DATA_DIR`` if set, else
 ``~/.cache/zerokara``. A file that is already there is only read, never
-replaced: if its hash is wrong the user is told to delete it. Downloads go
-through ``pooch.retrieve``, which writes to a temporary file in the same
-folder, checks the hash and only then moves it into place (and deletes the
-temporary file on any failure), so a broken or interrupted download never
-leaves a half-written file that a later run would trust.
+replaced: if its hash is wrong the user is told to delete it (:func:`verify`
+says it the same way for files that are never downloaded).
+
+A download streams into a temporary ``.NAME.*.tmp`` in the file's own folder,
+hashing as it goes; only a whole file with the right hash is renamed into
+place, and the temporary is deleted on any failure, so a later run never trusts
+a half-written file. A download killed outright (``kill -9``) cannot delete its
+temporary: the next download of the same file removes it first. Downloads hold
+the data folder's lock (:mod:`zerokara.runlock`), so that cleaning never
+removes the temporary of a download still running in another process: a second
+process waits for the first, then finds the file already there.
 """
 
 from __future__ import annotations
@@ -14,17 +20,20 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
+import tempfile
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import pooch
-
 from zerokara.errors import DataError
+from zerokara.runlock import FolderBusyError, FolderLock
 
 _CHUNK = 1 << 20  # hash and copy 1 MiB at a time: the big files never sit in memory twice
 _TIMEOUT = 60  # seconds without data before a mirror counts as failed
+_LOCK_POLL = 0.2  # seconds between tries for the data folder's lock another download holds
 
 
 def data_dir() -> Path:
@@ -42,16 +51,70 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _urllib_download(
-    url: str, output_file: str, pooch_obj: object = None, check_only: bool = False
-) -> bool | None:
-    """A pooch downloader on plain urllib, so ``file://`` URLs work as well as http(s)."""
-    with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
-        if check_only:
-            return True
-        with open(output_file, "wb") as out:
-            shutil.copyfileobj(response, out, _CHUNK)
-    return None
+def temporary_prefix(path: Path) -> str:
+    """The name every download temporary of ``path`` starts with: ``.NAME.``
+    (they end in ``.tmp``)."""
+    return f".{path.name}."
+
+
+def stale_temporaries(path: Path) -> list[Path]:
+    """The download temporaries of ``path`` in its folder (``.NAME.*.tmp``)."""
+    folder = path.parent
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(f"{temporary_prefix(path)}*.tmp") if p.is_file())
+
+
+def verify(path: Path, sha256: str, *, dataset: str, how: str = "so it is downloaded again") -> Path:
+    """Check ``path``'s SHA-256; ``DataError`` (one line: the file, the expected and the
+    actual hash, what to do) if it differs or the file cannot be read."""
+    sha256 = sha256.lower()
+    try:
+        actual = sha256_of(path)
+    except OSError as err:
+        raise DataError(f"{dataset}: cannot read {path}: {err.strerror or err}") from err
+    if actual != sha256:
+        raise DataError(
+            f"{dataset}: {path} is corrupt: sha256 expected {sha256}, got {actual}; delete it {how}"
+        )
+    return path
+
+
+@contextmanager
+def _download_lock(root: Path) -> Iterator[None]:
+    """The data folder's lock, waiting while another process downloads."""
+    lock = FolderLock(root, "download")
+    while True:
+        try:
+            lock.acquire()
+            break
+        except FolderBusyError:
+            time.sleep(_LOCK_POLL)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _download(url: str, path: Path, sha256: str) -> None:
+    """Stream ``url`` into a temporary beside ``path``, check the hash, rename into place."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
+    tmp = Path(name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
+            while chunk := response.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise ValueError(f"sha256 mismatch: expected {sha256}, got {digest.hexdigest()}")
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _reason(err: BaseException) -> str:
@@ -59,7 +122,7 @@ def _reason(err: BaseException) -> str:
     if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
         err = err.reason if isinstance(err.reason, BaseException) else err
     text = " ".join(str(err).split()) or type(err).__name__
-    if "hash" in text.lower() and "does not match" in text.lower():
+    if "sha256 mismatch" in text.lower():
         return "downloaded file has the wrong sha256 (corrupt or changed upstream)"
     return text[:200]
 
@@ -71,23 +134,18 @@ def fetch(relpath: str, urls: list[str], sha256: str, *, dataset: str) -> Path:
     ``sha256`` is kept. Raises ``DataError`` (one line) when the existing file
     has the wrong hash, the folder cannot be written, or every URL fails.
     """
-    path = data_dir() / relpath
+    root = data_dir()
+    path = root / relpath
     sha256 = sha256.lower()
     if path.exists():
-        try:
-            actual = sha256_of(path)
-        except OSError as err:
-            raise DataError(f"{dataset}: cannot read {path}: {err.strerror or err}") from err
-        if actual != sha256:
-            raise DataError(
-                f"{dataset}: {path} is corrupt: sha256 expected {sha256}, got {actual}; "
-                f"delete it so it is downloaded again"
-            )
-        return path
+        return verify(path, sha256, dataset=dataset)
 
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # the download lock lives in the data folder itself, the file in its subfolder
+        if not os.access(root, os.W_OK):
+            folder = root
         writable = os.access(folder, os.W_OK)
     except OSError as err:
         writable, why = False, err.strerror or str(err)
@@ -100,23 +158,19 @@ def fetch(relpath: str, urls: list[str], sha256: str, *, dataset: str) -> Path:
         )
 
     reason = "no URL given"
-    # pooch logs each attempt to stderr; a failure must read as the one error line below
-    pooch.get_logger().setLevel("WARNING")
-    for url in urls:
-        try:
-            pooch.retrieve(
-                url,
-                known_hash=f"sha256:{sha256}",
-                fname=path.name,
-                path=folder,
-                downloader=_urllib_download,
-                progressbar=False,
-            )
-            return path
-        except (OSError, ValueError, http.client.HTTPException) as err:
-            # OSError covers URLError, timeouts and disk errors; ValueError is
-            # pooch's hash mismatch (and bad URLs). Either way try the next mirror.
-            reason = _reason(err)
+    with _download_lock(root):
+        if path.exists():  # another process downloaded it while this one waited
+            return verify(path, sha256, dataset=dataset)
+        for stale in stale_temporaries(path):  # left by a download killed outright
+            stale.unlink(missing_ok=True)
+        for url in urls:
+            try:
+                _download(url, path, sha256)
+                return path
+            except (OSError, ValueError, http.client.HTTPException) as err:
+                # OSError covers URLError, timeouts and disk errors; ValueError is
+                # a hash mismatch (and bad URLs). Either way try the next mirror.
+                reason = _reason(err)
     raise DataError(
         f"{dataset}: could not download {relpath} from {', '.join(urls) or '(no URLs)'} "
         f"(last error: {reason}); check the network, or set ZEROKARA_DATA_DIR to a folder "

@@ -13,8 +13,9 @@ becomes one id of a character vocabulary built in order of first appearance,
 as book 2's ``dataset/sequence.py`` builds it.
 
 :func:`load_sequence` reads ``addition`` / ``date`` from
-``$ZEROKARA_DATA_DIR/seq2seq/`` (book 2's own files; nothing is downloaded: use
-:func:`make_addition` / :func:`make_date` to create sets locally) or any path.
+``$ZEROKARA_DATA_DIR/seq2seq/`` (book 2's own files, SHA-256 checked on every
+load; nothing is downloaded: use :func:`make_addition` / :func:`make_date` to
+create sets locally) or any path (read as it is: no hash to check it against).
 """
 
 from __future__ import annotations
@@ -25,11 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from zerokara.data.fetch import data_dir
+from zerokara.data.fetch import data_dir, verify
 from zerokara.errors import DataError, InputError
 
 FOLDER = "seq2seq"
 KNOWN = ("addition", "date")
+#: book 2's files (oreilly-japan/deep-learning-from-scratch-2, ``dataset/NAME.txt``)
+SHA256 = {
+    "addition": "34e0746f5014c11311c9452ee9050bf14e38eca44ec4aaf4d81eba2b38674009",
+    "date": "62e66a301ce8537868e725512d2a45663fc366526b7e42028cb703bda2b1c79a",
+}
+BOOK2 = "https://github.com/oreilly-japan/deep-learning-from-scratch-2"
 START = "_"
 #: book 2's test split: 10% of the examples, after shuffling with this seed
 BOOK_SEED = 1984
@@ -155,7 +162,8 @@ def parse_lines(lines: list[str], source: str = "data") -> SequenceData:
 
 
 def sequence_path(name: str | Path) -> Path:
-    """``addition`` / ``date`` -> the file under the data folder; anything else is a path."""
+    """``addition`` / ``date`` -> the file under the data folder, its SHA-256 checked
+    (``DataError`` if it is not book 2's file); anything else is a path."""
     if str(name) in KNOWN:
         path = data_dir() / FOLDER / f"{name}.txt"
         if not path.is_file():
@@ -164,7 +172,11 @@ def sequence_path(name: str | Path) -> Path:
                 f"ZEROKARA_DATA_DIR to a folder holding {FOLDER}/{name}.txt, or make a new set with "
                 f"zerokara.data.make_{name}(n) / write_sequence(...)"
             )
-        return path
+        how = (
+            f"and copy book 2's dataset/{name}.txt ({BOOK2}) there, or make a new set with "
+            f"zerokara.data.make_{name}(n) / write_sequence(...) and load it by its path"
+        )
+        return verify(path, SHA256[str(name)], dataset=str(name), how=how)
     path = Path(name).expanduser()
     if not path.is_file():
         raise DataError(f"seq2seq data: {path} not found (expected addition, date or a file path)")

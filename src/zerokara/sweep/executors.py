@@ -7,8 +7,10 @@ the reason in ``error``; the other trials go on.
 
 ``local`` is a ``concurrent.futures.ProcessPoolExecutor`` with the "spawn"
 start method and single-threaded BLAS in the workers (two workers on two cores
-would otherwise fight over four BLAS threads); ``ray`` runs each trial as a Ray
-task with one CPU (``ray`` is an optional dependency, imported only here).
+would otherwise fight over four BLAS threads); its workers end when the sweep
+process ends, even killed with ``kill -9`` (:func:`_die_with_parent`).
+``ray`` runs each trial as a Ray task with one CPU (``ray`` is an optional
+dependency, imported only here).
 """
 
 from __future__ import annotations
@@ -42,12 +44,61 @@ def crashed(config: dict[str, Any], error: BaseException | str) -> dict[str, Any
     return {"config": config, "status": "crashed", "error": text.splitlines()[0][:500] if text else ""}
 
 
+#: how often a worker checks that the sweep that started it is still alive (seconds)
+PARENT_POLL = 0.5
+
+
 def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C stops the sweep in the parent, which lets the
-    running trials finish and saves them, instead of killing them half-way."""
+    """Ctrl-C stops the sweep in the parent, which lets the running trials
+    finish and saves them, instead of killing them half-way."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the sweep process ``parent`` ends, however it ends.
+
+    A sweep killed with ``kill -9`` cannot shut its pool down, and a worker in
+    the middle of a trial never reads the pool's queue again: without this it
+    would train on, an orphan, for as long as the trial lasts, and keep the
+    sweep's output pipe (and multiprocessing's resource tracker, which ends
+    when no process holds its pipe) alive. Two guards:
+
+    * a daemon thread that polls ``os.getppid()``: an orphan is adopted by
+      another process, so its parent pid changes; the thread then ends the
+      worker with ``os._exit`` (a trial half-way is lost either way);
+    * on Linux, ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the
+      worker at once. It fires when the *thread* that started the worker
+      ends; :func:`run_local` starts workers from the thread that runs the
+      sweep and waits there for all of them, so that thread outlives them.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(Exception):  # no libc, no prctl: the poll still guards
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # the sweep died before this worker got here
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="zerokara-parent-watch", daemon=True).start()
+
+
+def _worker_init(parent: int) -> None:
+    """Pool initializer: see :func:`_ignore_sigint` and :func:`_die_with_parent`."""
+    _ignore_sigint()
+    _die_with_parent(parent)
 
 
 @contextlib.contextmanager
@@ -85,7 +136,9 @@ def run_local(
     with _single_thread_blas():
         while pending:
             running: dict[Any, dict[str, Any]] = {}
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+            pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+            )
             broken = False
             try:
                 while (pending and not broken) or running:

@@ -13,6 +13,8 @@ import csv
 import io
 import json
 import math
+import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -290,11 +292,22 @@ def _pyplot() -> Any:
 
 
 def _save_png(plt: Any, fig: Any, path: Path) -> Path:
-    """Write the figure next to ``path`` and rename it over: a reader never sees half a PNG."""
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
+    """Write the figure next to ``path`` and rename it over: a reader never sees half a PNG.
+
+    The temporary, ``.NAME.*.tmp.png``, is unique (two writers never share it)
+    and removed if the write fails; one a killed sweep left is removed by
+    :func:`zerokara.runlock.clean_temporaries` when the next sweep starts."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.png")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -11,18 +11,25 @@ arrives, atomically, as ``OUT/trials/<id>.json``, and rewrites the tables
 ``results.csv`` and ``results.json`` after every trial. Running the same sweep
 again skips the trials already finished ("ok" or "diverged") and runs the
 rest, crashed ones included.
+
+One sweep at a time per folder: :meth:`Sweep.run` holds the folder's lock
+(:mod:`zerokara.runlock`) from start to end, so a second sweep into the same
+folder is refused with the pid that holds it, and it removes, under the lock,
+the temporaries a sweep killed half-way through a write left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from zerokara.errors import InputError
 from zerokara.io import atomic_write_text
+from zerokara.runlock import FolderLock, clean_temporaries
 from zerokara.sweep import results
 from zerokara.sweep.executors import EXECUTORS, Trial, run_trials
 from zerokara.sweep.grid import Grid, grid_json, grid_settings, parse_grid, sample_settings
@@ -100,6 +107,7 @@ class Sweep:
         self.records: dict[str, dict[str, Any]] = {}
         self.skipped = 0
         self.plots: list[Path] = []
+        self._lock: FolderLock | None = None
 
     @property
     def sampled(self) -> bool:
@@ -146,6 +154,27 @@ class Sweep:
         return d
 
     # -- running --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the sweep folder's lock (see :mod:`zerokara.runlock`); raises
+        :class:`~zerokara.runlock.FolderBusyError`, naming the holder's pid, when
+        another process holds it. On taking it, removes the temporaries a killed
+        sweep left. Re-entrant: :meth:`run` inside it keeps the same lock."""
+        if self._lock is not None:
+            yield
+            return
+        lock = FolderLock(self.out, "sweep")
+        lock.acquire()
+        self._lock = lock
+        try:
+            for folder in (self.out, self.out / "trials"):
+                if folder.is_dir():
+                    clean_temporaries(folder)
+            yield
+        finally:
+            self._lock = None
+            lock.release()
+
     def run(
         self,
         *,
@@ -164,7 +193,12 @@ class Sweep:
         _positive("--workers", workers)
         if executor not in EXECUTORS:
             raise InputError(f"--executor: expected local or ray, got {executor!r}")
-        reporter = reporter or Reporter()
+        with self.locked():
+            return self._run(executor, workers, address, reporter or Reporter(), trial)
+
+    def _run(
+        self, executor: str, workers: int, address: str | None, reporter: Reporter, trial: Trial | None
+    ) -> list[dict[str, Any]]:
         (self.out / "trials").mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.out / "sweep.json", json.dumps(self._describe(), indent=2) + "\n")
         self.load()

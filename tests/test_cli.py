@@ -150,7 +150,8 @@ def test_missing_and_corrupt_mnist_are_one_line_errors(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert err.startswith("zerokara: error:") and err.count("\n") == 1
     assert "ZEROKARA_DATA_DIR" in err and "train-images-idx3-ubyte.gz" in err
-    assert not any(p.is_file() for p in env_dir.rglob("*"))  # no partial download left
+    # no partial download left (the data folder's .lock is the downloads' lock)
+    assert not any(p.is_file() and p.name != ".lock" for p in env_dir.rglob("*"))
 
     (env_dir / "mnist").mkdir(parents=True, exist_ok=True)
     corrupt = env_dir / "mnist" / "train-images-idx3-ubyte.gz"

@@ -1,13 +1,18 @@
 """Checkpoints: safetensors (no pickle), written atomically.
 
 A checkpoint is one ``.safetensors`` file: the arrays by name plus a JSON
-document (counters, config, random states) in the file's metadata under the
-key ``"zerokara"``. Because everything is in one file, a single atomic rename
-publishes a consistent checkpoint; a crash leaves the previous one intact.
+document (counters, config, random states, history) in the file's metadata
+under the key ``"zerokara"``. Because everything is in one file, a single
+atomic rename publishes a consistent checkpoint; a crash leaves the previous
+one intact. The metadata also holds a manifest (``"zerokara-sha256"``): the
+SHA-256 of the document and of every tensor's bytes, checked on load, so a
+flipped byte or an edited document is an error that names what changed, not a
+run that resumes from damaged weights.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -22,11 +27,16 @@ from safetensors.numpy import save as st_save
 from zerokara.errors import CheckpointError
 
 FORMAT = "zerokara-checkpoint"
-VERSION = 1
+#: 2: with the SHA-256 manifest (1: without; still read)
+VERSION = 2
+MANIFEST = "zerokara-sha256"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``."""
+    """Write to a temp file in the same folder, fsync, then rename over ``path``.
+
+    The temporary is ``.NAME.*.tmp``: :func:`zerokara.runlock.clean_temporaries`
+    removes the ones a killed writer left."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -44,11 +54,18 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _sha256(data: Any) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def save_checkpoint(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    """Save arrays and a JSON-able ``meta`` dict atomically to ``path``."""
+    """Save arrays and a JSON-able ``meta`` dict atomically to ``path``, with the
+    SHA-256 manifest of both."""
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     doc = json.dumps({"format": FORMAT, "version": VERSION, **meta})
-    atomic_write_bytes(Path(path), st_save(arrays, metadata={"zerokara": doc}))
+    manifest = {"meta": _sha256(doc.encode()), "tensors": {k: _sha256(v.data) for k, v in arrays.items()}}
+    data = st_save(arrays, metadata={"zerokara": doc, MANIFEST: json.dumps(manifest)})
+    atomic_write_bytes(Path(path), data)
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -66,23 +83,53 @@ def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             f"{path} is not a readable safetensors checkpoint (truncated or "
             f"corrupt: {str(e).splitlines()[0] if str(e) else type(e).__name__})"
         ) from None
-    doc = (header.get("__metadata__") or {}).get("zerokara")
-    if doc is None:
+    metadata = header.get("__metadata__") or {}
+    doc = metadata.get("zerokara")
+    if not isinstance(doc, str):
         raise CheckpointError(
             f"{path} is a safetensors file but not a zerokara checkpoint (no 'zerokara' metadata)"
         )
+    if MANIFEST in metadata:  # first: an edited document is named as such, not misread
+        _verify(path, doc, tensors, metadata[MANIFEST])
     try:
         meta = json.loads(doc)
     except ValueError:
         raise CheckpointError(f"{path}: the zerokara metadata is not valid JSON") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
-    if meta.get("version", 0) > VERSION:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: unknown checkpoint format {_get(meta, 'format')!r}")
+    version = meta.get("version", 0)
+    if not isinstance(version, int):
+        raise CheckpointError(f"{path}: checkpoint version {version!r} is not a number")
+    if version > VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint version {meta.get('version')} is newer than this "
-            f"zerokara reads ({VERSION}); upgrade zerokara"
+            f"{path}: checkpoint version {version} is newer than this zerokara reads "
+            f"({VERSION}); upgrade zerokara"
         )
+    if version >= 2 and MANIFEST not in metadata:
+        _verify(path, doc, tensors, None)
     return tensors, meta
+
+
+def _get(meta: Any, key: str) -> Any:
+    return meta.get(key) if isinstance(meta, dict) else None
+
+
+def _verify(path: Path, doc: str, tensors: dict[str, np.ndarray], manifest_doc: str | None) -> None:
+    """Every tensor and the document against the manifest's SHA-256."""
+    corrupt = "the file is corrupt or was edited; use an earlier copy or start the run again"
+    try:
+        manifest = json.loads(manifest_doc or "")
+        want_meta, want = manifest["meta"], dict(manifest["tensors"])
+    except (ValueError, KeyError, TypeError):
+        raise CheckpointError(f"{path}: its SHA-256 manifest is missing or unreadable; {corrupt}") from None
+    if _sha256(doc.encode()) != want_meta:
+        raise CheckpointError(f"{path}: the metadata does not match its SHA-256; {corrupt}")
+    if set(want) != set(tensors):
+        odd = sorted(set(want) ^ set(tensors))
+        raise CheckpointError(f"{path}: tensors {odd[:3]} are not the ones its manifest lists; {corrupt}")
+    for k, v in tensors.items():
+        if _sha256(np.ascontiguousarray(v).data) != want[k]:
+            raise CheckpointError(f"{path}: tensor {k!r} does not match its SHA-256; {corrupt}")
 
 
 def split_prefix(tensors: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

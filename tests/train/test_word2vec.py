@@ -273,8 +273,8 @@ def test_shrink_window_trains_on_shrunk_windows(corpus_file, monkeypatch):
 def _interrupt_after_first_epoch(monkeypatch):
     save = Word2VecTrainer.save
 
-    def save_then_stop(self):
-        save(self)
+    def save_then_stop(self, final=False):
+        save(self, final)
         if self.epoch == 1:
             raise KeyboardInterrupt
 

@@ -10,17 +10,22 @@ subclass that supplies only what differs:
 * its epoch-end hooks: :meth:`Trainer.after_epoch` (learning-rate schedule,
   keeping the best-on-valid model), and :meth:`Trainer.plot`.
 
-The loop owns the rest, once: the step (forward, a finite-loss check naming
+The loop owns the rest, once: the step (forward, a divergence check naming
 the step, backward, weight decay, clipping, update), epochs or a number of updates, the
 history (a per-step series and a row per epoch), progress through a
-:class:`~zerokara.train.report.Reporter`, checkpoints and resume, and
-metrics.json, written once at the end.
+:class:`~zerokara.train.report.Reporter`, checkpoints and resume, the run
+folder's lock, and metrics.json, written once at the end.
 
-Resume is bit for bit: a checkpoint holds the parameters, the optimizer's
-state, every random generator, the counters, the partial sums of the current
-epoch and the generator's state when the epoch began. A run resumed inside an
-epoch draws that epoch's order again from that state (so nothing epoch-sized
-needs saving) and then continues from the saved generators.
+A run is one file: the checkpoint holds the parameters, the buffers, the
+optimizer's state, every random generator, the counters, the partial sums of
+the current epoch, the generator's state when the epoch began, the history,
+the settings and, once the run is finished, its final metrics. It is committed
+by one rename, so a kill at any instant leaves the previous checkpoint or the
+next, never a mix. history.json, checkpoint.json, metrics.json and the plots
+are views of it, written after the commit and redrawn from it when a kill
+came first. A run resumed inside an epoch draws that epoch's order again from
+the saved state (so nothing epoch-sized needs saving) and then continues from
+the saved generators: bit for bit.
 """
 
 from __future__ import annotations
@@ -42,12 +47,16 @@ from zerokara.io import atomic_write_text
 from zerokara.layers.base import Module
 from zerokara.optim import Optimizer, clip_grads
 from zerokara.regularize import WeightDecay
+from zerokara.runlock import clean_temporaries, locked
 from zerokara.train.report import Reporter
-from zerokara.train.state import CHECKPOINT, load_run, save_run
+from zerokara.train.state import CHECKPOINT, load_run, save_run, write_meta_view
 
 #: the layout of the loop's checkpoint meta; 1 = zerokara 0.1.0's trainers
 FORMAT = 2
 HISTORY = "history.json"
+#: a loss above this has diverged: its perplexity exp(loss) is beyond float32 (a diverging
+#: language model reaches it long before the loss itself overflows)
+DIVERGED = float(np.log(np.finfo(np.float32).max))
 
 
 class Trainer:
@@ -76,7 +85,7 @@ class Trainer:
     #: whether an epoch stopped inside may have another length when resumed (a task
     #: whose epochs are stretches between evaluations, not passes over data)
     epoch_length_may_change = False
-    #: what a NaN loss tells the user to change
+    #: what a diverging loss tells the user to change
     nan_hint = "lower the learning rate (now {lr:g}) or clip gradients (--max-grad)"
 
     def __init__(
@@ -112,6 +121,8 @@ class Trainer:
         self._resumed: tuple[dict, dict] | None = None  # (meta, tensors) of a resume inside an epoch
         self._stop = False
         self.resumed = False  # set by resume(): a finished run resumed trains nothing
+        self.final_metrics: dict[str, Any] | None = None  # set when the run's last checkpoint is written
+        self._target: tuple[int | None, int | None] = (None, None)  # run()'s epochs and iters
 
     # -- what a task supplies -------------------------------------------------------------
     def begin_epoch(self) -> int:
@@ -178,20 +189,23 @@ class Trainer:
 
     def run(self, *, epochs: int | None = None, iters: int | None = None) -> dict[str, Any]:
         """Train until ``epochs`` epochs are complete or ``iters`` updates are done
-        in total (whichever comes first); return the final metrics."""
+        in total (whichever comes first); return the final metrics. The run folder
+        is locked meanwhile: a second process writing into it is refused."""
         if epochs is None and iters is None:
             raise InputError(f"{type(self).__name__}: give epochs or iters")
+        with locked(self.out_dir, "run"):
+            if self.out_dir is not None:
+                clean_temporaries(self.out_dir)  # a killed writer's, never a live one's: we hold the lock
+            return self._run(epochs, iters)
+
+    def _run(self, epochs: int | None, iters: int | None) -> dict[str, Any]:
+        self._target = (epochs, iters)
+        if self.resumed and self._done(epochs, iters) and self.final_metrics is not None:
+            return self._finished()
+        self.final_metrics = None  # training goes on: the old final figures no longer hold
         total = self.planned_steps(epochs) if epochs is not None else 0
         if iters is not None:
             total = min(total, iters) if total else iters
-        finished = self.out_dir / "metrics.json" if self.out_dir is not None else None
-        if self.resumed and self._done(epochs, iters) and finished is not None and finished.is_file():
-            # a finished run resumed: nothing to train, and its files stay as they are
-            self.reporter.info(
-                f"{self.out_dir}: the run is finished (epoch {self.epoch}, iteration {self.iteration}); "
-                "nothing to train, its files are unchanged (give more --epochs to go on)"
-            )
-            return json.loads(finished.read_text())
         self._continue_epoch()
         self.start_run()
         self._params = self.model.parameters()
@@ -226,10 +240,42 @@ class Trainer:
                         raise KeyboardInterrupt
         finally:
             rep.finish()
-        self.seconds += time.perf_counter() - start
-        if self.pos:  # stopped inside an epoch (iters): checkpoint there too
-            self.save()
+        if self.final_metrics is None:  # stopped inside an epoch (iters), or nothing to train
+            self.seconds += time.perf_counter() - start
+            self.save(final=True)
         return self.finish()
+
+    def _finished(self) -> dict[str, Any]:
+        """A finished run resumed: nothing to train and its files stay as they are,
+        except the views a kill kept from being written, which are drawn again."""
+        assert self.final_metrics is not None and self.out_dir is not None  # resume() set them
+        missing = self._views_missing()
+        if missing:
+            self.finish()
+        self.reporter.info(
+            f"{self.out_dir}: the run is finished (epoch {self.epoch}, iteration {self.iteration}); "
+            "nothing to train"
+            + (
+                f"; wrote {', '.join(missing)} again from its checkpoint"
+                if missing
+                else ", its files are unchanged"
+            )
+            + " (give more --epochs to go on)"
+        )
+        return dict(self.final_metrics)
+
+    def _views_missing(self) -> list[str]:
+        assert self.out_dir is not None and self.final_metrics is not None
+        views = {
+            HISTORY: json.dumps(self.history) + "\n",
+            "metrics.json": json.dumps(self.final_metrics, indent=2) + "\n",
+        }
+        missing = []
+        for name, text in views.items():
+            f = self.out_dir / name
+            if not f.is_file() or f.read_text() != text:
+                missing.append(name)
+        return missing
 
     def step(self, batch: tuple) -> float:
         """One update: forward, finite-loss check, backward, clipping, update."""
@@ -249,13 +295,21 @@ class Trainer:
         return loss
 
     def check_loss(self, loss: float) -> None:
-        """A NaN or infinite loss stops training with one line saying what to change."""
-        if math.isfinite(loss):
+        """A NaN, infinite or exploding loss (one whose perplexity, exp(loss), overflows
+        float32) stops training with one line saying what to change and which checkpoint
+        is the last good one (only if there is one)."""
+        if math.isfinite(loss) and loss <= DIVERGED:
             return
+        what = (
+            f"became {loss}"
+            if not math.isfinite(loss)
+            else f"exploded to {loss:.4g} (exp(loss) overflows float32)"
+        )
         ckpt = self.out_dir / CHECKPOINT if self.out_dir is not None else None
         where = f" The last good checkpoint is {ckpt}." if ckpt is not None and ckpt.is_file() else ""
         raise NaNLossError(
-            f"loss became {loss} at {self.step_name()}; {self.nan_hint.format(lr=self.optimizer.lr)}.{where}"
+            f"loss {what} at {self.step_name()}: the run diverged; "
+            f"{self.nan_hint.format(lr=self.optimizer.lr)}.{where}"
         )
 
     def step_name(self) -> str:
@@ -281,7 +335,7 @@ class Trainer:
         row["seconds"] = round(self.seconds, 3)
         self.history["epochs"].append(row)
         self.after_epoch(row)
-        self.save()
+        self.save(final=self._done(*self._target))
         self.reporter.line(self.epoch_line(row, epochs))
 
     @contextlib.contextmanager
@@ -306,23 +360,29 @@ class Trainer:
             signal.signal(signal.SIGINT, old)
 
     def finish(self) -> dict[str, Any]:
-        """The final metrics; metrics.json and the plots go into out_dir."""
-        metrics = self.metrics()
+        """The final metrics (those the last checkpoint holds); metrics.json and the
+        plots, views of that checkpoint, go into out_dir."""
+        metrics = self.final_metrics if self.final_metrics is not None else self.metrics()
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.out_dir / HISTORY, json.dumps(self.history) + "\n")
             atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
             self.plot()
-        return metrics
+        return dict(metrics)
 
     # -- checkpoints --------------------------------------------------------------------------
-    def save(self) -> None:
-        """The history, then the checkpoint (each atomic): a kill between the two
-        leaves a history at least as long as the checkpoint, which resume cuts back."""
+    def save(self, final: bool = False) -> None:
+        """Commit the run: one checkpoint file, one rename, then its views
+        (history.json, checkpoint.json). ``final``: the run's last checkpoint, which
+        also holds the final metrics (so they, metrics.json and the plots, can be
+        drawn again from it)."""
+        # the task's state first: an evaluation may move it (an LSTM's carried state)
+        meta, tensors = self.task_state() if self.out_dir is not None else ({}, {})
+        if final:
+            self.final_metrics = self.metrics()
         if self.out_dir is None:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.out_dir / HISTORY, json.dumps(self.history) + "\n")
-        meta, tensors = self.task_state()
         meta = {
             "run_format": FORMAT,
             "config": self.config,
@@ -334,11 +394,15 @@ class Trainer:
             "epoch_rng": self._epoch_rng if self.pos else None,
             "window": self._window,
             "epoch_loss": self._epoch_loss,
+            "history": self.history,
+            "metrics": self.final_metrics,
             **meta,
         }
-        save_run(
-            self.out_dir / CHECKPOINT, self.model, self.optimizer, rng=self.rng, meta=meta, tensors=tensors
-        )
+        path = self.out_dir / CHECKPOINT
+        meta = save_run(path, self.model, self.optimizer, rng=self.rng, meta=meta, tensors=tensors)
+        # the views: a kill before them loses nothing, the checkpoint holds what they show
+        atomic_write_text(self.out_dir / HISTORY, json.dumps(self.history) + "\n")
+        write_meta_view(path, meta)
 
     def checkpoint_path(self, path: Path | str | None = None) -> Path:
         """``path``, or by default out_dir's checkpoint."""
@@ -383,7 +447,11 @@ class Trainer:
         self.epoch_steps = meta.get("epoch_steps", 0)
         self._window = list(meta.get("window", [0.0, 0]))
         self._epoch_loss = list(meta.get("epoch_loss", [0.0, 0]))
-        self.history = self._read_history(path.parent / HISTORY)
+        self.final_metrics = meta.get("metrics")
+        if "history" in meta:
+            self.history = meta["history"]
+        else:  # a checkpoint from before the history was in it: history.json, cut back to it
+            self.history = self._read_history(path.parent / HISTORY)
         if self.pos:
             # the epoch's order is drawn again, and the task's state restored, when run()
             # starts: both need the data, which fit() brings

@@ -33,11 +33,10 @@ def save_run(
     meta: dict[str, Any] | None = None,
     tensors: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Write ``path`` (atomically) with ``model/*``, ``buffer/*`` (BatchNorm's running
-    statistics and any other :meth:`~zerokara.layers.base.Module.buffers`), ``optim/*`` and the extra
-    ``tensors``; ``meta`` (counters, config) goes into the file with the random
-    states. Beside it: ``checkpoint.json`` (the meta, for people). Returns the
-    meta written."""
+    """Write ``path`` (atomically, one rename) with ``model/*``, ``buffer/*`` (BatchNorm's
+    running statistics and any other :meth:`~zerokara.layers.base.Module.buffers`),
+    ``optim/*`` and the extra ``tensors``; ``meta`` (counters, config, history) goes
+    into the file with the random states. Returns the meta written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
@@ -51,8 +50,14 @@ def save_run(
         meta["rng"] = rng.bit_generator.state
     meta["model_rngs"] = {k: g.bit_generator.state for k, g in model.generators().items()}
     save_checkpoint(path, arrays, meta)
-    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def write_meta_view(path: Path, meta: dict[str, Any]) -> None:
+    """``checkpoint.json`` beside the checkpoint ``path``: its meta for people to read
+    (the history has its own file). Derived: the checkpoint is the record."""
+    view = {k: v for k, v in meta.items() if k not in ("history", "metrics")}
+    atomic_write_text(path.with_suffix(".json"), json.dumps(view, indent=2) + "\n")
 
 
 def _number(v: Any) -> Any:
@@ -60,6 +65,44 @@ def _number(v: Any) -> Any:
         return float(v)
     except (TypeError, ValueError):
         return v
+
+
+#: settings a resume may change: the run's length (the new total). Every other recorded
+#: setting must be the checkpoint's, or the resumed run would not be the run it continues.
+MAY_CHANGE = ("epochs", "iters")
+
+
+def check_config(
+    path: Path,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    check_keys: tuple[str, ...] = (),
+    key_defaults: dict[str, Any] | None = None,
+) -> None:
+    """Refuse, naming the setting, a resume whose settings differ from the checkpoint's.
+
+    Compared: ``check_keys`` (with ``key_defaults`` for checkpoints written before a
+    key existed) and every other setting both record, except :data:`MAY_CHANGE`."""
+    defaults = key_defaults or {}
+    keys = list(check_keys) + [k for k in new if k in old and k not in check_keys and k not in MAY_CHANGE]
+    # A resumed run goes on with the checkpoint's learning rate (and its schedule),
+    # so an --lr that differs from the one the run started with would be ignored.
+    if "lr" in keys and old.get("lr") is not None and new.get("lr") is not None:
+        keys.remove("lr")
+        if _number(old["lr"]) != _number(new["lr"]):
+            raise CheckpointError(
+                f"{path}: cannot resume with lr={new['lr']!r}: a resumed run goes on with "
+                f"the checkpoint's learning rate (the run started at {old['lr']!r}); resume "
+                "without --lr, or start a new run"
+            )
+    for key in keys:
+        was, now = old.get(key, defaults.get(key)), new.get(key, defaults.get(key))
+        if _number(was) != _number(now):
+            raise CheckpointError(
+                f"{path}: cannot resume with {key}={now!r}; the checkpoint was trained with {key}={was!r} "
+                "(resume with the run's own settings, listed in its checkpoint.json; only "
+                f"{' and '.join(MAY_CHANGE)} may change)"
+            )
 
 
 def load_run(
@@ -81,24 +124,13 @@ def load_run(
     """
     path = Path(path)
     tensors, meta = load_checkpoint(path)
-    defaults = key_defaults or {}
-    for key in check_keys:
-        old = meta.get("config", {}).get(key, defaults.get(key))
-        new = (config or {}).get(key, defaults.get(key))
-        if old != new:
+    check_config(path, meta.get("config", {}), config or {}, check_keys, key_defaults or {})
+    for k, v in tensors.items():
+        if k.startswith(("model/", "buffer/")) and v.dtype.kind == "f" and not np.isfinite(v).all():
             raise CheckpointError(
-                f"{path}: cannot resume with {key}={new!r}; the checkpoint was trained with {key}={old!r}"
+                f"{path}: tensor {k!r} holds NaN or infinite values; the run diverged before "
+                "this checkpoint was written: start again from an earlier checkpoint or a new run"
             )
-    # A resumed run goes on with the checkpoint's learning rate (and its schedule),
-    # so an --lr that differs from the one the run started with would be silently
-    # ignored: refuse it instead.
-    old_lr, new_lr = meta.get("config", {}).get("lr"), (config or {}).get("lr")
-    if old_lr is not None and new_lr is not None and _number(old_lr) != _number(new_lr):
-        raise CheckpointError(
-            f"{path}: cannot resume with lr={new_lr!r}: a resumed run goes on with "
-            f"the checkpoint's learning rate (it started at {old_lr!r}, now "
-            f"{meta.get('lr')!r}); resume without --lr, or start a new run"
-        )
     if optimizer is not None and meta.get("optimizer") != type(optimizer).__name__:
         raise CheckpointError(
             f"{path}: checkpoint optimizer is {meta.get('optimizer')}, not {type(optimizer).__name__}"

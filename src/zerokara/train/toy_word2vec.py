@@ -93,12 +93,12 @@ class ToyWord2VecTrainer(Word2VecTrainer):
         with threadpool_limits(1, user_api="blas"):
             return super().fit(*args, **kw)
 
-    def save(self) -> None:
+    def save(self, final: bool = False) -> None:
         """A checkpoint at every ``TOY_SAVE_EVERY``-th epoch's end and the last one's;
         inside an epoch (Ctrl-C, a stop after some updates) always."""
-        if not self.pos and not self._stop and self.epoch % TOY_SAVE_EVERY and self.epoch != self.epochs:
+        if not (final or self.pos or self._stop) and self.epoch % TOY_SAVE_EVERY and self.epoch != self.epochs:
             return
-        super().save()
+        super().save(final)
 
     def metrics(self) -> dict[str, Any]:
         metrics = super().metrics()

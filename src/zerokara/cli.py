@@ -2,7 +2,7 @@
 
 Sub-commands live in :mod:`zerokara.commands`, one module per family. Errors a
 user can fix (bad options, missing data, a corrupt checkpoint, a NaN loss)
-print one line and exit with status 1; no traceback.
+print one line and exit with status 1 (a bad option: status 2); no traceback.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import sys
 from collections.abc import Sequence
 
 from zerokara import __version__
-from zerokara.commands import MODULES
+from zerokara.commands import MODULES, Parser
 from zerokara.errors import ZerokaraError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="zerokara",
         description="Deep learning from zero: NumPy layers with hand-written, proven backward passes.",
     )
@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head: stop quietly
         sys.stderr.close()
         return 0
+    except OSError as e:  # a full disk, no permission, a file where a folder should be
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"zerokara: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("zerokara: interrupted (the last checkpoint, if any, is intact)", file=sys.stderr)
         return 130

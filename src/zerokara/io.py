@@ -12,10 +12,12 @@ run that resumes from damaged weights.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from zerokara.errors import CheckpointError
+from zerokara.errors import CheckpointError, ZerokaraError
 
 FORMAT = "zerokara-checkpoint"
 #: 2: with the SHA-256 manifest (1: without; still read)
@@ -32,22 +34,59 @@ VERSION = 2
 MANIFEST = "zerokara-sha256"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``.
+class StorageError(ZerokaraError, OSError):
+    """A file could not be written (no space left, no permission, not a folder);
+    the message names the file and what was kept."""
 
-    The temporary is ``.NAME.*.tmp``: :func:`zerokara.runlock.clean_temporaries`
-    removes the ones a killed writer left."""
+
+@contextlib.contextmanager
+def atomic_file(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
+    """``with atomic_file(path) as tmp:`` write ``tmp``; on success it replaces
+    ``path`` by one rename, on any failure it is removed and ``path`` is as it was.
+
+    The temporary is ``.NAME.*<suffix>`` in the same folder (suffix starting with
+    ``.tmp``): :func:`zerokara.runlock.clean_temporaries` removes the ones a
+    killed writer left. An OSError (a full disk, a folder that is a file) becomes
+    one :class:`StorageError` line naming ``path`` and what was kept."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        os.close(fd)
+    except OSError as e:
+        raise StorageError(f"cannot write {path}: {_why(e)}; nothing was changed") from None
+    tmp = Path(name)
+    try:
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _fsync_dir(path.parent)  # the rename itself survives a power cut
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, ZerokaraError):
+            kept = f"the previous {path.name} is kept" if path.exists() else "nothing was written"
+            raise StorageError(f"cannot write {path}: {_why(e)}; {kept}") from None
         raise
+
+
+def _why(e: OSError) -> str:
+    return e.strerror or str(e) or type(e).__name__
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # some file systems cannot open a folder
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary in the same folder, fsync'd,
+    then one rename (see :func:`atomic_file`)."""
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def atomic_write_text(path: Path, text: str) -> None:

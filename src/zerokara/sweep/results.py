@@ -13,13 +13,11 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
-from zerokara.io import atomic_write_text
+from zerokara.io import atomic_file, atomic_write_text
 from zerokara.sweep.grid import Range
 
 #: the sweep these functions read (a zerokara.sweep.run.Sweep), named loosely so that
@@ -292,20 +290,13 @@ def _pyplot() -> Any:
 
 
 def _save_png(plt: Any, fig: Any, path: Path) -> Path:
-    """Write the figure next to ``path`` and rename it over: a reader never sees half a PNG.
-
-    The temporary, ``.NAME.*.tmp.png``, is unique (two writers never share it)
-    and removed if the write fails; one a killed sweep left is removed by
+    """Write the figure through a temporary of its own and one rename
+    (:func:`zerokara.io.atomic_file`): a reader never sees half a PNG, two writers
+    never share a temporary, and one a killed sweep left is removed by
     :func:`zerokara.runlock.clean_temporaries` when the next sweep starts."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.png")
-    os.close(fd)
-    tmp = Path(name)
     try:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with atomic_file(path, suffix=".tmp.png") as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     finally:
         plt.close(fig)
     return path

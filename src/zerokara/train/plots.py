@@ -11,13 +11,17 @@ matplotlib.use("Agg")  # files only; no display is needed or assumed
 import matplotlib.pyplot as plt
 import numpy as np
 
+from zerokara.io import atomic_file
+
 
 def save_figure(fig: Any, path: Path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` (through a temporary file) and close it."""
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
+    """Write ``fig`` as a PNG at ``path`` (through a temporary of its own, one
+    rename) and close it."""
+    try:
+        with atomic_file(path, suffix=".tmp.png") as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -118,7 +118,7 @@ def test_checkpoints_are_thinned_but_the_last_epoch_is_saved(tmp_path):
     (["--preset", "gensim-like"], "no negative sampling): --preset does not apply"),
     (["--batch-size", "7"], "--batch-size expected in [1, 6]"),
     (["--window", "4"], "window 4 needs a corpus of at least 9 words"),
-    (["--hidden", "0"], "--hidden expected >= 1, got 0"),
+    # values outside an option's declared range: tests/test_options.py (exit status 2)
 ])
 def test_bad_input_is_one_clear_line(tmp_path, capsys, extra, message):
     out = tmp_path / "bad"

@@ -11,7 +11,17 @@ import argparse
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from zerokara.options import (
+    FRACTION,
+    MAX_GRAD,
+    NO_CLIP,
+    NON_NEGATIVE_FLOAT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    SEED,
+)
 
 #: modules under zerokara.commands, in the order their commands are listed
 MODULES = (
@@ -31,15 +41,28 @@ MODULES = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """A bad option is one line -- ``zerokara train mlp: error: argument --epochs:
+    expected a positive integer, got '-1'`` -- and exit status 2, without the usage
+    block (``--help`` shows it). Sub-command parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def add_train_options(p: argparse.ArgumentParser, epochs_help: str) -> argparse._ArgumentGroup:
     """Options every ``zerokara train TASK`` shares."""
     g = p.add_argument_group("training")
     g.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
-    g.add_argument("--lr", type=float, help="learning rate")
-    g.add_argument("--epochs", type=int, help=epochs_help)
-    g.add_argument("--batch-size", type=int, help="examples per update")
-    g.add_argument("--max-grad", type=float, help="clip gradients to this global L2 norm")
-    g.add_argument("--seed", type=int, default=0, help="seed of the run's random generator (default 0)")
+    g.add_argument("--lr", type=POSITIVE_FLOAT, help="learning rate")
+    g.add_argument("--epochs", type=POSITIVE_INT, help=epochs_help)
+    g.add_argument("--batch-size", type=POSITIVE_INT, help="examples per update")
+    g.add_argument(
+        "--max-grad",
+        type=MAX_GRAD,
+        help=f"clip the gradients' global L2 norm to this; {NO_CLIP}: no clipping (default: the task's)",
+    )
+    g.add_argument("--seed", type=SEED, default=0, help="seed of the run's random generator (default 0)")
     g.add_argument(
         "--out",
         help="run folder for checkpoint, metrics.json, history and plots (default runs/<task>-<time>)",
@@ -54,16 +77,16 @@ def add_overfit_options(p: argparse.ArgumentParser, train_size: bool = True) -> 
     g = p.add_argument_group("regularisation and validation")
     g.add_argument(
         "--weight-decay",
-        type=float,
+        type=NON_NEGATIVE_FLOAT,
         metavar="LAMBDA",
         help="add LAMBDA * 0.5 * sum(W**2) over the weights to the loss (--decay l1: LAMBDA * sum|W|)",
     )
     g.add_argument("--decay", choices=["l2", "l1"], help="the weight decay's norm (default l2)")
     if train_size:
-        g.add_argument("--train-size", type=int, help="train on this many images (a seeded subset)")
+        g.add_argument("--train-size", type=POSITIVE_INT, help="train on this many images (a seeded subset)")
     g.add_argument(
         "--valid-fraction",
-        type=float,
+        type=FRACTION,
         help="hold out this fraction of the training images and report their accuracy each epoch",
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from zerokara.commands import add_train_options, given, run_folder
+from zerokara.options import POSITIVE_FLOAT, POSITIVE_INT
 
 # the course's settings, repeated here so that --help needs no numpy
 COURSE = "hidden 16, sigmoid, weight_init_std 1, SGD lr 0.1, one pair per step, 10,000 iterations"
@@ -29,7 +30,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "and a few sums as the course prints them.",
     )
     g = p.add_argument_group("model")
-    g.add_argument("--hidden", type=int, help="hidden size (default 16)")
+    g.add_argument("--hidden", type=POSITIVE_INT, help="hidden size (default 16)")
     g.add_argument(
         "--activation", choices=["sigmoid", "tanh", "relu"], help="hidden activation f (default sigmoid)"
     )
@@ -39,7 +40,9 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         help="weight init: std (normal x --weight-init-std), xavier (1/sqrt(n)) or "
         "he (sqrt(2/n)); n = the layer's inputs (default std)",
     )
-    g.add_argument("--weight-init-std", type=float, help="std of the weights with --init std (default 1.0)")
+    g.add_argument(
+        "--weight-init-std", type=POSITIVE_FLOAT, help="std of the weights with --init std (default 1.0)"
+    )
     g.add_argument(
         "--loss",
         choices=["mse", "bce"],
@@ -47,10 +50,12 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     )
     t = add_train_options(p, "not used: every step draws new pairs (use --iters)")
     _hide(p, "--epochs")
-    t.add_argument("--iters", type=int, help="updates in total (default 10000; with --resume, the new total)")
+    t.add_argument(
+        "--iters", type=POSITIVE_INT, help="updates in total (default 10000; with --resume, the new total)"
+    )
     t.add_argument(
         "--eval-every",
-        type=int,
+        type=POSITIVE_INT,
         help="evaluate on all pairs (and checkpoint) every this many updates (default iters/10)",
     )
     # None = not given: the course's value, or the checkpoint's with --resume

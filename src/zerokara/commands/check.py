@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zerokara.options import SEED
+
 USAGE = """examples:
   zerokara check my_layers.py                 every layer class (and d_* function) in the file
   zerokara check my_layers.py:RNN --lang ja   one class, in Japanese
@@ -41,7 +43,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "--init", help='shapes (or values) of arguments the names do not give, e.g. "W=(4,3),b=(3,)"'
     )
     p.add_argument("--of", help="the function a derivative belongs to: a name (tanh) or FILE.py:NAME")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs and dout (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the weights, inputs and dout (default 0)")
     p.set_defaults(func=run)
 
 

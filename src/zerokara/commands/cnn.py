@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 
 from zerokara.commands import add_overfit_options, add_train_options, given, report_files, run_folder
+from zerokara.options import POSITIVE_INT
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -19,8 +20,10 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     )
     p.add_argument("--model", choices=["simple", "deep"], default="simple")
     p.add_argument("--data", choices=["mnist", "fashion-mnist"], default="mnist")
-    p.add_argument("--train-size", type=int, help="train on this many images (a seeded subset)")
-    p.add_argument("--test-size", type=int, help="evaluate on this many test images (a seeded subset)")
+    p.add_argument("--train-size", type=POSITIVE_INT, help="train on this many images (a seeded subset)")
+    p.add_argument(
+        "--test-size", type=POSITIVE_INT, help="evaluate on this many test images (a seeded subset)"
+    )
     add_train_options(p, "passes over the training images (default 20)")
     add_overfit_options(p, train_size=False)
     p.set_defaults(func=_train)
@@ -57,7 +60,7 @@ def register_views(commands: argparse._SubParsersAction) -> None:
     )
     m.add_argument("run", metavar="RUN", help="a train cnn run folder (or its checkpoint file)")
     m.add_argument("--out", default="misclassified.png", help="the picture to write")
-    m.add_argument("--most", type=int, default=20, help="at most this many images (default 20)")
+    m.add_argument("--most", type=POSITIVE_INT, default=20, help="at most this many images (default 20)")
     m.set_defaults(func=_misclassified)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from zerokara.options import SEED
+
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
     from zerokara.experiments import EXPERIMENTS
@@ -24,7 +26,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     p.add_argument(
         "--quick", action="store_true", help="the reduced form the tests run (less data, fewer steps)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of its random generators (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of its random generators (default 0)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)

@@ -7,6 +7,8 @@ import argparse
 import sys
 import textwrap
 
+from zerokara.options import SEED
+
 USAGE = """examples:
   zerokara explain affine --sizes N=3,D=2,H=4 --out affine.png
   zerokara explain time-rnn --sizes N=2,T=3,D=2,H=3 --lang ja
@@ -71,7 +73,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "--out", help="also draw both graphs to this file (.png, .svg, .pdf, or .gv source); needs Graphviz"
     )
     p.add_argument("--lang", choices=["en", "ja"], default="en", help="language of the text (default en)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--list", action="store_true", help="list the built-in layer names and exit")
     p.set_defaults(func=run)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from zerokara.options import SEED
+
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
     gc = commands.add_parser(
@@ -16,7 +18,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "layer", help="a layer name (see --list), 'all', or your own FILE.py[:NAME] (as zerokara check)"
     )
     gc.add_argument("--sizes", help="sizes, e.g. N=3,D=4,H=5,C=3")
-    gc.add_argument("--seed", type=int, default=0)
+    gc.add_argument("--seed", type=SEED, default=0)
     gc.add_argument("--list", action="store_true", help="list the layer names and exit")
     gc.set_defaults(func=run)
 

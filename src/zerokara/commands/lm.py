@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from zerokara.commands import add_train_options, given, run_folder
+from zerokara.options import FACTOR, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, PROBABILITY, SEED
 
 # Zaremba et al. (2014), "small": lr 1 and clip 5 on a loss *summed* over the 20 time steps
 # (averaged over the batch). zerokara's loss is the mean over the steps too, i.e. 1/20 of theirs,
@@ -64,18 +65,24 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     ):
         p = train_tasks.add_parser(task, help=helptext, description=desc)
         g = add_train_options(p, "passes over the training text")
-        g.add_argument("--time-size", type=int, help="truncated BPTT length (words per stream per update)")
+        g.add_argument(
+            "--time-size", type=POSITIVE_INT, help="truncated BPTT length (words per stream per update)"
+        )
         g.add_argument(
             "--lr-decay",
             choices=["plateau", "zaremba", "none"],
             help="plateau: lr / factor when valid perplexity does not improve (book 2); "
             "zaremba: lr / factor each epoch after --decay-start",
         )
-        g.add_argument("--decay-factor", type=float, help="divide lr by this (plateau 4, zaremba 2)")
+        g.add_argument("--decay-factor", type=FACTOR, help="divide lr by this (plateau 4, zaremba 2)")
         g.add_argument(
-            "--decay-start", type=int, help="zaremba decay: lr falls after this many epochs (default 4)"
+            "--decay-start",
+            type=NON_NEGATIVE_INT,
+            help="zaremba decay: lr falls after this many epochs (default 4)",
         )
-        g.add_argument("--data-slice", type=int, help="train on the first N words only (quick runs, CI)")
+        g.add_argument(
+            "--data-slice", type=POSITIVE_INT, help="train on the first N words only (quick runs, CI)"
+        )
         g.add_argument(
             "--streams",
             choices=["restart", "continue"],
@@ -85,16 +92,16 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
             "Zaremba et al.'s code)",
         )
         m = p.add_argument_group("model")
-        m.add_argument("--wordvec", type=int, help="word vector size D")
-        m.add_argument("--hidden", type=int, help="LSTM hidden size H")
+        m.add_argument("--wordvec", type=POSITIVE_INT, help="word vector size D")
+        m.add_argument("--hidden", type=POSITIVE_INT, help="LSTM hidden size H")
         m.add_argument(
             "--init",
             choices=["book", "uniform"],
             help="book: embedding N(0, 0.01^2), Xavier elsewhere; uniform: U(-0.1, 0.1)",
         )
         if task == "better-rnnlm":
-            m.add_argument("--layers", type=int, help="number of stacked LSTMs (default 2)")
-            m.add_argument("--dropout", type=float, help="dropout probability (default 0.5)")
+            m.add_argument("--layers", type=POSITIVE_INT, help="number of stacked LSTMs (default 2)")
+            m.add_argument("--dropout", type=PROBABILITY, help="dropout probability (default 0.5)")
             m.add_argument(
                 "--no-tie",
                 dest="tie",
@@ -124,8 +131,8 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "checkpoint", metavar="CHECKPOINT", help="a run folder (its best.safetensors) or a .safetensors file"
     )
     ev.add_argument("--split", choices=["valid", "test", "train"], default="test")
-    ev.add_argument("--batch-size", type=int, default=10, help="parallel streams (default 10)")
-    ev.add_argument("--time-size", type=int, default=35, help="words per call (default 35)")
+    ev.add_argument("--batch-size", type=POSITIVE_INT, default=10, help="parallel streams (default 10)")
+    ev.add_argument("--time-size", type=POSITIVE_INT, default=35, help="words per call (default 35)")
     ev.set_defaults(func=_run_evaluate)
 
     gen = commands.add_parser(
@@ -139,15 +146,15 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "checkpoint", metavar="CHECKPOINT", help="a run folder (its best.safetensors) or a .safetensors file"
     )
     gen.add_argument("--start", default="you", help="first word(s), space-separated (default 'you')")
-    gen.add_argument("--length", type=int, default=100, help="words to sample (default 100)")
+    gen.add_argument("--length", type=POSITIVE_INT, default=100, help="words to sample (default 100)")
     gen.add_argument(
         "--temperature",
-        type=float,
+        type=POSITIVE_FLOAT,
         default=1.0,
         help="divide scores by T: below 1 safer, above 1 more varied (default 1)",
     )
-    gen.add_argument("--top-k", type=int, help="sample among the k likeliest words only")
-    gen.add_argument("--seed", type=int, help="seed of the sampling (default: random, printed)")
+    gen.add_argument("--top-k", type=POSITIVE_INT, help="sample among the k likeliest words only")
+    gen.add_argument("--seed", type=SEED, help="seed of the sampling (default: random, printed)")
     gen.add_argument(
         "--skip",
         default=",".join(SKIP_WORDS),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 
 from zerokara.commands import add_overfit_options, add_train_options, given, report_files, run_folder
+from zerokara.options import INIT_STD, POSITIVE_INT, PROBABILITY, SIZES
 
 
 def _model_options(g: argparse._ArgumentGroup) -> None:
-    g.add_argument("--hidden", help="hidden size(s), comma-separated, e.g. 50 or 100,100")
+    g.add_argument("--hidden", type=SIZES, help="hidden size(s), comma-separated, e.g. 50 or 100,100")
     g.add_argument("--activation", choices=["sigmoid", "relu", "tanh"], help="hidden activation")
-    g.add_argument("--init", help="weight init: he, xavier, or a number (fixed std)")
+    g.add_argument("--init", type=INIT_STD, help="weight init: he, xavier, or a number (fixed std)")
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -22,11 +23,13 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "dropout 0.2, Adam lr 0.001, 12 epochs.",
     )
     mlp.add_argument("--model", choices=["two-layer", "multi-layer"], default="two-layer")
-    mlp.add_argument("--iters", type=int, help="stop after this many updates (book 1 counts iterations)")
+    mlp.add_argument(
+        "--iters", type=POSITIVE_INT, help="stop after this many updates (book 1 counts iterations)"
+    )
     mlp.add_argument(
         "--batchnorm", action="store_true", help="BatchNorm after each hidden Affine (multi-layer)"
     )
-    mlp.add_argument("--dropout", type=float, help="dropout probability (multi-layer; default 0.2)")
+    mlp.add_argument("--dropout", type=PROBABILITY, help="dropout probability (multi-layer; default 0.2)")
     _model_options(add_train_options(mlp, "passes over the 60,000 training images"))
     add_overfit_options(mlp)
     mlp.set_defaults(func=lambda args: _train(args, "mnist"))

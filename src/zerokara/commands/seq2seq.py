@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from zerokara.commands import add_train_options, given, run_folder
+from zerokara.options import POSITIVE_INT
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -38,12 +39,12 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         action="store_true",
         help="a bidirectional LSTM encoder (H/2 units each way; --model attention)",
     )
-    g.add_argument("--wordvec", type=int, help="character embedding size (default 16)")
-    g.add_argument("--hidden", type=int, help="LSTM hidden size (default 128 addition, 256 date)")
+    g.add_argument("--wordvec", type=POSITIVE_INT, help="character embedding size (default 16)")
+    g.add_argument("--hidden", type=POSITIVE_INT, help="LSTM hidden size (default 128 addition, 256 date)")
     add_train_options(p, "passes over the training pairs (default 25 addition, 10 date)")
     p.add_argument(
         "--workers",
-        type=int,
+        type=POSITIVE_INT,
         default=1,
         help="split each batch over this many threads, one core each (default 1). "
         "The same gradients up to float rounding; faster with 2 on 2 cores at "

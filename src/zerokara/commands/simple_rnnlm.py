@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from zerokara.commands import add_train_options, given, report_files, run_folder
+from zerokara.options import POSITIVE_INT
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -18,13 +19,13 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "(exp of its mean loss). Writes perplexity.png (book 2's figure 5-17).",
     )
     g = add_train_options(p, "passes over the words (default 100)")
-    g.add_argument("--time-size", type=int, help="truncated BPTT length (default 5)")
+    g.add_argument("--time-size", type=POSITIVE_INT, help="truncated BPTT length (default 5)")
     g.add_argument(
-        "--words", type=int, help="train on the first N words of PTB's training text (default 1000)"
+        "--words", type=POSITIVE_INT, help="train on the first N words of PTB's training text (default 1000)"
     )
     m = p.add_argument_group("model")
-    m.add_argument("--wordvec", type=int, help="word vector size D (default 100)")
-    m.add_argument("--hidden", type=int, help="RNN hidden size H (default 100)")
+    m.add_argument("--wordvec", type=POSITIVE_INT, help="word vector size D (default 100)")
+    m.add_argument("--hidden", type=POSITIVE_INT, help="RNN hidden size H (default 100)")
     p.set_defaults(func=_train)
 
 

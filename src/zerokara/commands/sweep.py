@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from zerokara.commands import Parser
+from zerokara.options import POSITIVE_INT, SEED
 from zerokara.sweep import task as registry
 
 DESCRIPTION = (
@@ -33,7 +35,7 @@ EXAMPLES = """examples:
 """
 
 
-class TaskParser(argparse.ArgumentParser):
+class TaskParser(Parser):
     """A task's parser: its --help also lists the task's settings and their defaults
     (only --help imports the task)."""
 
@@ -76,27 +78,31 @@ def _add_options(p: argparse.ArgumentParser, name: str) -> None:
     p.add_argument("--grid", action="append", default=[], metavar="KEY=VALUES", help=GRID_HELP)
     p.add_argument(
         "--sample",
-        type=int,
+        type=POSITIVE_INT,
         metavar="N",
         help="random search: draw N settings from the --grid entries instead of "
         "taking every combination (each runs with every seed)",
     )
     p.add_argument(
         "--sample-seed",
-        type=int,
+        type=SEED,
         metavar="S",
         help="seed of the --sample draw (default 0): the same command draws the same "
         "settings, so a re-run resumes it",
     )
-    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 per setting (default 3)")
+    p.add_argument(
+        "--seeds", type=POSITIVE_INT, default=3, metavar="N", help="seeds 0..N-1 per setting (default 3)"
+    )
     p.add_argument(
         "--iters",
-        type=int,
+        type=POSITIVE_INT,
         metavar="N",
         help="updates per trial, for tasks with an iters setting (also a grid key)",
     )
     p.add_argument("--out", metavar="DIR", help=f"sweep folder (default runs/sweep-{name})")
-    p.add_argument("--workers", type=int, default=2, metavar="N", help="trials run at once (default 2)")
+    p.add_argument(
+        "--workers", type=POSITIVE_INT, default=2, metavar="N", help="trials run at once (default 2)"
+    )
     p.add_argument(
         "--executor",
         choices=["local", "ray"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from zerokara.commands import given, run_folder
+from zerokara.options import NON_NEGATIVE_INT, POSITIVE_INT, SEED
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -25,16 +26,19 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         help="ptb (default: Penn Treebank's training text), toy (book 2's 'You say goodbye and I say "
         "hello.') or a text file, words separated by spaces (line ends become <eos>)",
     )
-    p.add_argument("--window", type=int, help="words counted on each side (default 2; toy: 1)")
-    p.add_argument("--dim", type=int, help="vector size kept from the SVD (default 100; toy: 2)")
+    p.add_argument("--window", type=POSITIVE_INT, help="words counted on each side (default 2; toy: 1)")
+    p.add_argument("--dim", type=POSITIVE_INT, help="vector size kept from the SVD (default 100; toy: 2)")
     p.add_argument(
-        "--n-iter", type=int, default=5, help="power iterations of the randomized SVD (default 5, as book 2)"
+        "--n-iter",
+        type=NON_NEGATIVE_INT,
+        default=5,
+        help="power iterations of the randomized SVD (default 5, as book 2)",
     )
     p.add_argument(
         "--questions",
         help="analogy questions in questions-words.txt format (default: gensim's copy, if installed)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the randomized SVD (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the randomized SVD (default 0)")
     p.add_argument(
         "--out", help="run folder for the vectors and metrics.json (default runs/count-vectors-<time>)"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from zerokara.commands import add_train_options, given, run_folder
+from zerokara.options import NON_NEGATIVE_FLOAT, POSITIVE_INT
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -30,12 +31,12 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "sentence and softmax models",
     )
     p.add_argument("--model", choices=["cbow", "skipgram"], help="default cbow")
-    p.add_argument("--window", type=int, help="context words on each side of the target (default 5)")
-    p.add_argument("--hidden", type=int, help="vector size (default 100)")
-    p.add_argument("--negatives", type=int, help="negative samples per target (default 5)")
+    p.add_argument("--window", type=POSITIVE_INT, help="context words on each side of the target (default 5)")
+    p.add_argument("--hidden", type=POSITIVE_INT, help="vector size (default 100)")
+    p.add_argument("--negatives", type=POSITIVE_INT, help="negative samples per target (default 5)")
     p.add_argument(
         "--subsample",
-        type=float,
+        type=NON_NEGATIVE_FLOAT,
         help="drop frequent words at random each epoch with threshold T, e.g. 1e-3 "
         "(word2vec's and gensim's 'sample'; default 0: off, as book 2)",
     )
@@ -80,7 +81,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     )
     sim.add_argument("checkpoint", help="a run folder or its checkpoint.safetensors")
     sim.add_argument("word")
-    sim.add_argument("--top", type=int, default=5, help="how many words (default 5)")
+    sim.add_argument("--top", type=POSITIVE_INT, default=5, help="how many words (default 5)")
     sim.set_defaults(func=_similar)
 
     ana = commands.add_parser(
@@ -93,7 +94,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     ana.add_argument("a")
     ana.add_argument("b")
     ana.add_argument("c")
-    ana.add_argument("--top", type=int, default=5, help="how many words (default 5)")
+    ana.add_argument("--top", type=POSITIVE_INT, default=5, help="how many words (default 5)")
     ana.set_defaults(func=_analogy)
 
 

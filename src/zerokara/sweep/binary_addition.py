@@ -8,7 +8,7 @@ written; the record's "loss" is the loss over all pairs (the config also has a
 
 from __future__ import annotations
 
-import math
+import argparse
 from typing import Any
 
 from zerokara.errors import InputError
@@ -45,20 +45,11 @@ def sweep_task() -> SweepTask:
             if t not in ba.CHOICES[key]:
                 raise InputError(f"--grid: {key} value {t!r} is not one of {', '.join(ba.CHOICES[key])}")
             return t
-        if key in ba.POSITIVE_INT:
-            if not t.isdigit() or int(t) < 1:
-                raise InputError(f"--grid: cannot parse {key} value {t!r} (expected a positive integer)")
-            return int(t)
-        if key == "max_grad" and t.lower() == "none":
-            return None
+        kind = ba.NUMBERS[key]  # the option's own declaration: the same range as --KEY
         try:
-            v = float(t)
-        except ValueError:
-            v = math.nan
-        if not (math.isfinite(v) and v > 0):
-            hint = " or none" if key == "max_grad" else ""
-            raise InputError(f"--grid: cannot parse {key} value {t!r} (expected a positive number{hint})")
-        return v
+            return kind(t)
+        except argparse.ArgumentTypeError:
+            raise InputError(f"--grid: cannot parse {key} value {t!r} (expected {kind.what})") from None
 
     return SweepTask(
         "binary-addition",

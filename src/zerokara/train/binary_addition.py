@@ -13,7 +13,6 @@ of ``zerokara sweep binary-addition`` (:func:`run_trial`).
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from zerokara import options
 from zerokara.errors import InputError, NaNLossError
 from zerokara.io import load_checkpoint
 from zerokara.models.binary_addition import (
@@ -65,8 +65,16 @@ CHOICES = {
     "loss": LOSSES,
     "optimizer": tuple(OPTIMIZERS),
 }
-POSITIVE_INT = ("hidden", "iters", "batch_size")
-POSITIVE_FLOAT = ("weight_init_std", "lr", "max_grad")
+#: the numeric settings' ranges: the options' declarations (also a sweep grid's)
+NUMBERS = {
+    "hidden": options.POSITIVE_INT,
+    "iters": options.POSITIVE_INT,
+    "batch_size": options.POSITIVE_INT,
+    "weight_init_std": options.POSITIVE_FLOAT,
+    "lr": options.POSITIVE_FLOAT,
+    "max_grad": options.MAX_GRAD,
+    "seed": options.SEED,
+}
 
 
 def check_config(config: dict[str, Any], where: str = "binary-addition") -> dict[str, Any]:
@@ -78,14 +86,12 @@ def check_config(config: dict[str, Any], where: str = "binary-addition") -> dict
     for k, allowed in CHOICES.items():
         if c[k] not in allowed:
             raise InputError(f"{where}: {k} expected one of {', '.join(allowed)}, got {c[k]!r}")
-    for k in POSITIVE_INT:
-        if not isinstance(c[k], (int, np.integer)) or c[k] < 1:
-            raise InputError(f"{where}: {k} expected a positive integer, got {c[k]!r}")
-    for k in POSITIVE_FLOAT:
-        if c[k] is not None and not (isinstance(c[k], (int, float)) and math.isfinite(c[k]) and c[k] > 0):
-            raise InputError(f"{where}: {k} expected a positive number, got {c[k]!r}")
-    if not isinstance(c["seed"], (int, np.integer)) or c["seed"] < 0:
-        raise InputError(f"{where}: seed expected a non-negative integer, got {c['seed']!r}")
+    for k, kind in NUMBERS.items():
+        if c[k] is None and k == "max_grad":
+            continue
+        if not options.accepts(kind, c[k]):
+            raise InputError(f"{where}: {k} expected {kind.what}, got {c[k]!r}")
+    c["max_grad"] = options.clip_norm(c["max_grad"], where)
     return c
 
 
@@ -108,7 +114,7 @@ class AdditionConfig:
     lr: float | None = None
     iters: int | None = None
     batch_size: int | None = None
-    max_grad: float | None = None
+    max_grad: float | str | None = None  # a norm > 0; "none": no clipping; None: the default
     loss: str | None = None
     optimizer: str | None = None
     seed: int | None = None

@@ -47,7 +47,7 @@ class CNNConfig:
     epochs: int | None = None
     train_size: int | None = None  # None: all 60,000
     test_size: int | None = None  # None: all 10,000
-    max_grad: float | None = None
+    max_grad: float | str | None = None  # a norm > 0; "none": no clipping; None: the default
     weight_decay: float | None = None  # lambda of the L2 (or L1) penalty; None or 0: none
     decay: str = "l2"  # or "l1"
     valid_fraction: float | None = None  # held out of the training images, evaluated each epoch

@@ -46,6 +46,7 @@ from zerokara.errors import CheckpointError, InputError, NaNLossError
 from zerokara.io import atomic_write_text
 from zerokara.layers.base import Module
 from zerokara.optim import Optimizer, clip_grads
+from zerokara.options import clip_norm
 from zerokara.regularize import WeightDecay
 from zerokara.runlock import clean_temporaries, locked
 from zerokara.train.report import Reporter
@@ -67,7 +68,7 @@ class Trainer:
         optimizer: updates the parameters from the gradients.
         rng: the run's generator (batch order; its state is checkpointed).
         out_dir: where checkpoint, history, metrics and plots go (None: nowhere).
-        max_grad: clip the gradients' global L2 norm to this (None: no clipping).
+        max_grad: clip the gradients' global L2 norm to this (None or "none": no clipping).
         weight_decay: a :class:`~zerokara.regularize.WeightDecay` whose penalty joins the
             loss (and the reported loss, as book 1 reports it) and whose gradient joins
             the weights' before clipping (None: none).
@@ -95,7 +96,7 @@ class Trainer:
         *,
         rng: np.random.Generator | None = None,
         out_dir: Path | str | None = None,
-        max_grad: float | None = None,
+        max_grad: float | str | None = None,
         reporter: Reporter | None = None,
         config: dict[str, Any] | None = None,
         save_every: float | None = None,
@@ -104,7 +105,7 @@ class Trainer:
         self.model, self.optimizer, self.rng = model, optimizer, rng
         self.weight_decay = weight_decay
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.max_grad = max_grad
+        self.max_grad = clip_norm(max_grad, type(self).__name__)
         self.reporter = reporter if reporter is not None else Reporter()
         self.config = dict(config or {})
         self.save_every = save_every

@@ -81,7 +81,7 @@ class MLPConfig:
     batch_size: int | None = None
     epochs: int | None = None
     iters: int | None = None
-    max_grad: float | None = None
+    max_grad: float | str | None = None  # a norm > 0; "none": no clipping; None: the default
     weight_decay: float | None = None  # lambda of the L2 (or L1) penalty; None or 0: none
     decay: str = "l2"  # or "l1"
     train_size: int | None = None  # a seeded subset of the training images (None: all)

@@ -17,6 +17,7 @@ import numpy as np
 
 from zerokara.errors import CheckpointError, InputError
 from zerokara.optim import make_optimizer
+from zerokara.options import clip_norm
 from zerokara.train.lm import BEST, LMTrainer, LRSchedule
 from zerokara.train.report import Reporter
 from zerokara.train.state import CHECKPOINT, Run, open_run_dir
@@ -81,7 +82,7 @@ KEY_DEFAULTS = {"streams": "restart"}  # what checkpoints from before the option
 @dataclass
 class LMConfig:
     """One language-model run on Penn Treebank; None settings take book 2's values
-    for ``task`` ("rnnlm" or "better-rnnlm"). ``max_grad`` 0 or less: no clipping.
+    for ``task`` ("rnnlm" or "better-rnnlm"). ``max_grad`` "none": no clipping.
     ``data_slice``: train on the first N words only (quick runs)."""
 
     task: str = "rnnlm"
@@ -93,7 +94,7 @@ class LMConfig:
     batch_size: int | None = None
     time_size: int | None = None
     lr: float | None = None
-    max_grad: float | None = None
+    max_grad: float | str | None = None  # a norm > 0; "none": no clipping; None: the default
     epochs: int | None = None
     lr_decay: str | None = None
     decay_factor: float | None = None
@@ -120,8 +121,7 @@ class LMConfig:
             raise InputError(f"--dropout: expected in [0, 1), got {s['dropout']}")
         if s["data_slice"] is not None and s["data_slice"] < 2:
             raise InputError(f"--data-slice: expected at least 2 words, got {s['data_slice']}")
-        if s["max_grad"] is not None and s["max_grad"] <= 0:
-            s["max_grad"] = None  # --max-grad 0: no clipping
+        clip_norm(s["max_grad"], "LMConfig")  # a norm > 0, or "none" (recorded as given)
         return {"task": self.task, "preset": self.preset, "seed": self.seed, "data": "ptb", **s}
 
 

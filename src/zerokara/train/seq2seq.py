@@ -99,7 +99,7 @@ class Seq2seqConfig:
     epochs: int | None = None
     optimizer: str | None = None
     lr: float | None = None
-    max_grad: float | None = None
+    max_grad: float | str | None = None  # a norm > 0; "none": no clipping; None: the default
     seed: int = 0
     workers: int = 1
 
@@ -233,6 +233,14 @@ class Translator:
         return cls(model, CharVocab(list(config["vocab"])), config["question_width"], config["answer_width"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """The questions as ids (N, question_width); an empty (or all-space) question
+        is refused: the model would answer padding with a guess."""
+        for s in texts:
+            if not s.strip():
+                raise InputError(
+                    f"translate: question {s!r} is empty; give the question as the model was "
+                    f"trained on it (at most {self.question_width} characters)"
+                )
         return np.stack([self.vocab.encode(s, self.question_width, what="question") for s in texts])
 
     def _start(self, n: int) -> np.ndarray:

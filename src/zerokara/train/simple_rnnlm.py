@@ -28,6 +28,7 @@ import numpy as np
 from zerokara.errors import InputError
 from zerokara.models.rnnlm import SimpleRnnlm
 from zerokara.optim import make_optimizer
+from zerokara.options import clip_norm
 from zerokara.train.lm import LMTrainer
 from zerokara.train.report import Reporter
 from zerokara.train.state import CHECKPOINT, Run, open_run_dir
@@ -52,7 +53,7 @@ MODEL_KEYS = ("words", "wordvec", "hidden", "batch_size", "time_size", "optimize
 class SimpleRnnlmConfig:
     """One run; None settings take book 2's values (:data:`DEFAULTS`).
     ``words``: train on the first this many words of PTB's training text.
-    ``max_grad`` 0 or less: no clipping (the book clips nothing)."""
+    ``max_grad`` "none" (the default): no clipping, as the book."""
 
     words: int | None = None
     wordvec: int | None = None
@@ -62,7 +63,7 @@ class SimpleRnnlmConfig:
     optimizer: str | None = None
     lr: float | None = None
     epochs: int | None = None
-    max_grad: float | None = None
+    max_grad: float | str | None = None  # a norm > 0; "none": no clipping; None: the default
     seed: int = 0
 
     def record(self) -> dict[str, Any]:
@@ -76,8 +77,7 @@ class SimpleRnnlmConfig:
             raise InputError(f"--words: expected at least 2 words, got {s['words']}")
         if not s["lr"] > 0:
             raise InputError(f"--lr: expected > 0, got {s['lr']}")
-        if s["max_grad"] is not None and s["max_grad"] <= 0:
-            s["max_grad"] = None
+        clip_norm(s["max_grad"], "SimpleRnnlmConfig")  # a norm > 0, or "none" (recorded as given)
         return {"task": "simple-rnnlm", "data": "ptb", "seed": self.seed, **s}
 
 
@@ -204,7 +204,7 @@ def train_simple_rnnlm(
     rep.info(
         f"simple-rnnlm: {len(corpus):,} words, V={len(words)} D={cfg['wordvec']} H={cfg['hidden']}, "
         f"{n_params:,} parameters; {cfg['optimizer']} lr {cfg['lr']:g}"
-        + (f", clip {cfg['max_grad']:g}" if cfg["max_grad"] else "")
+        + (f", clip {trainer.max_grad:g}" if trainer.max_grad is not None else "")
         + f", batch {cfg['batch_size']} x time {cfg['time_size']}, {cfg['epochs']} epochs -> {out}"
     )
     metrics = trainer.fit(

@@ -181,6 +181,8 @@ def open_run_dir(out_dir: Path | str | None, resume: bool) -> Path | None:
             raise InputError("resume: no run folder given (--out)")
         return None
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} is a file, not a folder; give a folder for the run")
     ckpt = out / CHECKPOINT
     if resume and not ckpt.is_file():
         raise InputError(f"--resume: no checkpoint in {out} ({ckpt} not found)")

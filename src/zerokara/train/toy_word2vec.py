@@ -96,7 +96,11 @@ class ToyWord2VecTrainer(Word2VecTrainer):
     def save(self, final: bool = False) -> None:
         """A checkpoint at every ``TOY_SAVE_EVERY``-th epoch's end and the last one's;
         inside an epoch (Ctrl-C, a stop after some updates) always."""
-        if not (final or self.pos or self._stop) and self.epoch % TOY_SAVE_EVERY and self.epoch != self.epochs:
+        if (
+            not (final or self.pos or self._stop)
+            and self.epoch % TOY_SAVE_EVERY
+            and self.epoch != self.epochs
+        ):
             return
         super().save(final)
 

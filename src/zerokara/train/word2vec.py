@@ -169,7 +169,7 @@ class Word2VecConfig:
     preset: str = "book"
     corpus: str | None = None
     questions: str | None = None
-    max_grad: float | None = None
+    max_grad: float | str | None = None  # a norm > 0; "none": no clipping; None: the default
     seed: int = 0
     data: str | None = None  # "ptb" (default) or "toy": see DATA
 

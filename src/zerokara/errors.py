@@ -7,6 +7,8 @@ line and exits non-zero; no traceback.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import numpy as np
 
 
@@ -74,4 +76,70 @@ def check_dtype(layer: str, arg: str, x: np.ndarray, want: np.dtype, *, owner: s
         raise InputError(
             f"{layer}: {arg} expected dtype {want} (the {owner}'s dtype), got {x.dtype}; "
             f"convert the input with .astype(np.{want}) or the {owner} with .astype(np.{x.dtype})"
+        )
+
+
+# -- argument checks shared by constructors (layers, optimizers): one message form -------------
+def _got(value: object) -> str:
+    """``value`` as a message shows it: its repr, and its type where the repr hides it
+    (``'0.1' (str)`` reads as a string only with the quotes noticed)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _is_real(value: object) -> TypeGuard[int | float | np.integer | np.floating]:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def check_positive_int(owner: str, arg: str, value: object) -> int:
+    """A size (units, channels, vocabulary): an integer >= 1. Returns it as an int."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise InputError(f"{owner}: {arg} expected a positive integer, got {_got(value)}")
+    return int(value)
+
+
+def check_positive_float(owner: str, arg: str, value: object) -> float:
+    """A learning rate, an eps, a max norm: a finite number > 0. Returns it as a float."""
+    if not _is_real(value) or not 0 < float(value) < float("inf"):
+        raise InputError(f"{owner}: {arg} expected > 0 (a finite number), got {_got(value)}")
+    return float(value)
+
+
+def check_probability(owner: str, arg: str, value: object, *, allow_one: bool = False) -> float:
+    """A rate or decay in [0, 1) (a dropout ratio, a momentum, Adam's betas; NaN is refused);
+    in [0, 1] with ``allow_one``. Returns it as a float."""
+    x = float(value) if _is_real(value) else float("nan")
+    if not (0 <= x <= 1 if allow_one else 0 <= x < 1):
+        high = "1]" if allow_one else "1)"
+        raise InputError(f"{owner}: {arg} expected in [0, {high}, got {_got(value)}")
+    return x
+
+
+def check_array(
+    owner: str, arg: str, value: object, *, ndim: int | None = None, expected: str = ""
+) -> np.ndarray:
+    """A constructor's weight: a non-empty numpy array (of ``ndim`` dimensions, shaped as
+    ``expected``, e.g. ``"(D, H)"``; it is only used to make the message read well)."""
+    if not isinstance(value, np.ndarray):
+        raise InputError(
+            f"{owner}: {arg} expected a numpy array {expected}".rstrip() + f", got {_got(value)}"
+        )
+    if ndim is not None and value.ndim != ndim:
+        want = expected or f"of {ndim} dimensions"
+        raise InputError(f"{owner}: {arg} expected shape {want}, got {shape_str(value.shape)}")
+    if value.size == 0:
+        want = f"{expected or 'an array'} with every size >= 1"
+        raise InputError(f"{owner}: {arg} expected {want}, got shape {shape_str(value.shape)}")
+    return value
+
+
+def check_generator(owner: str, arg: str, value: object) -> None:
+    """A random source: a numpy.random.Generator (or None, for a fresh one)."""
+    if value is not None and not isinstance(value, np.random.Generator):
+        raise InputError(
+            f"{owner}: {arg} expected a numpy.random.Generator (np.random.default_rng(seed)) or None, "
+            f"got {value!r} ({type(value).__name__})"
         )

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from zerokara.errors import InputError
+from zerokara.errors import InputError, check_positive_float, check_probability, shape_str
 from zerokara.layers.base import Array
 from zerokara.layers.embedding import RowGrad
 
@@ -34,9 +34,7 @@ class Optimizer:
     slots: tuple[str, ...] = ()
 
     def __init__(self, lr: float) -> None:
-        if not lr > 0:
-            raise InputError(f"{type(self).__name__}: lr expected > 0, got {lr}")
-        self.lr = float(lr)
+        self.lr = check_positive_float(type(self).__name__, "lr", lr)
         self.t = 0  # number of updates done
         self.state: dict[str, dict[str, Array]] = {s: {} for s in self.slots}
 
@@ -47,9 +45,32 @@ class Optimizer:
         return buf
 
     def update(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        for name, p in params.items():  # all checked before any is changed
+            g = grads.get(name)
+            if getattr(g, "shape", None) != p.shape:
+                self._refuse(name, p, g, grads)
         self.t += 1
         for name, p in params.items():
             self._update_one(name, p, grads[name])
+
+    def _refuse(self, name: str, p: Array, g: object, grads: dict[str, Array]) -> None:
+        """The one-line error for a gradient that does not fit its parameter: missing,
+        not an array, or of another shape (NumPy would broadcast a (1,) into a (3,))."""
+        where = f"{type(self).__name__}.update: gradient of {name!r}"
+        if name not in grads:
+            others = sorted(set(grads) - {name})
+            raise InputError(
+                f"{where} expected (grads keyed like params), got none; grads has {others[:5]}"
+                + ("..." if len(others) > 5 else "")
+            )
+        if not hasattr(g, "shape"):
+            raise InputError(
+                f"{where} expected an array of shape {shape_str(p.shape)}, got {type(g).__name__}"
+            )
+        shape = g.shape
+        raise InputError(
+            f"{where} expected shape {shape_str(p.shape)} (the parameter's), got {shape_str(shape)}"
+        )
 
     def _update_one(self, name: str, p: Array, g: Array | RowGrad) -> None:
         bufs = [self._buf(slot, name, p) for slot in self.slots]
@@ -114,6 +135,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr)
+        check_probability(type(self).__name__, "momentum", momentum)
         self.momentum = momentum
 
     def _rule(self, p: Array, g: Array, v: Array) -> None:
@@ -141,6 +163,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:
         super().__init__(lr)
+        check_positive_float("AdaGrad", "eps", eps)
         self.eps = eps
 
     def _rule(self, p: Array, g: Array, h: Array) -> None:
@@ -155,6 +178,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-7) -> None:
         super().__init__(lr)
+        check_probability("RMSprop", "alpha", alpha)
+        check_positive_float("RMSprop", "eps", eps)
         self.alpha, self.eps = alpha, eps
 
     def _rule(self, p: Array, g: Array, h: Array) -> None:
@@ -177,6 +202,9 @@ class Adam(Optimizer):
         self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
         super().__init__(lr)
+        check_probability("Adam", "beta1", beta1)
+        check_probability("Adam", "beta2", beta2)
+        check_positive_float("Adam", "eps", eps)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _rule(self, p: Array, g: Array, m: Array, v: Array) -> None:
@@ -202,6 +230,8 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 
 
 def make_optimizer(name: str, lr: float) -> Optimizer:
+    if not isinstance(name, str):
+        raise InputError(f"optimizer: name expected one of {sorted(OPTIMIZERS)}, got {name!r}")
     try:
         cls = OPTIMIZERS[name.lower()]
     except KeyError:
@@ -214,6 +244,7 @@ def clip_grads(grads: dict[str, Array], max_norm: float) -> float:
 
     Returns the norm before clipping (as torch.nn.utils.clip_grad_norm_ does).
     """
+    check_positive_float("clip_grads", "max_norm", max_norm)
     total = float(
         np.sqrt(sum(g.sq_norm() if isinstance(g, RowGrad) else float(np.vdot(g, g)) for g in grads.values()))
     )

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara import init as initlib
-from zerokara.errors import InputError, check_dtype, check_input, shape_str
+from zerokara.errors import InputError, check_array, check_dtype, check_input, shape_str
 from zerokara.layers.base import Array, Module
 
 
@@ -218,6 +218,8 @@ class Convolution(Module):
     def __init__(self, W: Array, b: Array, stride: int = 1, pad: int = 0) -> None:
         super().__init__()
         name = type(self).__name__
+        check_array(name, "W", W, expected="(FN, C, FH, FW)")
+        check_array(name, "b", b, expected="(FN,)")
         if W.ndim != 4 or b.shape != (W.shape[0],):
             raise InputError(
                 f"{name}: expected W (FN, C, FH, FW) and b (FN,), "

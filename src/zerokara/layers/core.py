@@ -10,7 +10,17 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara import init as initlib
-from zerokara.errors import InputError, check_dtype, check_input, shape_str
+from zerokara.errors import (
+    InputError,
+    check_array,
+    check_dtype,
+    check_generator,
+    check_input,
+    check_positive_float,
+    check_positive_int,
+    check_probability,
+    shape_str,
+)
 from zerokara.layers.base import Array, Module
 
 
@@ -40,6 +50,8 @@ class Affine(Module):
 
     def __init__(self, W: Array, b: Array) -> None:
         super().__init__()
+        check_array("Affine", "W", W, expected="(D, H)")
+        check_array("Affine", "b", b, expected="(H,)")
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise InputError(
                 f"Affine: expected W (D, H) and b (H,), got W {shape_str(W.shape)}, b {shape_str(b.shape)}"
@@ -60,6 +72,7 @@ class Affine(Module):
         dtype: DTypeLike = np.float32,
     ) -> Affine:
         """A new layer with W (D, H) drawn by :func:`zerokara.init.weight` and b = 0."""
+        D, H = check_positive_int("Affine.create", "D", D), check_positive_int("Affine.create", "H", H)
         W = initlib.weight((D, H), rng, init, std=std, dtype=dtype)
         return cls(W, np.zeros(H, dtype=dtype))
 
@@ -150,8 +163,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        if not 0 <= p < 1:
-            raise InputError(f"Dropout: p expected in [0, 1), got {p}")
+        check_probability(type(self).__name__, "p", p)
+        check_generator(type(self).__name__, "rng", rng)
         self.p = p
         self.rng = rng if rng is not None else np.random.default_rng()
         self.mask: Array | None = None
@@ -201,6 +214,9 @@ class BatchNorm(Module):
         self, size: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype: DTypeLike = np.float32
     ) -> None:
         super().__init__()
+        size = check_positive_int("BatchNorm", "size", size)
+        check_probability("BatchNorm", "momentum", momentum, allow_one=True)
+        check_positive_float("BatchNorm", "eps", eps)
         self.params = {"gamma": np.ones(size, dtype=dtype), "beta": np.zeros(size, dtype=dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.running_mean = np.zeros(size, dtype=dtype)

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara import init as initlib
-from zerokara.errors import InputError, shape_str
+from zerokara.errors import InputError, check_array, check_positive_int, shape_str
 from zerokara.layers.base import Array, Module
 
 
@@ -125,8 +125,7 @@ class Embedding(Module):
 
     def __init__(self, W: Array) -> None:
         super().__init__()
-        if W.ndim != 2:
-            raise InputError(f"{type(self).__name__}: W expected shape (V, D), got {shape_str(W.shape)}")
+        check_array(type(self).__name__, "W", W, ndim=2, expected="(V, D)")
         self.params = {"W": W}
         self.grads = {"W": RowGrad(np.zeros(0, dtype=np.intp), W[:0].copy(), W.shape)}
         self.ids: np.ndarray | None = None
@@ -142,6 +141,8 @@ class Embedding(Module):
         dtype: DTypeLike = np.float32,
     ) -> Embedding:
         """W (V, D) ~ N(0, 0.01^2) as book 2 (or any :func:`zerokara.init.weight` kind)."""
+        V = check_positive_int(f"{cls.__name__}.create", "V", V)
+        D = check_positive_int(f"{cls.__name__}.create", "D", D)
         return cls(initlib.weight((V, D), rng, init, dtype=dtype))
 
     def forward(self, ids: np.ndarray) -> Array:

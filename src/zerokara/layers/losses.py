@@ -138,6 +138,12 @@ class TimeSoftmaxWithLoss(Module):
 
     def __init__(self, ignore_label: int | None = None) -> None:
         super().__init__()
+        if ignore_label is not None and (
+            not isinstance(ignore_label, (int, np.integer)) or isinstance(ignore_label, bool)
+        ):
+            raise InputError(
+                f"TimeSoftmaxWithLoss: ignore_label expected an integer label or None, got {ignore_label!r}"
+            )
         self.ignore_label = ignore_label
         self.y: Array | None = None
         self.ts: np.ndarray | None = None

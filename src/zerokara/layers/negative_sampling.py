@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from zerokara.errors import InputError, check_input, shape_str
+from zerokara.errors import (
+    InputError,
+    check_array,
+    check_generator,
+    check_input,
+    check_positive_int,
+    shape_str,
+)
 from zerokara.layers.base import Array, Module
 from zerokara.layers.core import sigmoid
 from zerokara.layers.embedding import RowGrad, check_ids
@@ -49,8 +56,7 @@ class EmbeddingDot(Module):
 
     def __init__(self, W: Array) -> None:
         super().__init__()
-        if W.ndim != 2:
-            raise InputError(f"EmbeddingDot: W expected shape (V, D), got {shape_str(W.shape)}")
+        check_array("EmbeddingDot", "W", W, ndim=2, expected="(V, D)")
         self.params = {"W": W}
         self.grads = {"W": RowGrad(np.zeros(0, dtype=np.intp), W[:0].copy(), W.shape)}
         self.h: Array | None = None
@@ -130,8 +136,10 @@ class UnigramSampler:
             )
         if corpus.size == 0:
             raise InputError("UnigramSampler: corpus is empty; negative sampling needs word counts")
-        if sample_size < 1:
-            raise InputError(f"UnigramSampler: sample_size expected >= 1, got {sample_size}")
+        check_positive_int("UnigramSampler", "sample_size", sample_size)
+        if not isinstance(power, (int, float, np.integer, np.floating)) or not 0 <= power < np.inf:
+            raise InputError(f"UnigramSampler: power expected a finite number >= 0, got {power!r}")
+        check_generator("UnigramSampler", "rng", rng)
         if corpus.min() < 0:
             raise InputError(f"UnigramSampler: corpus has a negative word id {int(corpus.min())}")
         V = int(corpus.max()) + 1 if vocab_size is None else int(vocab_size)
@@ -195,6 +203,7 @@ class NegativeSamplingLoss(Module):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        check_array("NegativeSamplingLoss", "W", W, ndim=2, expected="(V, D)")
         self.sampler = UnigramSampler(corpus, power, sample_size, vocab_size=W.shape[0], rng=rng)
         self.rng = self.sampler.rng  # the same generator; visible to checkpoints and gradcheck
         self.embed_dot = EmbeddingDot(W)

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara import init as initlib
-from zerokara.errors import InputError, check_dtype, check_input, shape_str
+from zerokara.errors import InputError, check_array, check_dtype, check_input, check_positive_int, shape_str
 from zerokara.layers.base import Array, Module
 from zerokara.layers.core import sigmoid
 
@@ -65,6 +65,34 @@ def cell_weights(
     return Wx, Wh
 
 
+def check_weights(layer: str, params: dict[str, Array], gates: int) -> None:
+    """A cell's weights as its constructor gets them: Wx (D, gH), Wh (H, gH) and each bias
+    (gH,), for ``gates`` blocks of H columns (1 RNN, 3 GRU, 4 LSTM), D and H at least 1."""
+    for k, v in params.items():
+        check_array(layer, k, v)
+    Wx, Wh = params["Wx"], params["Wh"]
+    biases = [k for k in params if k not in ("Wx", "Wh")]
+    H = Wh.shape[0] if Wh.ndim == 2 else 0
+    fits = (
+        Wx.ndim == 2
+        and H >= 1
+        and Wx.shape[0] >= 1
+        and Wh.shape[1] == Wx.shape[1] == gates * H
+        and all(params[k].shape == (gates * H,) for k in biases)
+    )
+    if not fits:
+        g = f"{gates}H" if gates > 1 else "H"
+        want = ", ".join([f"Wx (D, {g})", f"Wh (H, {g})", *(f"{k} ({g},)" for k in biases)])
+        got = ", ".join(f"{k} {shape_str(v.shape)}" for k, v in params.items())
+        raise InputError(f"{layer}: expected {want} with D, H >= 1, got {got}")
+
+
+def check_sizes(layer: str, D: int, H: int) -> None:
+    """``create``'s sizes: D inputs and H hidden units, each a positive integer."""
+    check_positive_int(layer, "D", D)
+    check_positive_int(layer, "H", H)
+
+
 def check_step(layer: str, params: dict[str, Array], x: Array, *states: tuple[str, Array]) -> None:
     """One step's input x (N, D) and states (name, (N, H)) against the cell's weights."""
     D, H = params["Wx"].shape[0], params["Wh"].shape[0]
@@ -94,6 +122,7 @@ class RNN(Module):
         super().__init__()
         self.activation = check_activation(type(self).__name__, activation)
         self.params = {"Wx": Wx, "Wh": Wh, "b": b}
+        check_weights(type(self).__name__, self.params, self.gates)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.cache: tuple | None = None
 
@@ -108,6 +137,7 @@ class RNN(Module):
         dtype: DTypeLike = np.float32,
         **kw,
     ) -> RNN:
+        check_sizes(f"{cls.__name__}.create", D, H)
         Wx, Wh = cell_weights(D, H, cls.gates, rng, init, dtype)
         return cls(Wx, Wh, np.zeros(cls.gates * H, dtype=dtype), **kw)
 
@@ -309,6 +339,7 @@ class GRU(RNN):
         Module.__init__(self)
         bh = np.zeros_like(bx) if bh is None else bh
         self.params = {"Wx": Wx, "Wh": Wh, "bx": bx, "bh": bh}
+        check_weights(type(self).__name__, self.params, self.gates)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.cache = None
 

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara.layers.base import Array, Module
-from zerokara.layers.recurrent import cell_weights, check_activation, check_step
+from zerokara.layers.recurrent import cell_weights, check_activation, check_sizes, check_step, check_weights
 from zerokara.layers.time_base import TimeGrads, TimeRecurrent
 
 
@@ -52,6 +52,7 @@ class _Cell(Module):
 
     def __init__(self, **params: Array) -> None:
         super().__init__()
+        check_weights(type(self).__name__, params, self.gates)
         self.params = params
         self.grads = {k: np.zeros_like(v) for k, v in params.items()}
         self.cache: tuple | None = None
@@ -68,6 +69,7 @@ class _Cell(Module):
         **kw,
     ) -> _Cell:
         """Weights drawn as the fast cell's ``create`` draws them; biases zero."""
+        check_sizes(f"{cls.__name__}.create", D, H)
         Wx, Wh = cell_weights(D, H, cls.gates, rng, init, dtype)
         # the cells' own __init__ take (Wx, Wh, b, ...) positionally; _Cell's takes them by name
         return cls(Wx, Wh, np.zeros(cls.gates * H, dtype=dtype), **kw)  # type: ignore[call-arg]

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zerokara import init as initlib
-from zerokara.errors import InputError, check_input, shape_str
+from zerokara.errors import InputError, check_array, check_input, check_positive_int, shape_str
 from zerokara.layers.base import Array, Module
 from zerokara.layers.core import Dropout
 from zerokara.layers.recurrent import (
@@ -186,8 +186,10 @@ class TimeAffine(Module):
 
     def __init__(self, W: Array, b: Array, *, transpose_W: bool = False) -> None:
         super().__init__()
+        check_array("TimeAffine", "W", W, ndim=2, expected="(H, D)" if transpose_W else "(D, H)")
+        check_array("TimeAffine", "b", b, expected="(H,)")
         H = W.shape[0] if transpose_W else W.shape[1]
-        if W.ndim != 2 or b.shape != (H,):
+        if b.shape != (H,):
             raise InputError(
                 f"TimeAffine: W {shape_str(W.shape)} and b {shape_str(b.shape)} do not fit "
                 f"(transpose_W={transpose_W})"
@@ -207,6 +209,10 @@ class TimeAffine(Module):
         init: str | float = "xavier",
         dtype: DTypeLike = np.float32,
     ) -> TimeAffine:
+        D, H = (
+            check_positive_int("TimeAffine.create", "D", D),
+            check_positive_int("TimeAffine.create", "H", H),
+        )
         return cls(initlib.weight((D, H), rng, init, dtype=dtype), np.zeros(H, dtype=dtype))
 
     def forward(self, xs: Array) -> Array:

@@ -25,7 +25,7 @@ from numpy.typing import DTypeLike
 
 from zerokara.errors import InputError, check_dtype, check_input, shape_str
 from zerokara.layers.base import Array, Module
-from zerokara.layers.recurrent import RNN
+from zerokara.layers.recurrent import RNN, check_sizes, check_weights
 
 #: what a Time layer's backward returns: dxs (None with ``input_grad`` off) or, when forward
 #: was given the initial state, ``(dxs, dh0[, dc0])``. Which of the two depends on the call,
@@ -34,7 +34,9 @@ TimeGrads: TypeAlias = Any
 
 
 class _Cell(Protocol):
-    """What ``cell`` must be: a one-step layer class with ``create``."""
+    """What ``cell`` must be: a one-step layer class with ``create`` and ``gates``."""
+
+    gates: int
 
     def create(
         self, D: int, H: int, rng: np.random.Generator, *, init: str | float = ..., dtype: DTypeLike = ...
@@ -50,6 +52,7 @@ class TimeRecurrent(Module):
 
     def __init__(self, params: dict[str, Array], stateful: bool) -> None:
         super().__init__()
+        check_weights(type(self).__name__, params, self.cell.gates)
         self.params = params
         self.grads = {k: np.zeros_like(v) for k, v in params.items()}
         self.stateful = stateful
@@ -71,6 +74,7 @@ class TimeRecurrent(Module):
         **kw,
     ) -> Self:
         """A new layer with weights drawn as ``cell.create`` draws them (biases zero)."""
+        check_sizes(f"{cls.__name__}.create", D, H)
         c = cls.cell.create(D, H, rng, init=init, dtype=dtype)
         # each subclass's __init__ takes its cell's parameters in order (Wx, Wh, b[, bh]),
         # which a type checker cannot count in *values()

@@ -32,6 +32,8 @@ FORMAT = "zerokara-checkpoint"
 #: 2: with the SHA-256 manifest (1: without; still read)
 VERSION = 2
 MANIFEST = "zerokara-sha256"
+_UMASK = os.umask(0o022)  # read (the only way is to set it) and put back at once
+os.umask(_UMASK)
 
 
 class StorageError(ZerokaraError, OSError):
@@ -49,8 +51,11 @@ def atomic_file(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     killed writer left. An OSError (a full disk, a folder that is a file) becomes
     one :class:`StorageError` line naming ``path`` and what was kept."""
     path = Path(path)
+    if path.is_dir():
+        raise StorageError(f"cannot write {path}: it is a folder; give a file name")
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a plain write honours the umask
         os.close(fd)
     except OSError as e:
         raise StorageError(f"cannot write {path}: {_why(e)}; nothing was changed") from None

@@ -50,10 +50,7 @@ class FolderLock:
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
-            raise FolderBusyError(
-                f"{self.folder} is in use: another {self.what} ({holder}) is writing into it; "
-                f"wait for it to end or choose another folder"
-            ) from None
+            raise FolderBusyError(self._busy(holder)) from None
         except BaseException:
             os.close(fd)
             raise
@@ -63,6 +60,22 @@ class FolderLock:
             fd, json.dumps({"pid": os.getpid(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode(), 0
         )
         self._fd = fd
+
+    def acquire_and_release(self) -> None:
+        path = self.folder / LOCK
+        fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusyError(self._busy(_holder(fd))) from None
+        finally:
+            os.close(fd)  # closing lets go of the lock too
+
+    def _busy(self, holder: str) -> str:
+        return (
+            f"{self.folder} is in use: another {self.what} ({holder}) is writing into it; "
+            f"wait for it to end or choose another folder"
+        )
 
     def release(self) -> None:
         if self._fd is not None:
@@ -78,6 +91,13 @@ class FolderLock:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+
+
+def busy(folder: Path | str, what: str = "run") -> None:
+    """Raise :class:`FolderBusyError` if another process holds ``folder``'s lock
+    (checked by taking it and letting go at once); nothing if it is free."""
+    if (Path(folder) / LOCK).is_file():
+        FolderLock(folder, what).acquire_and_release()
 
 
 def _holder(fd: int) -> str:

@@ -348,3 +348,31 @@ def test_short_run_on_real_ptb(monkeypatch):
     metrics = trainer.fit(train[:100_000], valid[:20_000], epochs=1, batch_size=20, time_size=35)
     assert before > 9000
     assert metrics["valid_perplexity"] < 700
+
+
+def test_a_diverging_rnnlm_stops_with_one_line_and_keeps_its_last_good_checkpoint(
+        tmp_path, synthetic_ptb, capsys):
+    """Found: an rnnlm that diverged ended with exit 0 and perplexity 2.6e59 (or an
+    OverflowError traceback). Now the loss whose exp overflows float32 stops it."""
+    out = tmp_path / "run"
+    common = ["train", "rnnlm", "--wordvec", "8", "--hidden", "16", "--batch-size", "4",
+              "--time-size", "10", "--max-grad", "none", "--out", str(out), "--no-progress"]
+    assert main([*common, "--lr", "2", "--epochs", "1"]) == 0
+    before = (out / "checkpoint.safetensors").read_bytes()
+    capsys.readouterr()
+    # the same run, resumed for more epochs, cannot take another lr: a new run diverges instead
+    assert main([*common[:-3], "--lr", "1e6", "--epochs", "2", "--out", str(tmp_path / "b"),
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the run diverged" in err and "Traceback" not in err
+    assert not (tmp_path / "b" / "metrics.json").exists()
+    assert (out / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_perplexity_of_a_diverged_model_is_inf_not_an_overflow_error():
+    from zerokara.train.lm import perplexity
+
+    model = tiny_model()
+    model.layers["affine"].params["b"][:] = np.float32(1e30) * np.arange(V, dtype=np.float32)
+    with np.errstate(all="ignore"):
+        assert perplexity(model, synthetic_corpus(), batch_size=4, time_size=10) == math.inf

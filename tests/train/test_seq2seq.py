@@ -74,6 +74,8 @@ def test_translate_and_attention_map(dates_run, tmp_path, capsys):
 @pytest.mark.parametrize("text,message", [
     ("september 27, 1994 #", "character '#' at position 19 of 'september 27, 1994 #' is not in the"),
     ("september 27, 1994 and some more", "has 32 characters; the model reads at most 29"),
+    ("", "translate: question '' is empty"),  # was: exit 0 and a blank line
+    ("   ", "translate: question '   ' is empty"),
 ])
 def test_bad_questions_are_one_line(dates_run, capsys, text, message):
     assert main(["translate", str(dates_run), text]) == 1
@@ -140,3 +142,12 @@ def test_books_addition_short_run(tmp_path, monkeypatch):
                  "--epochs", "1", "--out", str(out), "--no-progress"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["final_loss"] <= 1.85, metrics
+
+
+def test_an_attention_map_out_that_is_a_folder_is_one_line(dates_run, tmp_path, capsys):
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    assert main(["attention-map", str(dates_run), "september 27, 1994", "--out", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot write {folder}: it is a folder" in err
+    assert list(folder.iterdir()) == []

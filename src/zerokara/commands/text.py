@@ -42,6 +42,9 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     p.add_argument(
         "--out", help="run folder for the vectors and metrics.json (default runs/count-vectors-<time>)"
     )
+    p.add_argument(
+        "--resume", action="store_true", help="a finished run in --out: check it, write what a kill kept out"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or step lines")
     p.set_defaults(func=_train)
 
@@ -58,8 +61,10 @@ def _train(args: argparse.Namespace) -> int:
     config = CountVectorsConfig(**given(args, CountVectorsConfig))
     toy = config.data == "toy"
     run = train_count_vectors(
-        config, out_dir=run_folder(args, "count-vectors"), reporter=rep, keep_matrices=toy
+        config, out_dir=run_folder(args, "count-vectors"), reporter=rep, keep_matrices=toy, resume=args.resume
     )
+    if run.finished:
+        return 0
     wv = run.vectors
     if toy:
         assert run.co_matrix is not None and run.ppmi_matrix is not None  # keep_matrices

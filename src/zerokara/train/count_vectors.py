@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from zerokara.errors import InputError
-from zerokara.io import atomic_write_text, save_checkpoint
+from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint
+from zerokara.runlock import clean_temporaries, locked
 from zerokara.text import BOOK2_SENTENCE, co_occurrence, ppmi, preprocess, svd_vectors
 from zerokara.train.report import Reporter
-from zerokara.train.state import CHECKPOINT, open_run_dir
+from zerokara.train.state import CHECKPOINT, check_config, open_run_dir
 from zerokara.word_vectors import AnalogyResult, WordVectors
 
 #: book 2's toy sentence (section 2.3)
@@ -95,6 +96,7 @@ class CountVectorsRun:
     analogy: AnalogyResult | None = None
     co_matrix: np.ndarray | None = None
     ppmi_matrix: np.ndarray | None = None
+    finished: bool = False  # a finished run resumed: read back, nothing computed
 
 
 def load_corpus(data: str) -> tuple[np.ndarray, list[str]]:
@@ -119,6 +121,7 @@ def train_count_vectors(
     out_dir: Path | str | None = None,
     reporter: Reporter | None = None,
     keep_matrices: bool = False,
+    resume: bool = False,
 ) -> CountVectorsRun:
     """Count, PPMI, SVD; evaluate the analogies; save the vectors into ``out_dir``
     (None: nothing is written). Quiet unless given a ``reporter``.
@@ -136,7 +139,11 @@ def train_count_vectors(
         raise InputError(f"count-vectors: --questions expected a file, got {str(questions)!r} (not found)")
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and (out / CHECKPOINT).exists():
-        open_run_dir(out, resume=False)  # raises: the folder holds a run already
+        if not resume:
+            open_run_dir(out, resume=False)  # raises: the folder holds a run already
+        return _finished(out, c, rep)
+    if resume:
+        open_run_dir(out, resume=True)  # raises: nothing to resume
     corpus, words = load_corpus(c["data"])
     V = len(words)
     if V > MAX_VOCAB:
@@ -206,16 +213,53 @@ def train_count_vectors(
     if out is not None:
         out = open_run_dir(out, resume=False)
         assert out is not None  # a folder was given
-        meta = {
-            # "word2vec": the kind load_word_vectors (zerokara similar / analogy) reads;
-            # "method" says how these vectors were made
-            "kind": "word2vec",
-            "method": "count-vectors",
-            "vectors": VECTORS_KEY,
-            "vocab": words,
-            "config": c,
-            "metrics": metrics,
-        }
-        save_checkpoint(out / CHECKPOINT, {VECTORS_KEY: U}, meta)
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        with locked(out, "run"):
+            _save(out, words, c, metrics, U)
     return CountVectorsRun(metrics, vectors, out, c, corpus, analogy, kept_C, kept_M)
+
+
+def _finished(out: Path, c: dict[str, Any], rep: Reporter) -> CountVectorsRun:
+    """``--resume`` on a finished run (count-vectors finishes in one go): its settings
+    checked, metrics.json written again if a kill kept it from being written, nothing
+    computed."""
+    path = out / CHECKPOINT
+    with locked(out, "run"):
+        clean_temporaries(out)
+        tensors, meta = load_checkpoint(path)
+        if meta.get("method") != "count-vectors":
+            raise InputError(f"{path} is not a count-vectors run")
+        check_config(path, meta.get("config", {}), c)
+        metrics = meta["metrics"]
+        text = json.dumps(metrics, indent=2) + "\n"
+        view = out / "metrics.json"
+        redraw = not view.is_file() or view.read_text() != text
+        if redraw:
+            atomic_write_text(view, text)
+    rep.info(
+        f"{out}: the run is finished; nothing to compute"
+        + ("; wrote metrics.json again from its checkpoint" if redraw else ", its files are unchanged")
+    )
+    vectors = WordVectors(tensors[VECTORS_KEY], list(meta["vocab"]))
+    return CountVectorsRun(metrics, vectors, out, c, np.empty(0, dtype=np.int64), finished=True)
+
+
+def _save(out: Path, words: list[str], c: dict[str, Any], metrics: dict[str, Any], U: np.ndarray) -> None:
+    """The vectors, vocabulary, settings and metrics in one checkpoint (one rename);
+    metrics.json is its view."""
+    if (out / CHECKPOINT).exists():  # another run got there first, between the check and the lock
+        raise InputError(f"{out} already holds a run ({CHECKPOINT}); choose another --out")
+    clean_temporaries(out)  # a killed writer's, never a live one's: we hold the lock
+    meta = {
+        # "word2vec": the kind load_word_vectors (zerokara similar / analogy) reads;
+        # "method" says how these vectors were made
+        "kind": "word2vec",
+        "method": "count-vectors",
+        "vectors": VECTORS_KEY,
+        "vocab": words,
+        "config": c,
+        "metrics": metrics,
+    }
+    # metrics.json first: until the checkpoint commits, the folder holds no run and a
+    # second try computes both again; after it, both are there
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    save_checkpoint(out / CHECKPOINT, {VECTORS_KEY: U}, meta)

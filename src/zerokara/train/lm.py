@@ -34,7 +34,9 @@ from zerokara.optim import Optimizer
 from zerokara.train.loop import Trainer
 from zerokara.train.state import CHECKPOINT as CHECKPOINT  # re-exported: both LM checkpoint names here
 
-BEST = "best.safetensors"  # the model with the best valid perplexity so far
+BEST = "best.safetensors"
+#: a perplexity above float32's largest number: the model has diverged
+PPL_DIVERGED = float(np.finfo(np.float32).max)  # the model with the best valid perplexity so far
 DECAYS = ("plateau", "zaremba", "none")
 STREAMS = ("restart", "continue")
 
@@ -111,7 +113,9 @@ def perplexity(
     finally:
         model.reset_state()
         model.train(was_training)
-    return float(math.exp(total / count))
+    mean = total / count
+    # a diverged model: inf, not an OverflowError (its trainer reports the divergence)
+    return float(math.exp(mean)) if mean < 709 else math.inf
 
 
 @dataclass
@@ -261,6 +265,8 @@ class LMTrainer(Trainer):
         self._improved = True
         if self.valid is not None:
             ppl = self.evaluate(self.valid)
+            if not ppl <= PPL_DIVERGED:
+                self.diverged(f"valid perplexity became {ppl:.4g} after epoch {self.epoch}")
             row["valid_perplexity"] = ppl
             self._improved = ppl < self.best_ppl
             if self._improved:

@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -50,7 +50,7 @@ from zerokara.options import clip_norm
 from zerokara.regularize import WeightDecay
 from zerokara.runlock import clean_temporaries, locked
 from zerokara.train.report import Reporter
-from zerokara.train.state import CHECKPOINT, load_run, save_run, write_meta_view
+from zerokara.train.state import CHECKPOINT, MAY_CHANGE, load_run, meta_view, save_run
 
 #: the layout of the loop's checkpoint meta; 1 = zerokara 0.1.0's trainers
 FORMAT = 2
@@ -123,6 +123,7 @@ class Trainer:
         self._stop = False
         self.resumed = False  # set by resume(): a finished run resumed trains nothing
         self.final_metrics: dict[str, Any] | None = None  # set when the run's last checkpoint is written
+        self._meta: dict[str, Any] = {}  # the meta of the checkpoint last written or read
         self._target: tuple[int | None, int | None] = (None, None)  # run()'s epochs and iters
 
     # -- what a task supplies -------------------------------------------------------------
@@ -266,17 +267,22 @@ class Trainer:
         return dict(self.final_metrics)
 
     def _views_missing(self) -> list[str]:
-        assert self.out_dir is not None and self.final_metrics is not None
-        views = {
-            HISTORY: json.dumps(self.history) + "\n",
-            "metrics.json": json.dumps(self.final_metrics, indent=2) + "\n",
-        }
+        """The views that differ from what the checkpoint says (metrics.json is written
+        after the plots, so a present and equal one means the plots were drawn)."""
+        assert self.out_dir is not None
         missing = []
-        for name, text in views.items():
+        for name, text in self._views().items():
             f = self.out_dir / name
             if not f.is_file() or f.read_text() != text:
                 missing.append(name)
         return missing
+
+    def _views(self) -> dict[str, str]:
+        """The text files derived from the committed checkpoint, by name."""
+        views = {HISTORY: json.dumps(self.history) + "\n", "checkpoint.json": meta_view(self._meta)}
+        if self.final_metrics is not None:
+            views["metrics.json"] = json.dumps(self.final_metrics, indent=2) + "\n"
+        return views
 
     def step(self, batch: tuple) -> float:
         """One update: forward, finite-loss check, backward, clipping, update."""
@@ -306,12 +312,14 @@ class Trainer:
             if not math.isfinite(loss)
             else f"exploded to {loss:.4g} (exp(loss) overflows float32)"
         )
+        self.diverged(f"loss {what} at {self.step_name()}")
+
+    def diverged(self, what: str) -> NoReturn:
+        """Stop the run: one line saying what diverged, what to change, and the last
+        good checkpoint (named only when there is one)."""
         ckpt = self.out_dir / CHECKPOINT if self.out_dir is not None else None
         where = f" The last good checkpoint is {ckpt}." if ckpt is not None and ckpt.is_file() else ""
-        raise NaNLossError(
-            f"loss {what} at {self.step_name()}: the run diverged; "
-            f"{self.nan_hint.format(lr=self.optimizer.lr)}.{where}"
-        )
+        raise NaNLossError(f"{what}: the run diverged; {self.nan_hint.format(lr=self.optimizer.lr)}.{where}")
 
     def step_name(self) -> str:
         """The step about to be taken, as an error message names it."""
@@ -366,9 +374,13 @@ class Trainer:
         metrics = self.final_metrics if self.final_metrics is not None else self.metrics()
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out_dir / HISTORY, json.dumps(self.history) + "\n")
-            atomic_write_text(self.out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            views = self._views()
+            done = views.pop("metrics.json")
+            for name, text in views.items():
+                atomic_write_text(self.out_dir / name, text)
             self.plot()
+            # last: a metrics.json equal to the checkpoint's says every view was drawn
+            atomic_write_text(self.out_dir / "metrics.json", done)
         return dict(metrics)
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -400,10 +412,11 @@ class Trainer:
             **meta,
         }
         path = self.out_dir / CHECKPOINT
-        meta = save_run(path, self.model, self.optimizer, rng=self.rng, meta=meta, tensors=tensors)
+        self._meta = save_run(path, self.model, self.optimizer, rng=self.rng, meta=meta, tensors=tensors)
         # the views: a kill before them loses nothing, the checkpoint holds what they show
-        atomic_write_text(self.out_dir / HISTORY, json.dumps(self.history) + "\n")
-        write_meta_view(path, meta)
+        for name, text in self._views().items():
+            if name != "metrics.json":  # finish() writes it, after the plots
+                atomic_write_text(self.out_dir / name, text)
 
     def checkpoint_path(self, path: Path | str | None = None) -> Path:
         """``path``, or by default out_dir's checkpoint."""
@@ -437,6 +450,7 @@ class Trainer:
             check_keys=check_keys,
             key_defaults=key_defaults,
         )
+        self._meta = meta
         fmt = meta.get("run_format", 1)
         if fmt > FORMAT:
             raise CheckpointError(
@@ -453,6 +467,15 @@ class Trainer:
             self.history = meta["history"]
         else:  # a checkpoint from before the history was in it: history.json, cut back to it
             self.history = self._read_history(path.parent / HISTORY)
+        # the settings a resume may change (the length): a change is kept in the history
+        old = meta.get("config", {})
+        changed = {
+            k: [old[k], self.config[k]]
+            for k in MAY_CHANGE
+            if k in old and old[k] != self.config.get(k, old[k])
+        }
+        if changed:
+            self.history.setdefault("resumes", []).append({"iteration": self.iteration, **changed})
         if self.pos:
             # the epoch's order is drawn again, and the task's state restored, when run()
             # starts: both need the data, which fit() brings

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from zerokara.errors import CheckpointError, InputError
-from zerokara.io import atomic_write_text, load_checkpoint, save_checkpoint, split_prefix
+from zerokara.io import load_checkpoint, save_checkpoint, split_prefix
 from zerokara.layers.base import Module
 from zerokara.optim import Optimizer
+from zerokara.runlock import busy
 
 CHECKPOINT = "checkpoint.safetensors"
 
@@ -53,11 +54,11 @@ def save_run(
     return meta
 
 
-def write_meta_view(path: Path, meta: dict[str, Any]) -> None:
-    """``checkpoint.json`` beside the checkpoint ``path``: its meta for people to read
-    (the history has its own file). Derived: the checkpoint is the record."""
-    view = {k: v for k, v in meta.items() if k not in ("history", "metrics")}
-    atomic_write_text(path.with_suffix(".json"), json.dumps(view, indent=2) + "\n")
+def meta_view(meta: dict[str, Any]) -> str:
+    """The text of ``checkpoint.json``: a checkpoint's meta for people to read (the
+    history and the metrics have their own files). Derived: the checkpoint is the record."""
+    skip = ("history", "metrics", "format", "version")
+    return json.dumps({k: v for k, v in meta.items() if k not in skip}, indent=2) + "\n"
 
 
 def _number(v: Any) -> Any:
@@ -183,6 +184,7 @@ def open_run_dir(out_dir: Path | str | None, resume: bool) -> Path | None:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} is a file, not a folder; give a folder for the run")
+    busy(out)  # another process writing there is named before anything else is said
     ckpt = out / CHECKPOINT
     if resume and not ckpt.is_file():
         raise InputError(f"--resume: no checkpoint in {out} ({ckpt} not found)")

@@ -10,30 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.data.conftest import GOOD, PAYLOAD, REL
 from zerokara.data import data_dir, fetch
 from zerokara.data.fetch import sha256_of
 from zerokara.errors import DataError
-
-PAYLOAD = b"zerokara test payload\n" * 100
-GOOD = hashlib.sha256(PAYLOAD).hexdigest()
-REL = "toy/file.bin"
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty data dir, selected through ZEROKARA_DATA_DIR."""
-    d = tmp_path / "data"
-    monkeypatch.setenv("ZEROKARA_DATA_DIR", str(d))
-    return d
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> str:
-    """A file:// URL serving PAYLOAD."""
-    src = tmp_path / "mirror" / "file.bin"
-    src.parent.mkdir()
-    src.write_bytes(PAYLOAD)
-    return src.as_uri()
 
 
 def files_in(folder: Path) -> list[str]:

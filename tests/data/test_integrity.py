@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -24,24 +23,7 @@ from zerokara.runlock import LOCK, FolderLock, clean_temporaries
 
 fetch_mod = sys.modules["zerokara.data.fetch"]  # the module (zerokara.data.fetch is the function)
 
-PAYLOAD = b"zerokara integrity payload\n" * 1000
-GOOD = hashlib.sha256(PAYLOAD).hexdigest()
-REL = "toy/file.bin"
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "data"
-    monkeypatch.setenv("ZEROKARA_DATA_DIR", str(d))
-    return d
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> str:
-    src = tmp_path / "mirror" / "file.bin"
-    src.parent.mkdir()
-    src.write_bytes(PAYLOAD)
-    return src.as_uri()
+from tests.data.conftest import GOOD, PAYLOAD, REL  # noqa: E402 (the served file; fixtures root, served)
 
 
 # -- book 2's seq2seq files ---------------------------------------------------------

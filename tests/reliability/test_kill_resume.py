@@ -129,30 +129,13 @@ def plan(
     fraction of the time left, see :func:`delay`)."""
     rng = random.Random(f"zerokara kill-resume {name}")
     steps: list[tuple[str, float | Kill]] = [("timed", rng.uniform(0.0, 0.5)) for _ in range(timed)]
-    steps += [
-        (
-            "replace",
-            Kill(
-                out,
-                replace=rng.randint(1, min(8, clock["replaces"])),
-                when=rng.choice(["before", "after"]),
-                final_commit=True,
-            ),
-        )
-        for _ in range(replaces)
-    ]
-    steps += [
-        (
-            "fsync",
-            Kill(
-                out,
-                fsync=rng.randint(1, min(12, clock["fsyncs"])),
-                when=rng.choice(["before", "after"]),
-                final_commit=True,
-            ),
-        )
-        for _ in range(fsyncs)
-    ]
+
+    def at(hook: str, most: int) -> tuple[str, Kill]:  # the k-th os.replace or os.fsync
+        k = rng.randint(1, most)
+        return hook, Kill(out, **{hook: k}, when=rng.choice(["before", "after"]), final_commit=True)
+
+    steps += [at("replace", min(8, clock["replaces"])) for _ in range(replaces)]
+    steps += [at("fsync", min(12, clock["fsyncs"])) for _ in range(fsyncs)]
     rng.shuffle(steps)
     return steps
 

@@ -23,23 +23,10 @@ from zerokara.sweep import results as results_mod
 TOY = get_task("toy")
 
 
-def sweep_cmd(out: Path, iters: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "zerokara",
-        "sweep",
-        "binary-addition",
-        "--iters",
-        str(iters),
-        "--seeds",
-        "1",
-        "--workers",
-        "1",
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
+def sweep_cmd(out: Path, iters: int, seeds: int = 1, workers: int = 1) -> list[str]:
+    """``python -m zerokara sweep binary-addition`` into ``out`` (also test_orphans')."""
+    return [sys.executable, "-m", "zerokara", "sweep", "binary-addition", "--iters", str(iters),
+            "--seeds", str(seeds), "--workers", str(workers), "--out", str(out), "--no-progress"]
 
 
 def holder_pid(folder: Path) -> int | None:

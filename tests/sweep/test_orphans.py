@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.sweep.test_lock import sweep_cmd
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -57,22 +58,7 @@ def cpu_seconds(pid: int) -> float:
 
 def test_a_sweep_killed_with_kill_9_leaves_no_process_behind(tmp_path):
     # trials long enough (a million updates) to be mid-way when the sweep dies
-    cmd = [
-        sys.executable,
-        "-m",
-        "zerokara",
-        "sweep",
-        "binary-addition",
-        "--iters",
-        "1000000",
-        "--seeds",
-        "2",
-        "--workers",
-        "2",
-        "--out",
-        str(tmp_path / "s"),
-        "--no-progress",
-    ]
+    cmd = sweep_cmd(tmp_path / "s", 1_000_000, seeds=2, workers=2)
     sweep = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     kids: list[int] = []
     try:

@@ -41,6 +41,17 @@ from zerokara.layers import (
 )
 from zerokara.layers.negative_sampling import EmbeddingDot
 from zerokara.layers.time_base import TimeRecurrent
+from zerokara.layers.transformer import (
+    GELU,
+    FeedForward,
+    LayerNorm,
+    MultiHeadAttention,
+    PositionalEncoding,
+    ScaledDotProductAttention,
+    Softmax,
+    causal_mask,
+    padding_mask,
+)
 from zerokara.models import BinaryAdditionRNN, MultiLayerNet, SimpleConvNet, TwoLayerNet
 from zerokara.models.binary_addition import encode
 
@@ -91,6 +102,41 @@ def _time(cls: type[TimeRecurrent], s: Sizes, r: np.random.Generator, **kw) -> t
     layer.forward(_seq(s, r))  # carry a state in (replaced by h0 below, but exercised)
     states = (_h(s, r), _h(s, r)) if cls is TimeLSTM else (_h(s, r),)
     return layer, (_seq(s, r), *states)
+
+
+def _layer_norm(s: Sizes, rng: np.random.Generator) -> tuple[Module, tuple]:
+    ln = LayerNorm(s["D"], dtype=F64)
+    ln.params["gamma"][...] = rng.uniform(0.5, 1.5, s["D"])
+    ln.params["beta"][...] = rng.standard_normal(s["D"])
+    return ln, (_seq(s, rng),)
+
+
+def _sdpa(s: Sizes, rng: np.random.Generator) -> tuple[Module, tuple]:
+    """2 heads; q, k (N, 2, T, D), v (N, 2, T, H) and the causal mask (T, T)."""
+    q, k = (rng.standard_normal((s["N"], 2, s["T"], s["D"])) for _ in range(2))
+    v = rng.standard_normal((s["N"], 2, s["T"], s["H"]))
+    return ScaledDotProductAttention(), (q, k, v, causal_mask(s["T"]))
+
+
+def _mha(s: Sizes, rng: np.random.Generator) -> tuple[Module, tuple]:
+    """2 heads of D features (d_model = 2D), cross-attention over T + 1 keys, the last key of
+    the first sequence padding (hidden by a padding mask)."""
+    d_model = 2 * s["D"]
+    mha = MultiHeadAttention(d_model, 2, rng=rng, dtype=F64)
+    for b in ("bq", "bk", "bv", "bo"):  # non-zero biases, so their gradients mean something
+        mha.params[b][...] = rng.standard_normal(d_model) * 0.5
+    ids = np.ones((s["N"], s["T"] + 1), dtype=np.int64)
+    ids[0, -1] = 0
+    query = rng.standard_normal((s["N"], s["T"], d_model))
+    key_value = rng.standard_normal((s["N"], s["T"] + 1, d_model))
+    return mha, (query, key_value, padding_mask(ids, 0))
+
+
+def _feed_forward(activation: str) -> Factory:
+    return lambda s, r: (
+        FeedForward(s["D"], s["H"], activation, rng=r, dtype=F64),
+        (_seq(s, r),),
+    )
 
 
 EXAMPLES: dict[str, tuple[str, Factory]] = {
@@ -173,6 +219,27 @@ EXAMPLES: dict[str, tuple[str, Factory]] = {
         "TimeAttention: dot-product weights over encoder states, weighted sum",
         lambda s, r: (TimeAttention(), (_seq(s, r), r.standard_normal((s["N"], s["T"] + 1, s["D"])))),
     ),
+    "softmax": (
+        "softmax over the last axis (attention's weights)",
+        lambda s, r: (Softmax(), (_x(s, r, "C"),)),
+    ),
+    "layer-norm": ("layer normalisation over the last axis of (N, T, D)", _layer_norm),
+    "gelu": (
+        "GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
+        lambda s, r: (GELU(), (_x(s, r),)),
+    ),
+    "scaled-dot-product-attention": ("softmax(q k^T / sqrt(dk)) v, 2 heads, causal mask", _sdpa),
+    "multi-head-attention": ("MultiHeadAttention, 2 heads, with a padding mask", _mha),
+    "positional-encoding": (
+        "sinusoidal positional encoding added to x (N, T, D)",
+        lambda s, r: (PositionalEncoding(s["T"] + 2, s["D"], dtype=F64), (_seq(s, r),)),
+    ),
+    "positional-encoding-learned": (
+        "learned positional encoding: a parameter P (max_len, D) added to x",
+        lambda s, r: (PositionalEncoding(s["T"] + 2, s["D"], learned=True, rng=r, dtype=F64), (_seq(s, r),)),
+    ),
+    "feed-forward": ("position-wise Affine -> ReLU -> Affine over (N, T, D)", _feed_forward("relu")),
+    "feed-forward-gelu": ("position-wise Affine -> GELU -> Affine over (N, T, D)", _feed_forward("gelu")),
     "binary-addition": (
         "the course's binary-addition RNN (sigmoid, squared error, BPTT over 8 bits)",
         lambda s, r: (

@@ -25,6 +25,17 @@ from zerokara.layers.reference import (
 )
 from zerokara.layers.reference_conv import Im2colConvolution, SimpleConvolution, SimplePooling
 from zerokara.layers.time import Bidirectional, TimeAffine, TimeDropout, TimeGRU, TimeLSTM, TimeRNN
+from zerokara.layers.transformer import (
+    GELU,
+    FeedForward,
+    LayerNorm,
+    MultiHeadAttention,
+    PositionalEncoding,
+    ScaledDotProductAttention,
+    Softmax,
+    causal_mask,
+    padding_mask,
+)
 
 __all__ = [
     "EmbeddingDot",
@@ -75,4 +86,14 @@ __all__ = [
     "SimpleConvolution",
     "Im2colConvolution",
     "SimplePooling",
+    # the transformer (Vaswani et al., 2017): attention with heads and masks, and what surrounds it
+    "Softmax",
+    "LayerNorm",
+    "GELU",
+    "ScaledDotProductAttention",
+    "MultiHeadAttention",
+    "PositionalEncoding",
+    "FeedForward",
+    "causal_mask",
+    "padding_mask",
 ]

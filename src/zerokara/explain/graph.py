@@ -165,3 +165,13 @@ class Graph:
     def depends(self, node: Node, on: Node) -> bool:
         """Whether there is a path of edges from ``on`` to ``node``."""
         return on.id in self.ancestors(node)
+
+
+def refs(nodes: list[Node]) -> str:
+    """How text points at nodes: ``#13-#21`` for consecutive ids, else ``#13, #15``."""
+    ids = sorted(n.id for n in nodes)
+    if len(ids) > 2 and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"#{ids[0]}-#{ids[-1]}"
+    if len(ids) > 4:
+        return f"#{ids[0]}, #{ids[1]}, ..., #{ids[-1]}"
+    return ", ".join(f"#{i}" for i in ids)

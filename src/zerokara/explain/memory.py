@@ -181,7 +181,8 @@ def _concat_axis(owner: np.ndarray) -> int | None:
 def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
     """Name the view that takes elements ``pos`` of an array of shape ``wshape``.
 
-    Returns (op, attrs): ``Reshape``, ``Transpose`` (attrs ``axes``), ``Repeat``
+    Returns (op, attrs): ``Reshape``, ``Transpose`` (attrs ``axes``, and ``grid``: the
+    shape the source is reshaped to first, see :func:`_transpose`), ``Repeat``
     (a broadcast view, attrs ``src``), ``Slice`` (attrs ``index`` like
     ``"[:, 2]"`` and ``coords``: per axis the range taken) or ``View``.
     """
@@ -190,20 +191,15 @@ def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
     if flat.size == size and len(set(flat.tolist())) == size:
         if (flat == np.arange(size)).all():
             return "Reshape", {"src": tuple(wshape)}
+        found = _transpose(flat, pos.shape, tuple(wshape))
+        if found is not None:
+            return "Transpose", {"axes": found[1], "src": tuple(wshape), "grid": found[0]}
         for shape in dict.fromkeys([tuple(wshape), None]):
+            if len(shape or pos.shape) > 3 or size > 20000:
+                continue
             for perm in itertools.permutations(range(len(shape) if shape else pos.ndim)):
-                # the read may be a reshape of the write, then transposed
                 src = shape or tuple(pos.shape[perm.index(i)] for i in range(pos.ndim))
                 moved = np.arange(size).reshape(src).transpose(perm)
-                if (moved.ravel() == flat).all():  # src.reshape(grid).transpose(axes).reshape(read)
-                    return "Transpose", {
-                        "axes": perm,
-                        "src": tuple(wshape),
-                        "grid": tuple(src),
-                        "moved": tuple(moved.shape),
-                    }
-                if moved.ndim > 3 or size > 20000:
-                    continue
                 for flips in itertools.product((False, True), repeat=moved.ndim):
                     axes = tuple(i for i, f in enumerate(flips) if f)  # xs[:, ::-1]: time reversed
                     if axes and (np.flip(moved, axes).ravel() == flat).all():
@@ -248,6 +244,34 @@ def describe_view(pos: np.ndarray, wshape: tuple[int, ...]) -> tuple[str, dict]:
         parts.pop()
     index = "[" + ", ".join(parts or [":"]) + "]" + (".T" if transposed else "")  # x.T of x = xs[:, t]
     return "Slice", {"index": index, "coords": tuple(ranges), "src": tuple(wshape), "grid": shape}
+
+
+def _transpose(
+    flat: np.ndarray, read: tuple[int, ...], wshape: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """``(grid, axes)`` such that the read is ``src.reshape(grid).transpose(axes)``, reshaped
+    to the read's shape if that is not already the transposed shape; or None.
+
+    Tried in order: the source's own shape (a plain transpose, ``x.T``); then the grid the
+    read implies, as layers write it: ``x.reshape(N, T, h, dk).transpose(0, 2, 1, 3)``
+    (heads), ``x.reshape(N * T, -1).T``; last, the source's shape transposed and then
+    reshaped, for a read no grid of the read's rank describes.
+    """
+    size = flat.size
+    for axes in itertools.permutations(range(len(wshape))):
+        if (
+            tuple(wshape[a] for a in axes) == read
+            and (np.arange(size).reshape(wshape).transpose(axes).ravel() == flat).all()
+        ):
+            return wshape, axes
+    for axes in itertools.permutations(range(len(read))):
+        grid = tuple(read[axes.index(i)] for i in range(len(read)))
+        if (np.arange(size).reshape(grid).transpose(axes).ravel() == flat).all():
+            return grid, axes
+    for axes in itertools.permutations(range(len(wshape))):
+        if (np.arange(size).reshape(wshape).transpose(axes).ravel() == flat).all():
+            return wshape, axes  # a transpose, then a reshape
+    return None
 
 
 def _taken(parts: list[str], ranges: list[tuple[int, int]], shape: tuple[int, ...]) -> np.ndarray | None:

@@ -1,4 +1,5 @@
-"""What to notice in a convolution's or a pooling's traced graphs, in words, en/ja.
+"""What to notice in a convolution's or a pooling's traced graphs, in words, en/ja
+(the Transformer layers' notes are in :mod:`zerokara.explain.notes_transformer`).
 
 Book 1's readers ask of chapter 7: why im2col? why does col2im add overlapping
 patches instead of copying them? why is the bias gradient summed over N, OH and
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zerokara.errors import shape_str
-from zerokara.explain.graph import Graph, Node
+from zerokara.explain.graph import Graph, Node, refs
+from zerokara.explain.notes_transformer import transformer_notes
 from zerokara.layers.conv import Convolution, col2im, im2col
 from zerokara.layers.pooling import Pooling
 from zerokara.layers.reference_conv import SimpleConvolution
@@ -28,22 +30,13 @@ TITLE = {"en": "What to notice", "ja": "注目点"}
 
 
 def notes(ex: Explanation, lang: str = "en") -> list[str]:
-    """The notes for ``ex`` (empty unless it traced a Convolution or a Pooling)."""
+    """The notes for ``ex``: a Convolution, a Pooling, or a Transformer layer
+    (:mod:`zerokara.explain.notes_transformer`); empty for any other layer."""
     if isinstance(ex.module, Convolution) and not isinstance(ex.module, SimpleConvolution):
         return _convolution(ex.graph, ex.module, ex.inputs[0].shape, lang)
     if type(ex.module) is Pooling:
         return _pooling(ex.graph, ex.module, lang)
-    return []
-
-
-def _ids(nodes: list[Node]) -> str:
-    """``#13-#21`` for consecutive ids, else ``#13, #15``."""
-    ids = sorted(n.id for n in nodes)
-    if len(ids) > 2 and ids == list(range(ids[0], ids[-1] + 1)):
-        return f"#{ids[0]}-#{ids[-1]}"
-    if len(ids) > 4:
-        return f"#{ids[0]}, #{ids[1]}, ..., #{ids[-1]}"
-    return ", ".join(f"#{i}" for i in ids)
+    return transformer_notes(ex, lang)
 
 
 def _reads(n: Node, op: str, label: str) -> bool:
@@ -71,19 +64,19 @@ def _convolution(g: Graph, layer: Convolution, x_shape: tuple[int, ...], lang: s
         cover = coverage(x_shape, FH, FW, layer.stride, layer.pad)
         lo, hi = int(cover.min()), int(cover.max())
         times = f"{hi}" if lo == hi else f"{lo}-{hi}"
-        padded = f"padded ({_ids([pad])}) and " if pad is not None and not ja else ""
-        padded_ja = f"パディングして({_ids([pad])})" if pad is not None else ""
+        padded = f"padded ({refs([pad])}) and " if pad is not None and not ja else ""
+        padded_ja = f"パディングして({refs([pad])})" if pad is not None else ""
         if ja:
             lines.append(
                 f"im2col は集める操作(gather): x を{padded_ja} FH*FW = {FH * FW} 個のずらした位置で"
-                f"切り出し({_ids(slices)})、Concat({_ids([concat])})で col {shape_str(concat.shape)}"
+                f"切り出し({refs(slices)})、Concat({refs([concat])})で col {shape_str(concat.shape)}"
                 f" = (C*FH*FW, N*OH*OW) に積みます。画素はそれを含むすべての窓にコピーされます"
                 f"(ここでは 1 画素が {times} 回。im2col した 1 を col2im で戻した数)。"
             )
         else:
             lines.append(
                 f"im2col is a gather: x is {padded}read at FH*FW = {FH * FW} shifted offsets "
-                f"({_ids(slices)}), and Concat ({_ids([concat])}) stacks them into col "
+                f"({refs(slices)}), and Concat ({refs([concat])}) stacks them into col "
                 f"{shape_str(concat.shape)} = (C*FH*FW, N*OH*OW). A pixel is copied into every "
                 f"window that covers it: here {times} times (im2col of ones, added back by col2im)."
             )
@@ -91,26 +84,26 @@ def _convolution(g: Graph, layer: Convolution, x_shape: tuple[int, ...], lang: s
     product = g.forward.find("MatMul")
     if reshape is not None and product is not None:
         lines.append(
-            f"W は形を変えるだけ({_ids([reshape])}): {shape_str(W.shape)} -> "
+            f"W は形を変えるだけ({refs([reshape])}): {shape_str(W.shape)} -> "
             f"{shape_str(reshape.shape)}、1 行が 1 フィルタ。だから畳み込み全体が 1 回の行列積"
-            f"({_ids([product])})になります。"
+            f"({refs([product])})になります。"
             if ja
-            else f"the weights are only reshaped ({_ids([reshape])}): W {shape_str(W.shape)} -> "
+            else f"the weights are only reshaped ({refs([reshape])}): W {shape_str(W.shape)} -> "
             f"{shape_str(reshape.shape)}, one row per filter, so the whole convolution is one "
-            f"MatMul ({_ids([product])})."
+            f"MatMul ({refs([product])})."
         )
     repeat = next((n for n in g.forward if _reads(n, "Repeat", "b")), None)
     db = g.backward.stored("db")
     if repeat is not None and db is not None:
         where = f"N*OH*OW = {N}*{OH}*{OW} = {N * OH * OW}"
         lines.append(
-            f"b は {where} 箇所に繰り返されます({_ids([repeat])}: {shape_str((FN,))} -> "
+            f"b は {where} 箇所に繰り返されます({refs([repeat])}: {shape_str((FN,))} -> "
             f"{shape_str(repeat.shape)})。だから db は dout を N, OH, OW について合計します"
-            f"({_ids([db])})。Affine の db = np.sum(dout, axis=0) がバッチについて合計するのと同じ理由です"
+            f"({refs([db])})。Affine の db = np.sum(dout, axis=0) がバッチについて合計するのと同じ理由です"
             "(docs/bias-gradient.ja.md)。"
             if ja
-            else f"b is repeated at {where} positions ({_ids([repeat])}: {shape_str((FN,))} -> "
-            f"{shape_str(repeat.shape)}), so db sums dout over N, OH and OW ({_ids([db])}), for the "
+            else f"b is repeated at {where} positions ({refs([repeat])}: {shape_str((FN,))} -> "
+            f"{shape_str(repeat.shape)}), so db sums dout over N, OH and OW ({refs([db])}), for the "
             "reason Affine's db = np.sum(dout, axis=0) sums over the batch (docs/bias-gradient.md)."
         )
     dx = g.backward.stored("dx")
@@ -119,11 +112,11 @@ def _convolution(g: Graph, layer: Convolution, x_shape: tuple[int, ...], lang: s
         adds = [n for n in g.backward if n.op == "Add" and n.id in back]
         if adds:
             lines.append(
-                f"backward の col2im は足し込み(scatter-add)です(Add {_ids(adds)} -> dx {_ids([dx])}): "
+                f"backward の col2im は足し込み(scatter-add)です(Add {refs(adds)} -> dx {refs([dx])}): "
                 "W.T @ dout はコピー 1 つごとに勾配を与え、各画素は自分のコピーの勾配の和を受け取ります。"
                 "上書きではなく加算なのは、何度も使われた値の勾配はそれぞれの勾配の和だからです。"
                 if ja
-                else f"backward's col2im is a scatter-add (Add {_ids(adds)} -> dx {_ids([dx])}): W.T @ dout "
+                else f"backward's col2im is a scatter-add (Add {refs(adds)} -> dx {refs([dx])}): W.T @ dout "
                 "gives one gradient per copy, and each pixel receives the sum over its copies, "
                 "not one of them: a value used several times gets the sum of its gradients."
             )
@@ -139,32 +132,32 @@ def _pooling(g: Graph, layer: Pooling, lang: str) -> list[str]:
         maxima = g.forward.find_all("Maximum")
         if maxima:
             lines.append(
-                f"順伝播は各窓の {k} 画素を比べます(Maximum {_ids(maxima)}): out は窓の最大値で、"
+                f"順伝播は各窓の {k} 画素を比べます(Maximum {refs(maxima)}): out は窓の最大値で、"
                 "どの位置が勝ったか(arg_max)を backward のために覚えておきます。"
                 if ja
                 else f"forward compares the pool_h*pool_w = {k} pixels of each window (Maximum "
-                f"{_ids(maxima)}): out is the window's largest value, and which offset won "
+                f"{refs(maxima)}): out is the window's largest value, and which offset won "
                 "(arg_max) is kept for backward."
             )
         masks = [n for n in g.backward if n.op in ("Mul", "Where")]
         if masks and dx is not None:
             lines.append(
                 f"逆伝播は振り分けです: 位置ごとに dout にマスク (arg_max == その位置) を掛けます"
-                f"({_ids(masks)})。窓の勾配は全部、最大だった 1 画素へ行き、残りの {k - 1} 画素は 0。"
-                f"{_ids([dx])} で位置を画像に戻します。"
+                f"({refs(masks)})。窓の勾配は全部、最大だった 1 画素へ行き、残りの {k - 1} 画素は 0。"
+                f"{refs([dx])} で位置を画像に戻します。"
                 if ja
                 else f"backward routes: each offset takes dout times a mask (arg_max == that offset) "
-                f"({_ids(masks)}), so a window's whole gradient goes to the one pixel that was its "
-                f"max and the other {k - 1} get 0; {_ids([dx])} puts the offsets back into the image."
+                f"({refs(masks)}), so a window's whole gradient goes to the one pixel that was its "
+                f"max and the other {k - 1} get 0; {refs([dx])} puts the offsets back into the image."
             )
     else:
         spread = [n for n in g.backward if n.op in ("Div", "Mul", "Repeat")]
         if spread:
             lines.append(
-                f"平均の逆伝播は dout / {k} を窓の {k} 画素に配ります({_ids(spread)}): "
+                f"平均の逆伝播は dout / {k} を窓の {k} 画素に配ります({refs(spread)}): "
                 f"どの画素も平均に 1/{k} ずつ効いたからです。"
                 if ja
                 else f"the mean's backward spreads dout / {k} over the window's {k} pixels "
-                f"({_ids(spread)}): each pixel counted 1/{k} in the mean."
+                f"({refs(spread)}): each pixel counted 1/{k} in the mean."
             )
     return lines

@@ -160,7 +160,7 @@ def _elementwise(t: Recorder, uf: np.ufunc, inputs: tuple, nodes: list, shape: t
             attrs["const"], attrs["const_pos"] = x, i
             continue
         if op != "MatMul" and tuple(np.shape(x)) != shape:
-            n = t.repeat(n, shape)
+            n = t.repeat(n, shape, no_grad=x.dtype.kind == "b")
         ins.append(n)
     if op in ("Mul", "MatMul") and any(i.op == "Zeros" for i in ins):
         return t.node("Zeros", [], shape, label="0")  # h0 = 0 @ Wh: nothing flows
@@ -211,6 +211,8 @@ def function(t: Recorder, func: Callable, args: tuple, kwargs: dict) -> Any:
         return _einsum(t, args, kwargs)
     if name in ("repeat", "broadcast_to") and isinstance(args[0], np.ndarray):
         return _repeat(t, func, args, kwargs)
+    if name == "where" and _where_fits(args, kwargs):
+        return _where(t, args)
     arrays = _arrays(args)
     floaty = [a for a in arrays if a.dtype.kind in "fcb"]
     # with out= the call may overwrite an input: read first; else only if the result is a value
@@ -297,6 +299,36 @@ def _einsum(t: Recorder, args: tuple, kwargs: dict) -> Any:
             keepdims=False,
         )
     return t.output(res, None, node)
+
+
+def _where_fits(args: tuple, kwargs: dict) -> bool:
+    """``np.where(cond, a, b)`` on values (not ids), at most one of a, b a plain number."""
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    return (
+        len(args) == 3
+        and not kwargs
+        and len(arrays) >= 2
+        and all(a.dtype.kind in "fcb" for a in arrays)
+        and any(a.dtype.kind in "fc" for a in arrays)
+    )
+
+
+def _where(t: Recorder, args: tuple) -> Any:
+    """``np.where(cond, a, b)``: an operand broadcast to the result goes through a Repeat, as
+    in an element-wise op (a padding mask (N, 1, 1, Tk) over the scores (N, h, Tq, Tk)); the
+    condition's Repeat is marked ``no_grad``, a number operand is kept as the node's constant."""
+    nodes = [t.read(a) if isinstance(a, np.ndarray) else None for a in args]
+    res = np.where(*plain(args))
+    shape = np.shape(res)
+    ins, attrs = [], {}
+    for i, (a, n) in enumerate(zip(args, nodes, strict=True)):
+        if n is None:
+            attrs["const"], attrs["const_pos"] = a, i
+            continue
+        if a.shape != shape:
+            n = t.repeat(n, shape, no_grad=a.dtype.kind == "b")
+        ins.append(n)
+    return t.output(res, None, t.node("Where", ins, shape, **attrs))
 
 
 def _repeat(t: Recorder, func: Callable, args: tuple, kwargs: dict) -> Any:

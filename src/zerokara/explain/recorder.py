@@ -109,8 +109,11 @@ class Recorder:
                 self.mem.write(a, known)
         return self.mem.read(a)
 
-    def repeat(self, n: Node, shape: tuple[int, ...], axes: tuple[int, ...] | None = None) -> Node:
-        """``n`` broadcast to ``shape``: an explicit Repeat node (backward: Sum over ``axes``)."""
+    def repeat(
+        self, n: Node, shape: tuple[int, ...], axes: tuple[int, ...] | None = None, *, no_grad: bool = False
+    ) -> Node:
+        """``n`` broadcast to ``shape``: an explicit Repeat node (backward: Sum over ``axes``).
+        ``no_grad``: ``n`` is a bool mask, which has no gradient, so no Sum undoes this one."""
         if n.op == "Zeros":
             return self.node("Zeros", [], shape, label="0")
         if axes is None:
@@ -123,7 +126,8 @@ class Recorder:
             n = n.inputs[0]  # dout[:, None] repeated: one Repeat node, not Reshape + Repeat
         key = ("repeat", n.id, tuple(shape), axes)
         if key not in self._memo:
-            self._memo[key] = self.node("Repeat", [n], shape, src=src, axes=axes)
+            flag: dict[str, Any] = {"no_grad": True} if no_grad else {}
+            self._memo[key] = self.node("Repeat", [n], shape, src=src, axes=axes, **flag)
         return self._memo[key]
 
     def fit(
@@ -144,16 +148,32 @@ class Recorder:
             self._memo[key] = self.node("Reshape", [n], shape, src=n.shape)
         return self._memo[key]
 
+    def _transpose(
+        self, n: Node, grid: tuple[int, ...], axes: tuple[int, ...], shape: tuple[int, ...]
+    ) -> Node:
+        """``n.reshape(grid).transpose(axes).reshape(shape)`` as one node per step that is not
+        a no-op: splitting (N, T, d) into heads shows the Reshape to (N, T, h, dk) and the
+        Transpose of those four axes, and the backward undoes each in turn."""
+        if grid != n.shape:
+            n = self._reshape(n, grid)
+        moved = tuple(grid[a] for a in axes)
+        key = ("transpose", n.id, axes)
+        if key not in self._memo:
+            self._memo[key] = self.node("Transpose", [n], moved, axes=axes, src=grid)
+        return self._memo[key] if moved == shape else self._reshape(self._memo[key], shape)
+
     def _view_node(self, src: Node, wshape: tuple[int, ...], pos: np.ndarray) -> Node:
         op, attrs = describe_view(pos, wshape)
         if src.op == "Zeros":
             return self.node("Zeros", [], pos.shape, label="0")
+        if op == "Reshape":
+            return src if src.shape == pos.shape else self._reshape(src, pos.shape)
+        if op == "Transpose":
+            return self._transpose(src, attrs["grid"], attrs["axes"], pos.shape)
         step = None
         if op == "Slice":
             step = step_of(attrs.get("coords", ()), attrs.get("grid", wshape), self.steps)
         attrs.pop("coords", None)
-        if op == "Reshape" and src.shape == pos.shape:
-            return src
         return self.node(op, [src], pos.shape, step=step, **attrs)
 
     def _concat_node(self, parts: list[Node], shape: tuple[int, ...], axis: int | None) -> Node:

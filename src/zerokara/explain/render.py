@@ -2,9 +2,9 @@
 
 Sections: the forward graph with each node's local gradient rule, the backward
 graph as the layer ran it (with the Repeat/Sum pairs pointed out), for a
-convolution or a pooling what to notice in them (:mod:`zerokara.explain.notes`), the shape
-of every gradient next to the shape of what it is the gradient of, and the
-numerical gradient check.
+convolution, a pooling or a Transformer layer what to notice in them
+(:mod:`zerokara.explain.notes`), the shape of every gradient next to the shape
+of what it is the gradient of, and the numerical gradient check.
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ def op_text(n: Node) -> str:
         return "Transpose (.T)" if axes == (1, 0) else f"Transpose{axes}"
     if n.op == "Concat":
         return f"Concat(axis={a.get('axis')})"
+    if n.op == "Where":
+        return n.op  # where(cond, a, b): the operands, a number among them, say the rest
     if "const" in a and np.isscalar(a["const"]):
         c = format(a["const"], ".4g")
         return f"{n.op}({c}, ·)" if a["const_pos"] == 0 else f"{n.op}(·, {c})"

@@ -58,20 +58,33 @@ def _back_to(n: Node) -> str:
 
 
 def _regrid(n: Node) -> str:
-    """``.reshape(grid)`` when a Slice/Transpose indexes its input reshaped to ``grid``."""
+    """``.reshape(grid)`` when a Slice indexes its input reshaped to ``grid``."""
     grid = n.attrs.get("grid")
     return "" if grid in (None, n.attrs.get("src")) else f".reshape{grid}"
 
 
 def _unmove(n: Node) -> str:
-    """A Transpose's backward: undo the final reshape, transpose back, reshape to the source."""
-    moved = n.attrs.get("moved", n.shape)
-    inv = tuple(np.argsort(n.attrs["axes"]).tolist())
-    back = "" if tuple(moved) == n.shape else f".reshape{tuple(moved)}"
-    src = n.attrs["src"]
-    return f"{back}.transpose{inv}" + (
-        "" if tuple(n.attrs.get("grid", src)) == tuple(src) else f".reshape{src}"
-    )
+    """A Transpose's backward: transpose back (a reshape around it is a node of its own)."""
+    return f".transpose{tuple(np.argsort(n.attrs['axes']).tolist())}"
+
+
+def _repeat(n: Node, dy: str) -> list[str]:
+    src = name(n.inputs[0])
+    if n.attrs.get("no_grad"):
+        return [f"(none: {src} is bool and has no gradient, so backward has no Sum for this Repeat)"]
+    return [f"d{src} = sum({dy}, axis={_axes(n)})" + _back_to(n)]
+
+
+def _where(n: Node, dy: str) -> list[str]:
+    """``where(cond, a, b)``: a's gradient where cond holds, b's elsewhere, cond's none."""
+    args = [name(i) for i in n.inputs]
+    if "const" in n.attrs:
+        args.insert(n.attrs["const_pos"], _num(n.attrs["const"]))
+    if len(args) != 3:
+        return []
+    cond, a, b = args
+    out = [f"d{a} = where({cond}, {dy}, 0)", f"d{b} = where({cond}, 0, {dy})"]
+    return _grads(n, [f"(none for {cond}: a condition has no gradient)", *out])
 
 
 def _matmul(n: Node, dy: str) -> list[str]:
@@ -93,7 +106,8 @@ RULES: dict[str, Callable[[Node, str], list[str]]] = {
             f"d{_binary(n)[1]} = -{dy} * {name(n)} / {_binary(n)[1]}",
         ],
     ),
-    "Repeat": lambda n, dy: [f"d{name(n.inputs[0])} = sum({dy}, axis={_axes(n)})" + _back_to(n)],
+    "Repeat": _repeat,
+    "Where": _where,
     "Sum": lambda n, dy: [f"d{name(n.inputs[0])} = repeat({dy}, axis={_axes(n)})"],
     "Mean": lambda n, dy: [f"d{name(n.inputs[0])} = repeat({dy}, axis={_axes(n)}) / n"],
     "Max": lambda n, dy: [
@@ -174,7 +188,7 @@ def _undoes(rep: Node, s: Node, summed: dict[str, set[int]]) -> bool:
     """Whether Sum ``s`` adds up exactly the copies Repeat ``rep`` made: a parameter's
     gradient summing what its repeat spread (maybe over batch and time flattened to one
     axis, or step by step), or a Sum over the same axes between the same shapes."""
-    if rep.op != "Repeat" or s.op != "Sum" or not s.inputs or not rep.inputs:
+    if rep.op != "Repeat" or s.op != "Sum" or not s.inputs or not rep.inputs or rep.attrs.get("no_grad"):
         return False
     src = rep.inputs[0]
     while src.op == "Reshape" and src.inputs:
@@ -215,9 +229,7 @@ def _view_text(n: Node) -> str | None:
     inner = operand(n.inputs[0])
     if n.op == "Transpose":
         axes = tuple(n.attrs.get("axes", ()))
-        moved = tuple(n.attrs.get("moved", n.shape))
-        text = f"{inner}{_regrid(n)}" + (".T" if axes == (1, 0) else f".transpose{axes}")
-        return text + ("" if moved == n.shape else f".reshape{n.shape}")
+        return inner + (".T" if axes == (1, 0) else f".transpose{axes}")
     if n.op == "Slice" and n.attrs.get("grid") not in (None, n.attrs.get("src")):
         return f"{inner}{_regrid(n)}{n.attrs.get('index', '')}"
     if n.op in ("Slice", "Reverse"):

@@ -81,6 +81,13 @@ from zerokara.models.seq2seq import (
     PeekySeq2seq,
     Seq2seq,
 )
+from zerokara.models.transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    TransformerSeq2seq,
+)
 from zerokara.models.word2vec import CBOW, MatMul, SimpleCBOW, SimpleSkipGram, SkipGram
 
 F64 = np.float64
@@ -172,6 +179,20 @@ EXTRA: dict[str, Build] = {
     "Seq2seq": _s2s(Seq2seq),
     "PeekySeq2seq": _s2s(PeekySeq2seq),
     "AttentionSeq2seq": _s2s(AttentionSeq2seq, bidirectional=True),
+    "TransformerEncoderLayer": lambda r: (TransformerEncoderLayer(4, 2, H, rng=r, dtype=F64), (_seq(r, 4),)),
+    "TransformerDecoderLayer": lambda r: (
+        TransformerDecoderLayer(4, 2, H, rng=r, dtype=F64),
+        (_seq(r, 4), r.standard_normal((N, 5, 4))),
+    ),
+    "TransformerEncoder": lambda r: (TransformerEncoder(V, 4, 2, H, 1, rng=r, dtype=F64), (_ids(r, N, 5),)),
+    "TransformerDecoder": lambda r: (
+        TransformerDecoder(V, 4, 2, H, 1, rng=r, dtype=F64),
+        (_ids(r, N, 3), r.standard_normal((N, 5, 4))),
+    ),
+    "TransformerSeq2seq": lambda r: (
+        TransformerSeq2seq(V, 4, 2, 1, H, rng=r, dtype=F64),
+        (_ids(r, N, 5), _ids(r, N, 4)),
+    ),
 }
 
 

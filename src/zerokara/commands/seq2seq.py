@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from zerokara.commands import add_train_options, given, run_folder
-from zerokara.options import POSITIVE_INT
+from zerokara.options import NON_NEGATIVE_INT, POSITIVE_INT, PROBABILITY
 
 
 def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubParsersAction) -> None:
@@ -18,7 +18,8 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "lines. Reports exact-match accuracy of the greedy answer on the held-out 10% after each "
         "epoch. Defaults are book 2's: addition: wordvec 16, hidden 128, batch 128, 25 epochs, "
         "Adam lr 0.001, clip 5.0; date: hidden 256, 10 epochs (the book reverses the input for "
-        "dates: add --reverse).",
+        "dates: add --reverse). --model transformer: d_model (--hidden) 64, 4 heads, 2 layers, "
+        "d_ff 256, dropout 0.1, Adam lr 0.001 with a 400-update warm-up, the book's epochs.",
     )
     g = p.add_argument_group("model")
     g.add_argument(
@@ -28,9 +29,9 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     )
     g.add_argument(
         "--model",
-        choices=["plain", "peeky", "attention"],
+        choices=["plain", "peeky", "attention", "transformer"],
         default="plain",
-        help="plain Seq2seq, PeekySeq2seq or AttentionSeq2seq (default plain)",
+        help="plain Seq2seq, PeekySeq2seq, AttentionSeq2seq or TransformerSeq2seq (default plain)",
     )
     g.add_argument("--reverse", action="store_true", help="feed the encoder the question reversed")
     g.add_argument(
@@ -40,7 +41,32 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         help="a bidirectional LSTM encoder (H/2 units each way; --model attention)",
     )
     g.add_argument("--wordvec", type=POSITIVE_INT, help="character embedding size (default 16)")
-    g.add_argument("--hidden", type=POSITIVE_INT, help="LSTM hidden size (default 128 addition, 256 date)")
+    g.add_argument(
+        "--hidden",
+        type=POSITIVE_INT,
+        help="LSTM hidden size (default 128 addition, 256 date); the transformer's d_model (default 64)",
+    )
+    tf = p.add_argument_group("transformer (--model transformer)")
+    tf.add_argument("--heads", type=POSITIVE_INT, help="attention heads; must divide --hidden (default 4)")
+    tf.add_argument("--layers", type=POSITIVE_INT, help="encoder and decoder layers, each (default 2)")
+    tf.add_argument("--d-ff", type=POSITIVE_INT, help="the feed-forward network's width (default 256)")
+    tf.add_argument(
+        "--dropout", type=PROBABILITY, help="dropout after each sub-layer and embedding (default 0.1)"
+    )
+    tf.add_argument(
+        "--activation", choices=["relu", "gelu"], help="the feed-forward activation (default relu)"
+    )
+    tf.add_argument(
+        "--learned-positions",
+        action="store_true",
+        help="learn the positional encoding (default: the paper's fixed sinusoids)",
+    )
+    tf.add_argument(
+        "--warmup",
+        type=NON_NEGATIVE_INT,
+        help="updates of learning-rate warm-up, then lr * sqrt(warmup / update); 0: a constant lr "
+        "(default 400)",
+    )
     add_train_options(p, "passes over the training pairs (default 25 addition, 10 date)")
     p.add_argument(
         "--workers",
@@ -66,9 +92,13 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "attention-map",
         help="draw an attention model's weights for one question",
         description="Run an attention seq2seq checkpoint on TEXT and draw the attention weights "
-        "as a heatmap (rows: output characters, columns: input characters).",
+        "as a heatmap (rows: output characters, columns: input characters). For a transformer: "
+        "one panel per head, a row per layer: every encoder layer's self-attention (question x "
+        "question), then every decoder layer's cross-attention (answer x question).",
     )
-    a.add_argument("checkpoint", help="a checkpoint file (--model attention) or its run folder")
+    a.add_argument(
+        "checkpoint", help="a checkpoint file (--model attention or transformer) or its run folder"
+    )
     a.add_argument("text", help="the question")
     a.add_argument("--out", default="attention.png", help="PNG to write (default attention.png)")
     a.set_defaults(func=_attention_map)
@@ -119,10 +149,15 @@ def _translate(args: argparse.Namespace) -> int:
 
 def _attention_map(args: argparse.Namespace) -> int:
     from zerokara.commands.console import console
-    from zerokara.train.seq2seq import Translator, plot_attention
+    from zerokara.models.transformer import TransformerSeq2seq
+    from zerokara.train.seq2seq import Translator, plot_attention, plot_attention_heads
 
     tr = Translator.load(args.checkpoint)
-    answer, w = tr.attention(args.text)
-    png = plot_attention(args.text, answer, w, args.out)
+    if isinstance(tr.model, TransformerSeq2seq):
+        answer, heads = tr.attention_heads(args.text)
+        png = plot_attention_heads(args.text, answer, heads, args.out)
+    else:
+        answer, w = tr.attention(args.text)
+        png = plot_attention(args.text, answer, w, args.out)
     console.print(f"{args.text} -> {answer.rstrip()}  (attention map: {png})", highlight=False, markup=False)
     return 0

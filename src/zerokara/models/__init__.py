@@ -5,6 +5,7 @@ from zerokara.models.cnn import DeepConvNet, SimpleConvNet
 from zerokara.models.mlp import Classifier, MultiLayerNet, TwoLayerNet
 from zerokara.models.rnnlm import BetterRnnlm, LanguageModel, Rnnlm, SimpleRnnlm
 from zerokara.models.seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq, build_seq2seq
+from zerokara.models.transformer import TransformerSeq2seq
 from zerokara.models.word2vec import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram, create_contexts_target
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "PeekySeq2seq",
     "AttentionSeq2seq",
     "build_seq2seq",
+    "TransformerSeq2seq",
     "SimpleCBOW",
     "SimpleSkipGram",
     "CBOW",

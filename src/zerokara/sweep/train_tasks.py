@@ -73,10 +73,9 @@ def _fill_word2vec(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fill_seq2seq(s: dict[str, Any]) -> dict[str, Any]:
-    from zerokara.train.seq2seq import DEFAULTS
+    from zerokara.train.seq2seq import defaults
 
-    name = str(s.get("data", "addition"))
-    base = DEFAULTS.get(name, DEFAULTS["date"] if s.get("model") == "attention" else DEFAULTS["addition"])
+    base = defaults(str(s.get("data", "addition")), str(s.get("model", "plain")))
     return {**s, **{k: v for k, v in base.items() if s.get(k) is None}}
 
 

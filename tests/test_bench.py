@@ -240,3 +240,40 @@ def test_cnn_breakdown_times_the_layers_own_products_and_reports(capsys):
     parts = d["im2col_ms"] + d["gemm_ms"] + d["dx_ms"] + d["pooling_ms"] + d["rest_ms"]
     assert parts == pytest.approx(d["zerokara_ms"])
     assert d["ratio"] == pytest.approx(d["zerokara_ms"] / d["torch_ms"])
+
+
+# -- transformer ------------------------------------------------------------------
+
+
+def test_transformer_sides_are_the_same_network():
+    """``transformer``: torch's model built from nn modules with zerokara's weights
+    copied in computes the same loss and the same gradients (float64, no dropout)."""
+    import torch
+
+    from bench import transformer
+    from zerokara.models.transformer import TransformerSeq2seq
+
+    rng = np.random.default_rng(0)
+    V = 13
+    model = TransformerSeq2seq(V, transformer.D_MODEL, transformer.HEADS, transformer.LAYERS,
+                               transformer.D_FF, 0.0, max_len=12, rng=rng, dtype=np.float64)
+    tmodel = transformer.torch_model(model, V, dropout=0.0)
+    xs, ts = rng.integers(0, V, (5, 9)), rng.integers(0, V, (5, 7))
+    loss = model.forward(xs, ts)
+    model.backward()
+    tloss = tmodel(torch.from_numpy(xs), torch.from_numpy(ts))
+    tloss.backward()
+    assert loss == pytest.approx(float(tloss), rel=1e-10)
+    grads = model.gradients()
+    tgrad = tmodel.enc[0].attn.in_proj_weight.grad.numpy()
+    np.testing.assert_allclose(tgrad[:transformer.D_MODEL].T, grads["encoder.layer1.attn.Wq"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(tmodel.out.weight.grad.numpy().T, grads["decoder.affine.W"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(tmodel.enc_embed.weight.grad.numpy(), grads["encoder.embed.W"], rtol=1e-6, atol=1e-12)
+
+
+def test_transformer_workload_through_the_cli(capsys):
+    assert "transformer" in WORKLOADS
+    assert main(["transformer", "--repeats", "1", "--scale", "0.006", "--json-only"]) == 0
+    (d,) = json_lines(capsys.readouterr().out)
+    check_line(d, "transformer", "torch", 1)
+    assert d["updates"] == 2

@@ -77,28 +77,15 @@ def torch_model(model, V: int):
     return TorchAttentionSeq2seq()
 
 
-def setup(scale: float = 1.0) -> Pair:
+def epoch_runs(net, params, tmodel, batches) -> tuple:
+    """(zerokara_run, torch_run): one pass over ``batches`` on each side, Adam lr 0.001
+    and the gradients clipped to 5.0 (book 2's seq2seq settings); each returns the last
+    loss. ``net`` is the zerokara model (or its DataParallel), ``params`` its parameters."""
     import torch
 
-    from bench.harness import thread_count
-    from zerokara.models.seq2seq import AttentionSeq2seq
     from zerokara.optim import Adam, clip_grads
-    from zerokara.parallel import DataParallel
 
-    data, source = _data()
-    (x, t), _ = data.split()
-    x = np.ascontiguousarray(x[:, ::-1])  # book 2 reverses the questions (both sides get them so)
-    V = len(data.vocab)
-    iters = max(1, round(len(x) // BATCH * scale))
-    order = np.random.default_rng(SEED).permutation(len(x))[:iters * BATCH].reshape(iters, BATCH)
-    batches = [(x[i], t[i]) for i in order]
-
-    model = AttentionSeq2seq(V, WORDVEC, HIDDEN, rng=np.random.default_rng(SEED))
-    tmodel = torch_model(model, V)
-    workers = thread_count()
-    net = DataParallel(model, workers)
     opt = Adam(lr=0.001)
-    params = model.parameters()
     topt = torch.optim.Adam(tmodel.parameters(), lr=0.001)
     tbatches = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in batches]
 
@@ -119,6 +106,28 @@ def setup(scale: float = 1.0) -> Pair:
             torch.nn.utils.clip_grad_norm_(tmodel.parameters(), 5.0)
             topt.step()
         return float(loss.detach())
+
+    return zerokara_run, torch_run
+
+
+def setup(scale: float = 1.0) -> Pair:
+    from bench.harness import thread_count
+    from zerokara.models.seq2seq import AttentionSeq2seq
+    from zerokara.parallel import DataParallel
+
+    data, source = _data()
+    (x, t), _ = data.split()
+    x = np.ascontiguousarray(x[:, ::-1])  # book 2 reverses the questions (both sides get them so)
+    V = len(data.vocab)
+    iters = max(1, round(len(x) // BATCH * scale))
+    order = np.random.default_rng(SEED).permutation(len(x))[:iters * BATCH].reshape(iters, BATCH)
+    batches = [(x[i], t[i]) for i in order]
+
+    model = AttentionSeq2seq(V, WORDVEC, HIDDEN, rng=np.random.default_rng(SEED))
+    tmodel = torch_model(model, V)
+    workers = thread_count()
+    net = DataParallel(model, workers)
+    zerokara_run, torch_run = epoch_runs(net, model.parameters(), tmodel, batches)
 
     return Pair(zerokara_run, torch_run, {"data": source, "updates": iters, "zerokara_workers": workers,
                                           "shape": f"N={BATCH} Tx={x.shape[1]} Ty={t.shape[1] - 1} "

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from bench.harness import Pair, Workload
-from bench.seq2seq import _data
+from bench.seq2seq import _data, epoch_runs
 
 BATCH, SEED = 128, 0
 #: the model's sizes: zerokara's TransformerSeq2seq defaults
@@ -135,10 +135,7 @@ def torch_model(model, V: int, dropout: float = DROPOUT):
 
 
 def setup(scale: float = 1.0, dropout: float = DROPOUT) -> Pair:
-    import torch
-
     from zerokara.models.transformer import TransformerSeq2seq
-    from zerokara.optim import Adam, clip_grads
 
     data, source = _data()
     (x, t), _ = data.split()
@@ -152,28 +149,7 @@ def setup(scale: float = 1.0, dropout: float = DROPOUT) -> Pair:
         rng=np.random.default_rng(SEED),
     )
     tmodel = torch_model(model, V, dropout)
-    opt = Adam(lr=0.001)
-    params = model.parameters()
-    topt = torch.optim.Adam(tmodel.parameters(), lr=0.001)
-    tbatches = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in batches]
-
-    def zerokara_run() -> float:
-        for xb, tb in batches:
-            loss = model.forward(xb, tb)
-            model.backward()
-            grads = model.gradients()
-            clip_grads(grads, 5.0)
-            opt.update(params, grads)
-        return loss
-
-    def torch_run() -> float:
-        for xb, tb in tbatches:
-            topt.zero_grad(set_to_none=True)
-            loss = tmodel(xb, tb)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(tmodel.parameters(), 5.0)
-            topt.step()
-        return float(loss.detach())
+    zerokara_run, torch_run = epoch_runs(model, model.parameters(), tmodel, batches)
 
     notes = {
         "data": source,

@@ -10,15 +10,10 @@ import pytest
 
 from tests.realdata import real_data_dir
 from zerokara.cli import main
-from zerokara.data.sequence import make_addition, make_date, write_sequence
+from zerokara.data.sequence import make_date, write_sequence
 from zerokara.train.seq2seq import Translator
 
 SMALL = ["--wordvec", "8", "--hidden", "16", "--batch-size", "64", "--no-progress"]
-
-
-@pytest.fixture(scope="module")
-def sums(tmp_path_factory):
-    return write_sequence(tmp_path_factory.mktemp("data") / "sums.txt", make_addition(1280, 0))
 
 
 @pytest.fixture(scope="module")

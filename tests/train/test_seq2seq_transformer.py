@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from zerokara.cli import main
-from zerokara.data.sequence import make_addition, make_date, write_sequence
+from zerokara.data.sequence import make_date, write_sequence
 from zerokara.io import load_checkpoint
 from zerokara.models.transformer import TransformerSeq2seq
 from zerokara.train import CHECKPOINT, Seq2seqConfig, Trainer, train_seq2seq
@@ -19,11 +19,6 @@ from zerokara.train.seq2seq import Translator, defaults, warmup_lr
 
 TINY = ["--model", "transformer", "--hidden", "16", "--heads", "2", "--layers", "1", "--d-ff", "32",
         "--batch-size", "64", "--no-progress"]
-
-
-@pytest.fixture(scope="module")
-def sums(tmp_path_factory):
-    return write_sequence(tmp_path_factory.mktemp("data") / "sums.txt", make_addition(1280, 0))
 
 
 @pytest.fixture(scope="module")

@@ -263,7 +263,7 @@ def test_transformer_sides_are_the_same_network():
     model.backward()
     tloss = tmodel(torch.from_numpy(xs), torch.from_numpy(ts))
     tloss.backward()
-    assert loss == pytest.approx(float(tloss), rel=1e-10)
+    assert loss == pytest.approx(tloss.item(), rel=1e-10)
     grads = model.gradients()
     tgrad = tmodel.enc[0].attn.in_proj_weight.grad.numpy()
     np.testing.assert_allclose(tgrad[:transformer.D_MODEL].T, grads["encoder.layer1.attn.Wq"], rtol=1e-6, atol=1e-12)

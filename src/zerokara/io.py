@@ -42,14 +42,15 @@ class StorageError(ZerokaraError, OSError):
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_file(path: Path | str, suffix: str = ".tmp", *, one_line: bool = True) -> Iterator[Path]:
     """``with atomic_file(path) as tmp:`` write ``tmp``; on success it replaces
     ``path`` by one rename, on any failure it is removed and ``path`` is as it was.
 
     The temporary is ``.NAME.*<suffix>`` in the same folder (suffix starting with
     ``.tmp``): :func:`zerokara.runlock.clean_temporaries` removes the ones a
     killed writer left. An OSError (a full disk, a folder that is a file) becomes
-    one :class:`StorageError` line naming ``path`` and what was kept."""
+    one :class:`StorageError` line naming ``path`` and what was kept (``one_line=False``:
+    left as it is, for a caller whose body raises OSErrors of its own, a download's)."""
     path = Path(path)
     if path.is_dir():
         raise StorageError(f"cannot write {path}: it is a folder; give a file name")
@@ -66,7 +67,7 @@ def atomic_file(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
         _fsync_dir(path.parent)  # the rename itself survives a power cut
     except BaseException as e:
         tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError) and not isinstance(e, ZerokaraError):
+        if one_line and isinstance(e, OSError) and not isinstance(e, ZerokaraError):
             kept = f"the previous {path.name} is kept" if path.exists() else "nothing was written"
             raise StorageError(f"cannot write {path}: {_why(e)}; {kept}") from None
         raise

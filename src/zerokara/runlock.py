@@ -41,12 +41,13 @@ class FolderLock:
         self.folder, self.what = Path(folder), what
         self._fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, wait: bool = False) -> None:
+        """Take the lock; ``wait``: block until the holder lets go, instead of refusing."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / LOCK
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
@@ -82,6 +83,15 @@ class FolderLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """``with lock.waiting():`` -- held, after waiting for any other holder."""
+        self.acquire(wait=True)
+        try:
+            yield
+        finally:
+            self.release()
 
     def __enter__(self) -> FolderLock:
         self.acquire()

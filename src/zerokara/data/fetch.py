@@ -20,20 +20,16 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from zerokara.errors import DataError
-from zerokara.runlock import FolderBusyError, FolderLock
+from zerokara.io import atomic_file
+from zerokara.runlock import FolderLock
 
 _CHUNK = 1 << 20  # hash and copy 1 MiB at a time: the big files never sit in memory twice
 _TIMEOUT = 60  # seconds without data before a mirror counts as failed
-_LOCK_POLL = 0.2  # seconds between tries for the data folder's lock another download holds
 
 
 def data_dir() -> Path:
@@ -51,18 +47,12 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def temporary_prefix(path: Path) -> str:
-    """The name every download temporary of ``path`` starts with: ``.NAME.``
-    (they end in ``.tmp``)."""
-    return f".{path.name}."
-
-
 def stale_temporaries(path: Path) -> list[Path]:
     """The download temporaries of ``path`` in its folder (``.NAME.*.tmp``)."""
     folder = path.parent
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob(f"{temporary_prefix(path)}*.tmp") if p.is_file())
+    return sorted(p for p in folder.glob(f".{path.name}.*.tmp") if p.is_file())
 
 
 def verify(path: Path, sha256: str, *, dataset: str, how: str = "so it is downloaded again") -> Path:
@@ -80,41 +70,20 @@ def verify(path: Path, sha256: str, *, dataset: str, how: str = "so it is downlo
     return path
 
 
-@contextmanager
-def _download_lock(root: Path) -> Iterator[None]:
-    """The data folder's lock, waiting while another process downloads."""
-    lock = FolderLock(root, "download")
-    while True:
-        try:
-            lock.acquire()
-            break
-        except FolderBusyError:
-            time.sleep(_LOCK_POLL)
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 def _download(url: str, path: Path, sha256: str) -> None:
-    """Stream ``url`` into a temporary beside ``path``, check the hash, rename into place."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
-    tmp = Path(name)
-    try:
+    """Stream ``url`` into a temporary beside ``path`` (:func:`zerokara.io.atomic_file`),
+    check the hash, and only then rename it into place."""
+    # one_line=False: a network error is the mirror's, not a write's; fetch() names it
+    with atomic_file(path, one_line=False) as tmp, open(tmp, "wb") as out:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
+        with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
             while chunk := response.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
         if digest.hexdigest() != sha256:
             raise ValueError(f"sha256 mismatch: expected {sha256}, got {digest.hexdigest()}")
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _reason(err: BaseException) -> str:
@@ -158,7 +127,8 @@ def fetch(relpath: str, urls: list[str], sha256: str, *, dataset: str) -> Path:
         )
 
     reason = "no URL given"
-    with _download_lock(root):
+    # one download at a time per data folder: a second process waits for the first
+    with FolderLock(root, "download").waiting():
         if path.exists():  # another process downloaded it while this one waited
             return verify(path, sha256, dataset=dataset)
         for stale in stale_temporaries(path):  # left by a download killed outright

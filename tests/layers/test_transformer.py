@@ -26,7 +26,7 @@ from zerokara.layers import (
     causal_mask,
     padding_mask,
 )
-from zerokara.layers.transformer import sinusoidal_table
+from zerokara.layers.position_wise import sinusoidal_table
 
 SETTINGS = settings(max_examples=8, deadline=None)
 seeds = st.integers(0, 2**32 - 1)

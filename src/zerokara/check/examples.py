@@ -13,6 +13,7 @@ import numpy as np
 
 from zerokara.errors import InputError
 from zerokara.layers import (
+    GELU,
     GRU,
     LSTM,
     RNN,
@@ -22,12 +23,18 @@ from zerokara.layers import (
     Convolution,
     Dropout,
     Embedding,
+    FeedForward,
     Flatten,
+    LayerNorm,
     Module,
+    MultiHeadAttention,
     Pooling,
+    PositionalEncoding,
     ReLU,
+    ScaledDotProductAttention,
     Sigmoid,
     SigmoidWithLoss,
+    Softmax,
     SoftmaxWithLoss,
     Tanh,
     TimeAffine,
@@ -38,20 +45,11 @@ from zerokara.layers import (
     TimeLSTM,
     TimeRNN,
     TimeSoftmaxWithLoss,
-)
-from zerokara.layers.negative_sampling import EmbeddingDot
-from zerokara.layers.time_base import TimeRecurrent
-from zerokara.layers.transformer import (
-    GELU,
-    FeedForward,
-    LayerNorm,
-    MultiHeadAttention,
-    PositionalEncoding,
-    ScaledDotProductAttention,
-    Softmax,
     causal_mask,
     padding_mask,
 )
+from zerokara.layers.negative_sampling import EmbeddingDot
+from zerokara.layers.time_base import TimeRecurrent
 from zerokara.models import BinaryAdditionRNN, MultiLayerNet, SimpleConvNet, TwoLayerNet
 from zerokara.models.binary_addition import encode
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from zerokara.errors import shape_str
 from zerokara.explain.graph import Graph, Node, refs
-from zerokara.layers.transformer import LayerNorm, MultiHeadAttention, ScaledDotProductAttention, Softmax
+from zerokara.layers.position_wise import LayerNorm
+from zerokara.layers.transformer import MultiHeadAttention, ScaledDotProductAttention, Softmax
 
 if TYPE_CHECKING:
     from zerokara.explain.explanation import Explanation

@@ -14,6 +14,7 @@ from zerokara.layers.embedding import Embedding, RowGrad, TimeEmbedding
 from zerokara.layers.losses import SigmoidWithLoss, SoftmaxWithLoss, TimeSoftmaxWithLoss, softmax
 from zerokara.layers.negative_sampling import EmbeddingDot, NegativeSamplingLoss, UnigramSampler
 from zerokara.layers.pooling import Flatten, Pooling
+from zerokara.layers.position_wise import GELU, FeedForward, LayerNorm, PositionalEncoding
 from zerokara.layers.recurrent import GRU, LSTM, RNN
 from zerokara.layers.reference import (
     SimpleGRU,
@@ -26,11 +27,7 @@ from zerokara.layers.reference import (
 from zerokara.layers.reference_conv import Im2colConvolution, SimpleConvolution, SimplePooling
 from zerokara.layers.time import Bidirectional, TimeAffine, TimeDropout, TimeGRU, TimeLSTM, TimeRNN
 from zerokara.layers.transformer import (
-    GELU,
-    FeedForward,
-    LayerNorm,
     MultiHeadAttention,
-    PositionalEncoding,
     ScaledDotProductAttention,
     Softmax,
     causal_mask,

@@ -41,14 +41,9 @@ from zerokara.layers.base import Array, Module
 from zerokara.layers.core import Dropout
 from zerokara.layers.embedding import TimeEmbedding
 from zerokara.layers.losses import TimeSoftmaxWithLoss
+from zerokara.layers.position_wise import FeedForward, LayerNorm, PositionalEncoding
 from zerokara.layers.time import TimeAffine
-from zerokara.layers.transformer import (
-    FeedForward,
-    LayerNorm,
-    MultiHeadAttention,
-    PositionalEncoding,
-    causal_mask,
-)
+from zerokara.layers.transformer import MultiHeadAttention, causal_mask
 from zerokara.models.seq2seq import Seq2seq
 
 

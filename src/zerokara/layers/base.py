@@ -6,9 +6,9 @@ type checker so); ``backward`` returns the gradient for each input and *sets*
 (``[...] =``, as in book 2) the gradient of each parameter in ``self.grads``
 under the same name as in ``self.params``.
 
-Misuse is refused before a layer's own code runs (:func:`guard_forward`,
-:func:`guard_backward`, put around the forward and backward of every zerokara
-class by :meth:`Module.__init_subclass__`): forward keeps the shapes of what it
+Misuse is refused before a layer's own code runs (:mod:`zerokara.layers.guard`,
+put around the forward and backward of every zerokara class by
+:meth:`Module.__init_subclass__`): forward keeps the shapes of what it
 returned, and backward raises :class:`~zerokara.errors.InputError` when no
 forward has returned yet, or when a dout's shape is not that of the output it
 is the gradient of (NumPy would broadcast it silently, or fail deep inside).
@@ -21,134 +21,16 @@ computed, because the loss depends on the array through each of them.
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from zerokara.errors import CheckpointError, InputError, shape_str
+from zerokara.errors import CheckpointError, InputError
+from zerokara.layers.guard import guard_backward, guard_forward
 
 Array = NDArray[np.floating]
-
-
-# -- the guard: backward after forward, each dout shaped as forward's output ------------------
-def _shape(out: Any) -> tuple[int, ...] | None:
-    """The shape a gradient of ``out`` must have: an array's shape, () for a number (a
-    loss), None where nothing can be said."""
-    shape = getattr(out, "shape", None)
-    if shape is not None:
-        return tuple(shape)
-    return () if isinstance(out, (int, float)) else None
-
-
-def _out_shapes(out: Any) -> tuple[tuple[int, ...] | None, ...]:
-    return tuple(_shape(o) for o in out) if isinstance(out, tuple) else (_shape(out),)
-
-
-def guard_forward(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` (a forward), keeping in ``self._forward_shapes`` the shapes of what it returned
-    (False while it runs: a forward that raised leaves nothing for backward to use)."""
-
-    @functools.wraps(fn)
-    def forward(self: Module, *inputs: Any, **kwargs: Any) -> Any:
-        self._forward_shapes = False
-        out = fn(self, *inputs, **kwargs)
-        self._forward_shapes = (out.shape,) if type(out) is np.ndarray else _out_shapes(out)
-        return out
-
-    return forward
-
-
-def guard_backward(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` (a backward), refusing to run before a forward has returned, or with a dout
-    whose shape differs from the forward output's. The usual call (one array dout of the
-    right shape) costs an attribute read and a tuple comparison."""
-    params = list(inspect.signature(fn).parameters.values())[1:]
-
-    @functools.wraps(fn)
-    def backward(self: Module, *douts: Any, **kwargs: Any) -> Any:
-        want = self._forward_shapes
-        if not want:
-            raise InputError(_no_forward(self, want))
-        if kwargs or len(douts) != 1 or len(want) != 1 or getattr(douts[0], "shape", None) != want[0]:
-            _check_douts(self, params, douts, kwargs, want)
-        return fn(self, *douts, **kwargs)
-
-    backward.__zerokara_unguarded__ = fn  # type: ignore[attr-defined]
-    return backward
-
-
-def _no_forward(module: Module, want: Any) -> str:
-    name = type(module).__name__
-    try:  # the arguments a call must give: forward(x), forward(xs), forward(x, t)
-        params = list(inspect.signature(type(module).forward).parameters.values())[1:]
-        args = ", ".join(
-            "*" + p.name if p.kind == p.VAR_POSITIONAL else p.name
-            for p in params
-            if p.kind != p.VAR_KEYWORD and (p.default is p.empty or p.kind == p.VAR_POSITIONAL)
-        )
-    except (TypeError, ValueError):
-        args = "..."
-    if want is False:
-        return (
-            f"{name}.backward: the last forward({args}) raised an error; expected a forward that "
-            "returned before backward, got none since"
-        )
-    return (
-        f"{name}.backward: called before forward; expected forward({args}) to run first "
-        "(backward uses what it caches), got no forward call"
-    )
-
-
-def _check_douts(
-    module: Module, params: list[inspect.Parameter], douts: tuple, kwargs: dict, want: tuple
-) -> None:
-    """Raise InputError for the first dout that does not fit its forward output."""
-    name = type(module).__name__
-    for i, shape in enumerate(want):
-        if i >= len(params):
-            break
-        p = params[i]
-        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            break
-        whose = (
-            "the forward output's" if len(want) == 1 else f"that of forward's output {i + 1} of {len(want)}"
-        )
-        if i < len(douts):
-            d = douts[i]
-        elif p.name in kwargs:
-            d = kwargs[p.name]
-        elif p.default is p.empty and shape is not None:
-            raise InputError(
-                f"{name}.backward: {p.name} expected shape {shape_str(shape)} ({whose}), got nothing"
-            )
-        else:
-            continue  # its default (a loss's dout = 1.0)
-        if shape is None:
-            continue
-        got = getattr(d, "shape", None)
-        if got is not None:
-            if tuple(got) == shape:
-                continue
-            got_text = shape_str(got) if shape else f"an array of shape {shape_str(got)}"
-        elif isinstance(d, (int, float, np.number)) and not isinstance(d, bool):
-            # a number: the gradient of a loss; or 0 for a carried state's gradient, where
-            # nothing came back yet (book 2 starts BPTT with ``dh, dc = 0, 0``)
-            if shape == () or (i > 0 and d == 0):
-                continue
-            got_text = f"the number {d!r}"
-        else:
-            got_text = f"a {type(d).__name__}, not a numpy array"
-        if shape:
-            raise InputError(
-                f"{name}.backward: {p.name} expected shape {shape_str(shape)} ({whose}), got {got_text}"
-            )
-        raise InputError(
-            f"{name}.backward: {p.name} expected a number (forward returned one, the loss), got {got_text}"
-        )
 
 
 class Module:

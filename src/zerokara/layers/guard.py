@@ -23,6 +23,7 @@ from zerokara.errors import InputError, shape_str
 # this module, so this one does not import base
 Module = Any
 
+
 def _shape(out: Any) -> tuple[int, ...] | None:
     """The shape a gradient of ``out`` must have: an array's shape, () for a number (a
     loss), None where nothing can be said."""

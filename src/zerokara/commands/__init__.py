@@ -38,6 +38,7 @@ MODULES = (
     "text",
     "sweep",
     "experiment",
+    "reproduce",
 )
 
 

@@ -1,0 +1,196 @@
+"""The results of ``zerokara reproduce``: per row, the figure over seeds next to
+the book's, the bounds checked, and the table as Markdown (English and Japanese).
+
+``results.json`` holds everything the tables are drawn from, so a table can be
+drawn again from it (:func:`markdown`) and compared with the one in the README
+(``tests/test_readme_results.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from zerokara.reproduce.rows import Row
+
+#: the verdict against the book's figure, per language
+VERDICT = {
+    "en": {"above": "above", "level": "level", "below": "**below**", None: "—"},
+    "ja": {"above": "上回る", "level": "同等", "below": "**下回る**", None: "—"},
+}
+HEAD = {
+    "en": "| model and settings (source) | book's figure | zerokara: mean (min-max) | vs book "
+    "| training time per run |",
+    "ja": "| モデルと設定 (出典) | 本の数値 | zerokara: 平均 (最小〜最大) | 本と比べて | 1 回の学習時間 |",
+}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine(workers: int) -> dict[str, Any]:
+    """The machine a table was measured on."""
+    import numpy as np
+
+    from zerokara import __version__
+
+    return {
+        "cpu": cpu_name(),
+        "cpus": os.cpu_count(),
+        "workers": workers,
+        "threads_per_run": 1,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "zerokara": __version__,
+    }
+
+
+def scale(row: Row, x: float) -> float:
+    """A figure in the table's unit (accuracies in %)."""
+    return 100 * x if row.unit == "accuracy" else x
+
+
+def verdict(row: Row, mean: float | None) -> str | None:
+    """ "above", "level" or "below" the book, comparing at the precision the book
+    printed its figure with; None where there is no figure or no result."""
+    if row.book is None or mean is None:
+        return None
+    ours, book = round(scale(row, mean), row.digits), round(scale(row, row.book), row.digits)
+    if ours == book:
+        return "level"
+    return "above" if (ours > book) == row.higher_better else "below"
+
+
+def summarise_row(row: Row, records: Sequence[dict[str, Any]], quick: bool) -> dict[str, Any]:
+    """One row of results.json from its trials' records (any order)."""
+    recs = sorted(records, key=lambda r: r["config"]["seed"])
+    ok = [r for r in recs if r.get("status") == "ok" and isinstance(r.get("value"), (int, float))]
+    values = [float(r["value"]) for r in ok]
+    mean = statistics.fmean(values) if values else None
+    bounds = [b for b in row.bounds if b.quick or not quick]
+    return {
+        "name": row.name,
+        "title": row.title,
+        "title_ja": row.title_ja,
+        "source": row.source,
+        "metric": row.metric,
+        "unit": row.unit,
+        "book": row.book,
+        "digits": row.digits,
+        "book_text": row.book_text,
+        "book_text_ja": row.book_text_ja,
+        "note": row.note,
+        "seeds": [r["config"]["seed"] for r in recs],
+        "status": [r.get("status") for r in recs],
+        "values": [r.get("value") for r in recs],
+        "errors": sorted({r["error"] for r in recs if r.get("error")}),
+        "mean": mean,
+        "min": min(values) if values else None,
+        "max": max(values) if values else None,
+        "seconds": statistics.fmean(float(r["seconds"]) for r in ok) if ok else None,
+        "verdict": None if quick else verdict(row, mean),  # quick runs are not the book's settings
+        "bounds": [
+            {
+                "text": b.text(),
+                "quick": b.quick,
+                # every seed must meet it: a bound on the mean would hide a bad seed
+                "held": bool(ok) and len(ok) == len(recs) and all(b.holds(r.get(b.metric)) for r in ok),
+            }
+            for b in bounds
+        ],
+    }
+
+
+def _fig(unit: str, x: float | None) -> str:
+    if x is None:
+        return "—"
+    if unit == "accuracy":
+        return f"{100 * x:.2f}%"
+    if unit == "perplexity":
+        return f"{x:.1f}"
+    return f"{x:.3f}"
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 120:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def _ours(r: dict[str, Any], lang: str) -> str:
+    n, ok = len(r["status"]), sum(s == "ok" for s in r["status"])
+    if r["mean"] is None:
+        return "no result (" + "; ".join(r["errors"])[:200] + ")" if r["errors"] else "no result"
+    text = _fig(r["unit"], r["mean"])
+    if ok > 1:
+        text += f" ({_fig(r['unit'], r['min'])}-{_fig(r['unit'], r['max'])})"
+    if ok < n:
+        text += f", {n - ok} of {n} runs failed" if lang == "en" else f"、{n} 回中 {n - ok} 回失敗"
+    return text
+
+
+def markdown(results: dict[str, Any], lang: str = "en") -> str:
+    """The table of a results.json, with the lines that say how it was made."""
+    m, n = results["machine"], results["seeds"]
+    if lang == "en":
+        lines = [
+            f"Made by `{results['command']}` on {results['date']}"
+            + (" (**quick**: shortened runs, not the books' settings)" if results["quick"] else "")
+            + f": {n} seed(s) per row (0-{n - 1}), float32, on {m['cpu']} ({m['cpus']} cores, "
+            f"{m['workers']} runs at once, one thread each). Training time excludes evaluation.",
+        ]
+    else:
+        lines = [
+            f"`{results['command']}` で {results['date']} に作成"
+            + (" (**quick**: 短縮した実行。本の設定ではない)" if results["quick"] else "")
+            + f"。各行 {n} シード (0〜{n - 1})、float32、{m['cpu']} ({m['cpus']} コア、"
+            f"同時に {m['workers']} 実行、各 1 スレッド)。学習時間に評価は含まない。",
+        ]
+    lines += ["", HEAD[lang], "|---|---|---|---|---|"]
+    for r in results["rows"]:
+        title = r["title"] if lang == "en" else r["title_ja"]
+        if r["source"]:
+            title += f" ({r['source']})"
+        if r["note"]:
+            title += f" [{'why' if lang == 'en' else '解説'}]({r['note']})"
+        book = r["book_text"] if lang == "en" else r["book_text_ja"]
+        cells = [title, book, _ours(r, lang), VERDICT[lang][r["verdict"]], _time(r["seconds"])]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def failed_bounds(results: dict[str, Any]) -> list[str]:
+    """One line per bound a row missed (a failed run misses every bound of its row)."""
+    return [
+        f"{r['name']}: {b['text']} not met by every seed (values: "
+        + ", ".join("failed" if v is None else f"{v:.4g}" for v in r["values"])
+        + ")"
+        for r in results["rows"]
+        for b in r["bounds"]
+        if not b["held"]
+    ]
+
+
+def write(results: dict[str, Any], out: Path) -> list[Path]:
+    """results.json, results.md and results.ja.md into ``out``."""
+    from zerokara.io import atomic_write_text
+
+    files = [out / "results.json", out / "results.md", out / "results.ja.md"]
+    atomic_write_text(files[0], json.dumps(results, indent=1) + "\n")
+    atomic_write_text(files[1], "# zerokara reproduce\n\n" + markdown(results, "en"))
+    atomic_write_text(files[2], "# zerokara reproduce\n\n" + markdown(results, "ja"))
+    return files

@@ -1,0 +1,111 @@
+"""Running the rows: one sweep whose settings are the rows, each over the seeds.
+
+The sweep machinery (:mod:`zerokara.sweep`) does the rest: trials in parallel on
+local processes or Ray, each record saved the moment it arrives, a re-run that
+skips finished trials and retries crashed ones, one process per folder. The
+sweep lives in ``OUT/sweep``; the run folders in ``OUT/runs``; the tables in
+``OUT``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from zerokara.errors import InputError
+from zerokara.reproduce import results
+from zerokara.reproduce.rows import BY_NAME, ROWS, Row
+from zerokara.reproduce.trial import run_row, settings_of
+from zerokara.sweep.task import SweepTask
+from zerokara.train.report import Reporter
+
+
+def pick(names: Sequence[str]) -> list[Row]:
+    """The rows named (``all`` or none: every row), in the table's order."""
+    if not names or "all" in names:
+        return list(ROWS)
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise InputError(f"reproduce: unknown row {unknown[0]!r}; known: all, {', '.join(BY_NAME)}")
+    return [r for r in ROWS if r.name in names]
+
+
+def _check(config: dict[str, Any]) -> dict[str, Any]:
+    if config["row"] not in BY_NAME:
+        raise InputError(f"reproduce: unknown row {config['row']!r}")
+    return dict(config)
+
+
+def task() -> SweepTask:
+    """The sweep task whose settings are rows."""
+    return SweepTask(
+        "reproduce",
+        {"row": ROWS[0].name, "quick": False, "runs": "", "seed": 0},
+        lambda key, text: text,
+        _check,
+        run_row,
+        lambda c: f"{c['row']}{' (quick)' if c['quick'] else ''}",
+        {"row": "row", "value": "value", "train_seconds": "train_seconds"},
+        summary={"value": "value"},
+    )
+
+
+def default_out(quick: bool) -> Path:
+    return Path("runs") / ("reproduce-quick" if quick else "reproduce")
+
+
+def reproduce(
+    names: Sequence[str] = ("all",),
+    *,
+    quick: bool = False,
+    seeds: int | None = None,
+    out_dir: Path | str | None = None,
+    executor: str = "local",
+    workers: int = 2,
+    address: str | None = None,
+    reporter: Reporter | None = None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Run the rows over seeds 0..seeds-1 (default 3; 1 with ``quick``), write
+    results.json, results.md and results.ja.md into ``out_dir``, and return the
+    results (``results.failed_bounds`` lists the bounds missed)."""
+    from zerokara.sweep.run import Sweep
+
+    rows = pick(names)
+    seeds = seeds if seeds is not None else (1 if quick else 3)
+    out = Path(out_dir) if out_dir is not None else default_out(quick)
+    sweep = Sweep(
+        task(),
+        seeds=seeds,
+        out_dir=out / "sweep",
+        fixed={"quick": quick, "runs": str(out / "runs")},
+        settings=[{"row": r.name} for r in rows],
+    )
+    sweep.run(executor=executor, workers=workers, address=address, reporter=reporter)
+    by_row: dict[str, list[dict[str, Any]]] = {r.name: [] for r in rows}
+    for tid, config in zip(sweep.ids, sweep.configs, strict=True):
+        by_row[config["row"]].append(sweep.records.get(tid) or {"config": config, "status": "pending"})
+    res = {
+        "command": command or _command(names, quick, seeds),
+        "date": datetime.date.today().isoformat(),
+        "quick": quick,
+        "seeds": seeds,
+        "machine": results.machine(workers),
+        "settings": {r.name: settings_of(r, quick) for r in rows},
+        "rows": [results.summarise_row(r, by_row[r.name], quick) for r in rows],
+    }
+    results.write(res, out)
+    return res
+
+
+@functools.cache
+def _all_names() -> tuple[str, ...]:
+    return tuple(r.name for r in ROWS)
+
+
+def _command(names: Sequence[str], quick: bool, seeds: int) -> str:
+    which = "all" if not names or "all" in names or tuple(names) == _all_names() else " ".join(names)
+    return f"zerokara reproduce {which}" + (" --quick" if quick else "") + f" --seeds {seeds}"

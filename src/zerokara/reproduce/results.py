@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,6 +114,14 @@ def summarise_row(row: Row, records: Sequence[dict[str, Any]], quick: bool) -> d
     }
 
 
+def source(text: str, lang: str) -> str:
+    """A source as the language writes it: "book 2, ch. 7" is "2巻 7章" in Japanese."""
+    if lang != "ja":
+        return text
+    text = re.sub(r"book (\d), ch\. (\d+)", r"\1巻 \2章", text)
+    return text.replace(" et al. ", " ら ")
+
+
 def _fig(unit: str, x: float | None) -> str:
     if x is None:
         return "—"
@@ -133,13 +142,18 @@ def _time(seconds: float | None) -> str:
 
 def _ours(r: dict[str, Any], lang: str) -> str:
     n, ok = len(r["status"]), sum(s == "ok" for s in r["status"])
+    waiting = sum(s == "pending" for s in r["status"])
+    failed = n - ok - waiting
     if r["mean"] is None:
-        return "no result (" + "; ".join(r["errors"])[:200] + ")" if r["errors"] else "no result"
+        text = "no result" if lang == "en" else "結果なし"
+        return text + (" (" + "; ".join(r["errors"])[:200] + ")" if r["errors"] else "")
     text = _fig(r["unit"], r["mean"])
     if ok > 1:
         text += f" ({_fig(r['unit'], r['min'])}-{_fig(r['unit'], r['max'])})"
-    if ok < n:
-        text += f", {n - ok} of {n} runs failed" if lang == "en" else f"、{n} 回中 {n - ok} 回失敗"
+    if failed:
+        text += f", {failed} of {n} runs failed" if lang == "en" else f"、{n} 回中 {failed} 回失敗"
+    if waiting:
+        text += f", {waiting} of {n} not run yet" if lang == "en" else f"、{n} 回中 {waiting} 回は未実行"
     return text
 
 
@@ -164,7 +178,7 @@ def markdown(results: dict[str, Any], lang: str = "en") -> str:
     for r in results["rows"]:
         title = r["title"] if lang == "en" else r["title_ja"]
         if r["source"]:
-            title += f" ({r['source']})"
+            title += f" ({source(r['source'], lang)})"
         if r["note"]:
             title += f" [{'why' if lang == 'en' else '解説'}]({r['note']})"
         book = r["book_text"] if lang == "en" else r["book_text_ja"]

@@ -9,36 +9,13 @@ import argparse
 import json
 import secrets
 import sys
-from typing import Any
 
 import numpy as np
 
 from zerokara.commands import add_train_options, given, run_folder
 from zerokara.options import FACTOR, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, PROBABILITY, SEED
+from zerokara.train.rnnlm import PRESETS
 
-# Zaremba et al. (2014), "small": lr 1 and clip 5 on a loss *summed* over the 20 time steps
-# (averaged over the batch). zerokara's loss is the mean over the steps too, i.e. 1/20 of theirs,
-# so the same updates are lr 20 and clip 5/20 = 0.25 here.
-PRESETS: dict[str, dict[str, Any]] = {
-    "zaremba-small": {
-        "task": "better-rnnlm",
-        "wordvec": 200,
-        "hidden": 200,
-        "layers": 2,
-        "dropout": 0.0,
-        "tie": False,
-        "batch_size": 20,
-        "time_size": 20,
-        "lr": 20.0,
-        "max_grad": 0.25,
-        "epochs": 13,
-        "lr_decay": "zaremba",
-        "decay_factor": 2.0,
-        "decay_start": 4,
-        "init": "uniform",
-        "optimizer": "sgd",
-    },
-}
 SKIP_WORDS = ("N", "<unk>", "$")  # book 2's RnnlmGen never samples these
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from zerokara.commands.lm import PRESETS as LM_PRESETS
+from zerokara.train.rnnlm import PRESETS as LM_PRESETS
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ back; ``wall_seconds`` is what this call took.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import time
 import zlib
@@ -66,53 +67,22 @@ def _train(row: Row, s: dict[str, Any], seed: int, out: Path | None) -> tuple[di
 
         cv = train_count_vectors(CountVectorsConfig(**s, seed=seed), out_dir=out, resume=resume)
         return cv.metrics, cv.metrics.get("seconds")
-    config_class, train = _TRAINERS[kind]()
+    module, config_name, train_name = _TRAINERS[kind]
+    found = importlib.import_module(module)
+    config_class, train = getattr(found, config_name), getattr(found, train_name)
     run = train(config_class(**s, seed=seed), out_dir=out, resume=resume)
     return run.metrics, getattr(run.trainer, "seconds", None)
 
 
-def _trainers() -> dict[str, Any]:
-    def mlp() -> tuple[Any, Any]:
-        from zerokara.train.mlp import MLPConfig, train_mlp
-
-        return MLPConfig, train_mlp
-
-    def cnn() -> tuple[Any, Any]:
-        from zerokara.train.cnn import CNNConfig, train_cnn
-
-        return CNNConfig, train_cnn
-
-    def lm() -> tuple[Any, Any]:
-        from zerokara.train.rnnlm import LMConfig, train_lm
-
-        return LMConfig, train_lm
-
-    def simple_rnnlm() -> tuple[Any, Any]:
-        from zerokara.train.simple_rnnlm import SimpleRnnlmConfig, train_simple_rnnlm
-
-        return SimpleRnnlmConfig, train_simple_rnnlm
-
-    def word2vec() -> tuple[Any, Any]:
-        from zerokara.train.word2vec import Word2VecConfig, train_word2vec
-
-        return Word2VecConfig, train_word2vec
-
-    def seq2seq() -> tuple[Any, Any]:
-        from zerokara.train.seq2seq import Seq2seqConfig, train_seq2seq
-
-        return Seq2seqConfig, train_seq2seq
-
-    return {
-        "mlp": mlp,
-        "cnn": cnn,
-        "lm": lm,
-        "simple-rnnlm": simple_rnnlm,
-        "word2vec": word2vec,
-        "seq2seq": seq2seq,
-    }
-
-
-_TRAINERS = _trainers()
+#: kind -> (module, its config class, its train_* function), imported when a trial needs it
+_TRAINERS: dict[str, tuple[str, str, str]] = {
+    "mlp": ("zerokara.train.mlp", "MLPConfig", "train_mlp"),
+    "cnn": ("zerokara.train.cnn", "CNNConfig", "train_cnn"),
+    "lm": ("zerokara.train.rnnlm", "LMConfig", "train_lm"),
+    "simple-rnnlm": ("zerokara.train.simple_rnnlm", "SimpleRnnlmConfig", "train_simple_rnnlm"),
+    "word2vec": ("zerokara.train.word2vec", "Word2VecConfig", "train_word2vec"),
+    "seq2seq": ("zerokara.train.seq2seq", "Seq2seqConfig", "train_seq2seq"),
+}
 #: every trainer a row can name
 KINDS = (*_TRAINERS, "binary-addition", "count-vectors", "gensim")
 

@@ -249,3 +249,10 @@ def test_the_command_runs_quick_rows_and_check_fails_on_a_missed_bound(tmp_path,
     assert main(["reproduce", "spiral", "--quick", "--out", str(out), "--no-progress", "--check"]) == 1
     assert "1 bound(s) missed" in capsys.readouterr().err
     assert main(["reproduce", "spiral", "--quick", "--out", str(out), "--no-progress"]) == 0  # reported only
+
+
+def test_the_sweeps_own_table_names_each_trials_row(tmp_path):
+    reproduce(["toy-cbow"], quick=True, seeds=1, out_dir=tmp_path, workers=1)
+    text = (tmp_path / "sweep" / "results.csv").read_text().splitlines()
+    assert text[0].startswith("id,row,quick,runs,seed,status,value,train_seconds")
+    assert ",toy-cbow,True," in text[1] and ",ok," in text[1]

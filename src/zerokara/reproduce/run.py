@@ -48,7 +48,7 @@ def task() -> SweepTask:
         _check,
         run_row,
         lambda c: f"{c['row']}{' (quick)' if c['quick'] else ''}",
-        {"row": "row", "value": "value", "train_seconds": "train_seconds"},
+        {"value": "value", "train_seconds": "train_seconds"},
         summary={"value": "value"},
     )
 

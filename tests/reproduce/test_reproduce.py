@@ -151,8 +151,8 @@ def test_the_tables_in_english_and_japanese():
     en, ja = markdown(res, "en"), markdown(res, "ja")
     assert "| 135.5 (134.3-137.6) | above | 2.0 s |" in en
     assert "| 135.5 (134.3-137.6) | 上回る | 2.0 s |" in ja
-    assert en.startswith("Made by `zerokara reproduce rnnlm --seeds 3` on 2026-12-06: 3 seed(s)")
-    assert ja.startswith("`zerokara reproduce rnnlm --seeds 3` で 2026-12-06 に作成")
+    assert en.startswith("Made by `zerokara reproduce rnnlm --seeds 3` on 2026-12-06: seeds 0-2 per row")
+    assert ja.startswith("`zerokara reproduce rnnlm --seeds 3` で 2026-12-06 に作成。各行シード 0〜2、")
     quick = {**res, "quick": True, "rows": [res_mod.summarise_row(row, recs, quick=True)]}
     assert "**quick**" in markdown(quick, "en") and "| — |" in markdown(quick, "en")  # no verdict
 
@@ -240,7 +240,7 @@ def test_the_command_runs_quick_rows_and_check_fails_on_a_missed_bound(tmp_path,
     out = tmp_path / "q"
     assert main(["reproduce", "spiral", "--quick", "--out", str(out), "--no-progress", "--check"]) == 0
     text = capsys.readouterr().out
-    assert "1 row(s) x 1 seed(s) = 1 runs (--quick" in text and "bounds: 1 of 1 met" in text
+    assert "1 row(s) x 1 seed(s) = 1 run(s) (--quick" in text and "bounds: 1 of 1 met" in text
     res = json.loads((out / "results.json").read_text())
     res["rows"][0]["bounds"][0]["held"] = False
     import zerokara.reproduce as rp

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = args.seeds or (1 if args.quick else 3)
     out = args.out or str(default_out(args.quick))
     rep.info(
-        f"reproduce: {len(rows)} row(s) x {seeds} seed(s) = {len(rows) * seeds} runs"
+        f"reproduce: {len(rows)} row(s) x {seeds} seed(s) = {len(rows) * seeds} run(s)"
         + (" (--quick: shortened runs, a few minutes in all; not the books' settings)" if args.quick else "")
         + f" on {args.executor} ({args.workers} at once) -> {out}"
     )

@@ -164,14 +164,16 @@ def markdown(results: dict[str, Any], lang: str = "en") -> str:
         lines = [
             f"Made by `{results['command']}` on {results['date']}"
             + (" (**quick**: shortened runs, not the books' settings)" if results["quick"] else "")
-            + f": {n} seed(s) per row (0-{n - 1}), float32, on {m['cpu']} ({m['cpus']} cores, "
+            + f": {'seed 0' if n == 1 else f'seeds 0-{n - 1}'} per row, float32, "
+            f"on {m['cpu']} ({m['cpus']} cores, "
             f"{m['workers']} runs at once, one thread each). Training time excludes evaluation.",
         ]
     else:
         lines = [
             f"`{results['command']}` で {results['date']} に作成"
             + (" (**quick**: 短縮した実行。本の設定ではない)" if results["quick"] else "")
-            + f"。各行 {n} シード (0〜{n - 1})、float32、{m['cpu']} ({m['cpus']} コア、"
+            + f"。各行{'シード 0' if n == 1 else f'シード 0〜{n - 1}'}、float32、"
+            f"{m['cpu']} ({m['cpus']} コア、"
             f"同時に {m['workers']} 実行、各 1 スレッド)。学習時間に評価は含まない。",
         ]
     lines += ["", HEAD[lang], "|---|---|---|---|---|"]

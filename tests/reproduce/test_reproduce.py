@@ -256,3 +256,18 @@ def test_the_sweeps_own_table_names_each_trials_row(tmp_path):
     text = (tmp_path / "sweep" / "results.csv").read_text().splitlines()
     assert text[0].startswith("id,row,quick,runs,seed,status,value,train_seconds")
     assert ",toy-cbow,True," in text[1] and ",ok," in text[1]
+
+
+def test_the_picture_shows_the_rows_with_a_books_figure(tmp_path):
+    relu, rnnlm = BY_NAME["mnist-relu"], BY_NAME["rnnlm"]
+    rows = [
+        res_mod.summarise_row(relu, [_rec("mnist-relu", s, v) for s, v in enumerate((0.97, 0.96))], False),
+        res_mod.summarise_row(rnnlm, [_rec("rnnlm", 0, 136.1 / 1.01)], False),
+        res_mod.summarise_row(BY_NAME["spiral"], [_rec("spiral", 0, 0.98)], False),
+    ]
+    assert res_mod.relative(rows[0], 0.97) == pytest.approx(100.0)
+    assert res_mod.relative(rows[1], rows[1]["mean"]) == pytest.approx(101.0)  # lower perplexity: right
+    res = {"quick": False, "seeds": 2, "rows": rows}
+    path = res_mod.plot(res, tmp_path / "results.png")
+    assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert res_mod.plot({**res, "rows": rows[2:]}, tmp_path / "none.png") is None  # no book's figure

@@ -7,6 +7,7 @@ import argparse
 import importlib.util
 import sys
 import time
+from pathlib import Path
 
 from zerokara.options import POSITIVE_INT
 
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     rep.info(
         f"bounds: {n - len(missed)} of {n} met; {time.perf_counter() - start:.0f} s; "
         f"wrote {out}/: results.md, results.ja.md, results.json"
+        + (", results.png" if (Path(out) / "results.png").is_file() else "")
     )
     if missed and args.check:
         print(f"zerokara reproduce: {len(missed)} bound(s) missed (see above)", file=sys.stderr)

@@ -201,12 +201,40 @@ def failed_bounds(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def relative(r: dict[str, Any], x: float) -> float:
+    """A figure as a percentage of the book's, oriented so that above 100 is better
+    (for perplexity: the book's over ours)."""
+    return 100 * (x / r["book"] if r["unit"] == "accuracy" else r["book"] / x)
+
+
+def plot(results: dict[str, Any], path: Path) -> Path | None:
+    """results.png: each row that has a book's figure, ours as a percentage of it
+    (mean, and the range over seeds); None when no row has both."""
+    rows = [r for r in results["rows"] if r["book"] is not None and r["mean"] is not None]
+    if not rows:
+        return None
+    from zerokara.train.plots import plt, save_figure
+
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(rows) + 1.4))
+    for i, r in enumerate(reversed(rows)):
+        lo, hi = sorted((relative(r, r["min"]), relative(r, r["max"])))
+        ax.plot([lo, hi], [i, i], color="tab:blue", lw=2)
+        ax.plot(relative(r, r["mean"]), i, "o", color="tab:blue")
+    ax.axvline(100, color="gray", lw=1, ls="--")
+    ax.set_yticks(range(len(rows)), [r["name"] for r in reversed(rows)])
+    ax.set_xlabel("zerokara as % of the book's figure (right of 100: better; perplexity: book / ours)")
+    kind = "quick runs, not the books' settings" if results["quick"] else f"{results['seeds']} seeds"
+    ax.set_title(f"zerokara reproduce: mean and range over seeds ({kind})")
+    return save_figure(fig, path)
+
+
 def write(results: dict[str, Any], out: Path) -> list[Path]:
-    """results.json, results.md and results.ja.md into ``out``."""
+    """results.json, results.md, results.ja.md and results.png into ``out``."""
     from zerokara.io import atomic_write_text
 
     files = [out / "results.json", out / "results.md", out / "results.ja.md"]
     atomic_write_text(files[0], json.dumps(results, indent=1) + "\n")
     atomic_write_text(files[1], "# zerokara reproduce\n\n" + markdown(results, "en"))
     atomic_write_text(files[2], "# zerokara reproduce\n\n" + markdown(results, "ja"))
-    return files
+    png = plot(results, out / "results.png")
+    return files + ([png] if png is not None else [])

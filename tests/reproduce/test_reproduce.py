@@ -271,3 +271,14 @@ def test_the_picture_shows_the_rows_with_a_books_figure(tmp_path):
     path = res_mod.plot(res, tmp_path / "results.png")
     assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert res_mod.plot({**res, "rows": rows[2:]}, tmp_path / "none.png") is None  # no book's figure
+
+
+def test_table_only_trains_nothing_and_reads_runs_another_process_finished(tmp_path):
+    out = tmp_path / "r"
+    done = run_row({"row": "toy-cbow", "quick": True, "runs": str(out / "runs"), "seed": 1})
+    res = reproduce(["toy-cbow", "spiral"], quick=True, seeds=2, out_dir=out, train=False)
+    spiral, toy = res["rows"]  # the table's order
+    assert toy["status"] == ["pending", "ok"] and toy["values"][1] == done["value"]
+    assert spiral["status"] == ["pending", "pending"] and spiral["mean"] is None
+    assert not (out / "runs" / "spiral").exists() and not (out / "sweep" / "trials").exists()
+    assert "1 of 2 not run yet" in markdown(res, "en") and "2 回中 1 回は未実行" in markdown(res, "ja")

@@ -46,6 +46,12 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
     )
     p.add_argument("--address", metavar="HOST:PORT", help="with --executor ray: the cluster to join")
     p.add_argument("--check", action="store_true", help="exit 1 if a row misses one of its bounds")
+    p.add_argument(
+        "--table-only",
+        action="store_true",
+        help="train nothing: write the tables from the runs finished so far (also while "
+        "another reproduce runs into the same --out)",
+    )
     p.add_argument("--list", action="store_true", help="list the rows, their settings and bounds, and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -76,7 +82,12 @@ def run(args: argparse.Namespace) -> int:
     rep.info(
         f"reproduce: {len(rows)} row(s) x {seeds} seed(s) = {len(rows) * seeds} run(s)"
         + (" (--quick: shortened runs, a few minutes in all; not the books' settings)" if args.quick else "")
-        + f" on {args.executor} ({args.workers} at once) -> {out}"
+        + (
+            " (--table-only: training nothing)"
+            if args.table_only
+            else f" on {args.executor} ({args.workers} at once)"
+        )
+        + f" -> {out}"
     )
     start = time.perf_counter()
     res = reproduce(
@@ -88,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         address=args.address,
         reporter=rep,
+        train=not args.table_only,
     )
     print(markdown(res, "en"))
     missed = failed_bounds(res)

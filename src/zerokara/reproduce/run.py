@@ -18,7 +18,7 @@ from typing import Any
 from zerokara.errors import InputError
 from zerokara.reproduce import results
 from zerokara.reproduce.rows import BY_NAME, ROWS, Row
-from zerokara.reproduce.trial import run_row, settings_of
+from zerokara.reproduce.trial import run_folder, run_row, settings_of
 from zerokara.sweep.task import SweepTask
 from zerokara.train.report import Reporter
 
@@ -68,10 +68,15 @@ def reproduce(
     address: str | None = None,
     reporter: Reporter | None = None,
     command: str | None = None,
+    train: bool = True,
 ) -> dict[str, Any]:
     """Run the rows over seeds 0..seeds-1 (default 3; 1 with ``quick``), write
-    results.json, results.md and results.ja.md into ``out_dir``, and return the
-    results (``results.failed_bounds`` lists the bounds missed)."""
+    results.json, results.md, results.ja.md and results.png into ``out_dir``, and
+    return the results (``results.failed_bounds`` lists the bounds missed).
+
+    ``train=False`` trains nothing: the tables hold the trials finished so far
+    (their records, or run folders another process finished), the rest "not run
+    yet"; it takes no lock, so it can look at a reproduce still running."""
     from zerokara.sweep.run import Sweep
 
     rows = pick(names)
@@ -84,10 +89,16 @@ def reproduce(
         fixed={"quick": quick, "runs": str(out / "runs")},
         settings=[{"row": r.name} for r in rows],
     )
-    sweep.run(executor=executor, workers=workers, address=address, reporter=reporter)
+    if train:
+        sweep.run(executor=executor, workers=workers, address=address, reporter=reporter)
+    else:
+        sweep.load()
     by_row: dict[str, list[dict[str, Any]]] = {r.name: [] for r in rows}
     for tid, config in zip(sweep.ids, sweep.configs, strict=True):
-        by_row[config["row"]].append(sweep.records.get(tid) or {"config": config, "status": "pending"})
+        rec = sweep.records.get(tid)
+        if rec is None and not train:
+            rec = _read_back(config)
+        by_row[config["row"]].append(rec or {"config": config, "status": "pending"})
     res = {
         "command": command or _command(names, quick, seeds),
         "date": datetime.date.today().isoformat(),
@@ -99,6 +110,17 @@ def reproduce(
     }
     results.write(res, out)
     return res
+
+
+def _read_back(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of a trial whose run folder holds a finished run (metrics.json is
+    written last) though no record was saved: a run another process trained. None
+    while it is unfinished."""
+    folder = run_folder(config["runs"], BY_NAME[config["row"]], config["seed"])
+    if folder is None or not (folder / "metrics.json").is_file():
+        return None
+    rec = run_row(config)  # a finished run is read back from its checkpoint, not trained
+    return rec if rec["status"] == "ok" else None
 
 
 @functools.cache

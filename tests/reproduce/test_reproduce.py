@@ -282,3 +282,12 @@ def test_table_only_trains_nothing_and_reads_runs_another_process_finished(tmp_p
     assert spiral["status"] == ["pending", "pending"] and spiral["mean"] is None
     assert not (out / "runs" / "spiral").exists() and not (out / "sweep" / "trials").exists()
     assert "1 of 2 not run yet" in markdown(res, "en") and "2 回中 1 回は未実行" in markdown(res, "ja")
+
+
+def test_a_rows_link_is_written_from_where_the_table_sits():
+    row = BY_NAME["addition-reversed"]
+    res = {"command": "c", "date": "d", "quick": False, "seeds": 1, "machine": res_mod.machine(1),
+           "rows": [res_mod.summarise_row(row, [_rec(row.name, 0, 0.377, test_accuracy=0.377)], False)]}
+    assert "[docs](docs/seq2seq.md)" in markdown(res, "en")  # README, at the root
+    assert "[解説](../../docs/seq2seq.md)" in markdown(res, "ja", links="../../")  # docs/results/
+    assert "| **below** |" in markdown(res, "en") and "| **下回る** |" in markdown(res, "ja")

@@ -67,9 +67,12 @@ def publish(run: Path, root: Path) -> None:
     """Copy a run's tables into docs/results and paste them into the READMEs."""
     results = json.loads((run / "results.json").read_text())
     (root / DOCS).mkdir(parents=True, exist_ok=True)
-    for name in ("results.json", "results.md", "results.ja.md", "results.png"):
-        if (run / name).is_file() or name != "results.png":
+    for name in ("results.json", "results.png"):
+        if (run / name).is_file():
             shutil.copyfile(run / name, root / DOCS / name)
+    for lang, name in (("en", "results.md"), ("ja", "results.ja.md")):
+        text = "# zerokara reproduce\n\n" + markdown(results, lang, links="../../")
+        (root / DOCS / name).write_text(text)
     for lang, name in READMES.items():
         f = root / name
         f.write_text(paste(f.read_text(), results, lang))

@@ -157,8 +157,10 @@ def _ours(r: dict[str, Any], lang: str) -> str:
     return text
 
 
-def markdown(results: dict[str, Any], lang: str = "en") -> str:
-    """The table of a results.json, with the lines that say how it was made."""
+def markdown(results: dict[str, Any], lang: str = "en", links: str = "") -> str:
+    """The table of a results.json, with the lines that say how it was made; ``links``
+    goes before the repository paths the rows link to (the table's folder to the
+    repository's root: "" for the README, "../../" for docs/results/)."""
     m, n = results["machine"], results["seeds"]
     if lang == "en":
         lines = [
@@ -182,7 +184,7 @@ def markdown(results: dict[str, Any], lang: str = "en") -> str:
         if r["source"]:
             title += f" ({source(r['source'], lang)})"
         if r["note"]:
-            title += f" [{'why' if lang == 'en' else '解説'}]({r['note']})"
+            title += f" [{'docs' if lang == 'en' else '解説'}]({links}{r['note']})"
         book = r["book_text"] if lang == "en" else r["book_text_ja"]
         cells = [title, book, _ours(r, lang), VERDICT[lang][r["verdict"]], _time(r["seconds"])]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

@@ -144,6 +144,8 @@ def _ours(r: dict[str, Any], lang: str) -> str:
     n, ok = len(r["status"]), sum(s == "ok" for s in r["status"])
     waiting = sum(s == "pending" for s in r["status"])
     failed = n - ok - waiting
+    if r["mean"] is None and waiting == n:
+        return "not run yet" if lang == "en" else "未実行"
     if r["mean"] is None:
         text = "no result" if lang == "en" else "結果なし"
         return text + (" (" + "; ".join(r["errors"])[:200] + ")" if r["errors"] else "")
@@ -195,7 +197,10 @@ def failed_bounds(results: dict[str, Any]) -> list[str]:
     """One line per bound a row missed (a failed run misses every bound of its row)."""
     return [
         f"{r['name']}: {b['text']} not met by every seed (values: "
-        + ", ".join("failed" if v is None else f"{v:.4g}" for v in r["values"])
+        + ", ".join(
+            f"{v:.4g}" if s == "ok" else ("not run yet" if s == "pending" else s)
+            for v, s in zip(r["values"], r["status"], strict=True)
+        )
         + ")"
         for r in results["rows"]
         for b in r["bounds"]

@@ -57,8 +57,8 @@ def _train(row: Row, s: dict[str, Any], seed: int, out: Path | None) -> tuple[di
         from zerokara.train import binary_addition as ba
 
         rec = ba.run_trial(ba.check_config({**s, "seed": seed}, f"reproduce {row.name}"))
-        if rec["status"] != "ok":
-            raise RuntimeError(rec["error"])
+        if rec["status"] != "ok":  # its own trial never raises: pass its outcome on
+            raise (NaNLossError if rec["status"] == "diverged" else RuntimeError)(rec["error"])
         return rec, rec["seconds"]
     if kind == "gensim":
         return _gensim(s, seed)

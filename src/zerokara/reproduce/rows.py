@@ -19,13 +19,16 @@ from zerokara.train.rnnlm import PRESETS as LM_PRESETS
 
 @dataclass(frozen=True)
 class Bound:
-    """``metric`` must be >= ``value`` (``at_least``) or <= it; ``quick``: checked
-    after a quick run too."""
+    """``metric`` must be >= ``value`` (``at_least``) or <= it, in every seed; or,
+    with ``mean``, its mean over the seeds (the book's figure as a target: one
+    seed below it is the spread, the mean below it a shortfall). ``quick``:
+    checked after a quick run too."""
 
     metric: str
     value: float
     at_least: bool = True
     quick: bool = False
+    mean: bool = False
 
     def holds(self, x: float | None) -> bool:
         if x is None or x != x:  # absent or NaN
@@ -33,7 +36,8 @@ class Bound:
         return x >= self.value if self.at_least else x <= self.value
 
     def text(self) -> str:
-        return f"{self.metric} {'>=' if self.at_least else '<='} {self.value:g}"
+        what = f"mean {self.metric}" if self.mean else self.metric
+        return f"{what} {'>=' if self.at_least else '<='} {self.value:g}"
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,10 @@ def _acc(metric: str, value: float, quick: bool = False) -> Bound:
 
 def _at_most(metric: str, value: float, quick: bool = False) -> Bound:
     return Bound(metric, value, False, quick)
+
+
+def _mean_at_least(metric: str, value: float) -> Bound:
+    return Bound(metric, value, True, False, mean=True)
 
 
 _ZAREMBA = dict(LM_PRESETS["zaremba-small"])
@@ -404,7 +412,11 @@ ROWS: tuple[Row, ...] = (
         "99.9%",
         "99.9%",
         "book 2, ch. 8",
-        (_at_most("final_loss", 0.5, quick=True), _acc("test_accuracy", 0.999)),
+        (
+            _at_most("final_loss", 0.5, quick=True),
+            _acc("test_accuracy", 0.998),
+            _mean_at_least("test_accuracy", 0.999),
+        ),
         ("seq2seq",),
     ),
     Row(
@@ -421,7 +433,11 @@ ROWS: tuple[Row, ...] = (
         "99.9% (book 2's attention seq2seq)",
         "99.9% (2巻の Attention seq2seq)",
         "book 2, ch. 8",
-        (_acc("test_accuracy", 0.9, quick=True), _acc("test_accuracy", 0.998)),
+        (
+            _acc("test_accuracy", 0.9, quick=True),
+            _acc("test_accuracy", 0.995),
+            _mean_at_least("test_accuracy", 0.998),
+        ),
         ("seq2seq",),
         "docs/transformer.md",
     ),

@@ -176,7 +176,7 @@ def markdown(results: dict[str, Any], lang: str = "en", links: str = "") -> str:
             + (" (**quick**: shortened runs, not the books' settings)" if results["quick"] else "")
             + f": {'seed 0' if n == 1 else f'seeds 0-{n - 1}'} per row, float32, "
             f"on {m['cpu']} ({m['cpus']} cores, "
-            f"{m['workers']} runs at once, one thread each). Training time excludes evaluation.",
+            "one thread per run). Training time excludes evaluation.",
         ]
     else:
         lines = [
@@ -184,7 +184,7 @@ def markdown(results: dict[str, Any], lang: str = "en", links: str = "") -> str:
             + (" (**quick**: 短縮した実行。本の設定ではない)" if results["quick"] else "")
             + f"。各行{'シード 0' if n == 1 else f'シード 0〜{n - 1}'}、float32、"
             f"{m['cpu']} ({m['cpus']} コア、"
-            f"同時に {m['workers']} 実行、各 1 スレッド)。学習時間に評価は含まない。",
+            "1 回の実行に 1 スレッド)。学習時間に評価は含まない。",
         ]
     lines += ["", HEAD[lang], "|---|---|---|---|---|"]
     for r in results["rows"]:

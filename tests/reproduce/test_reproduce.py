@@ -288,8 +288,8 @@ def test_a_rows_link_is_written_from_where_the_table_sits():
     row = BY_NAME["addition-reversed"]
     res = {"command": "c", "date": "d", "quick": False, "seeds": 1, "machine": res_mod.machine(1),
            "rows": [res_mod.summarise_row(row, [_rec(row.name, 0, 0.377, test_accuracy=0.377)], False)]}
-    assert "[docs](docs/seq2seq.md)" in markdown(res, "en")  # README, at the root
-    assert "[解説](../../docs/seq2seq.md)" in markdown(res, "ja", links="../../")  # docs/results/
+    assert "[docs](docs/reproduce.md)" in markdown(res, "en")  # README, at the root
+    assert "[解説](../../docs/reproduce.ja.md)" in markdown(res, "ja", links="../../")  # docs/results/
     assert "| **below** |" in markdown(res, "en") and "| **下回る** |" in markdown(res, "ja")
 
 
@@ -305,3 +305,13 @@ def test_a_bound_on_the_mean_lets_one_seed_sit_below_the_books_figure():
     recs[1] = _rec(row.name, 1, 0.9985, test_accuracy=0.9985, final_loss=0.01)
     r = res_mod.summarise_row(row, recs, quick=False)
     assert [b["held"] for b in r["bounds"]] == [True, True, False]
+
+
+def test_the_japanese_table_links_the_japanese_docs_where_there_are_some():
+    from zerokara.reproduce.results import JA_DOCS
+
+    root = Path(__file__).resolve().parents[2]
+    for r in ROWS:
+        if r.note:
+            assert (root / r.note).is_file(), r.note
+            assert (root / r.note.replace(".md", ".ja.md")).is_file() == (r.note in JA_DOCS), r.note

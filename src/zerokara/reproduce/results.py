@@ -24,6 +24,8 @@ VERDICT = {
     "en": {"above": "above", "level": "level", "below": "**below**", None: "—"},
     "ja": {"above": "上回る", "level": "同等", "below": "**下回る**", None: "—"},
 }
+#: the notes rows link to that have a Japanese version beside them (X.ja.md)
+JA_DOCS = ("docs/reproduce.md", "docs/count-based.md", "docs/transformer.md")
 HEAD = {
     "en": "| model and settings (source) | book's figure | zerokara: mean (min-max) | vs book "
     "| training time per run |",
@@ -101,7 +103,8 @@ def summarise_row(row: Row, records: Sequence[dict[str, Any]], quick: bool) -> d
         "min": min(values) if values else None,
         "max": max(values) if values else None,
         "seconds": statistics.fmean(float(r["seconds"]) for r in ok) if ok else None,
-        "verdict": None if quick else verdict(row, mean),  # quick runs are not the book's settings
+        # quick runs are not the book's settings; a row still missing seeds is not compared yet
+        "verdict": None if quick or len(ok) < len(recs) else verdict(row, mean),
         "bounds": [
             {
                 "text": b.text(),
@@ -192,7 +195,10 @@ def markdown(results: dict[str, Any], lang: str = "en", links: str = "") -> str:
         if r["source"]:
             title += f" ({source(r['source'], lang)})"
         if r["note"]:
-            title += f" [{'docs' if lang == 'en' else '解説'}]({links}{r['note']})"
+            note = r["note"]
+            if lang == "ja" and note in JA_DOCS:
+                note = note.removesuffix(".md") + ".ja.md"
+            title += f" [{'docs' if lang == 'en' else '解説'}]({links}{note})"
         book = r["book_text"] if lang == "en" else r["book_text_ja"]
         cells = [title, book, _ours(r, lang), VERDICT[lang][r["verdict"]], _time(r["seconds"])]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

@@ -257,6 +257,7 @@ ROWS: tuple[Row, ...] = (
         "book 2, ch. 5",
         (_at_most("perplexity", 8.0, quick=True),),
         ("ptb",),
+        "docs/reproduce.md",
     ),
     Row(
         "rnnlm",
@@ -379,7 +380,7 @@ ROWS: tuple[Row, ...] = (
         "book 2, ch. 7",
         (_at_most("final_loss", 1.8, quick=True), _acc("test_accuracy", 0.25)),
         ("seq2seq",),
-        "docs/seq2seq.md",
+        "docs/reproduce.md",
     ),
     Row(
         "addition-peeky",
@@ -397,6 +398,7 @@ ROWS: tuple[Row, ...] = (
         "book 2, ch. 7",
         (_at_most("final_loss", 1.7, quick=True), _acc("test_accuracy", 0.95)),
         ("seq2seq",),
+        "docs/reproduce.md",
     ),
     Row(
         "date-attention",
@@ -418,6 +420,7 @@ ROWS: tuple[Row, ...] = (
             _mean_at_least("test_accuracy", 0.999),
         ),
         ("seq2seq",),
+        "docs/reproduce.md",
     ),
     Row(
         "date-transformer",

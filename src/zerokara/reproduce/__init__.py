@@ -15,7 +15,8 @@ seeds, :mod:`~zerokara.reproduce.results` the summary and the Markdown tables.
 from __future__ import annotations
 
 from zerokara.reproduce.results import failed_bounds, markdown
-from zerokara.reproduce.rows import BY_NAME, ROWS, Bound, Row
+from zerokara.reproduce.row import Bound, Row
+from zerokara.reproduce.rows import BY_NAME, ROWS
 from zerokara.reproduce.run import reproduce
 
 __all__ = ["reproduce", "failed_bounds", "markdown", "ROWS", "BY_NAME", "Row", "Bound"]

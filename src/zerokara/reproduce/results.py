@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zerokara.reproduce.rows import Row
+from zerokara.reproduce.row import Row
 
 #: the verdict against the book's figure, per language
 VERDICT = {

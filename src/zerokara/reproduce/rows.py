@@ -1,90 +1,12 @@
-"""The rows of the results table: what each trains, with which settings, what
-it measures, and the figure the book (or paper, or peer) printed for it.
-
-A row's ``settings`` are its trainer's configuration fields (the book's values
-where a field is left out); ``quick`` overrides some of them for
-``zerokara reproduce --quick``. ``bounds`` are what a run must reach: those
-marked ``quick=True`` are checked after a quick run *and* after a full one
-(a full run meets them too, so a quick pass is a real, if weaker, check); the
-others only after a full run.
+"""The rows of the results table (:class:`~zerokara.reproduce.row.Row`): a row's
+``settings`` are its trainer's configuration fields (the book's values where one
+is left out), ``quick`` overrides some of them for ``zerokara reproduce --quick``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
+from zerokara.reproduce.row import Row, at_least, at_most, mean_at_least
 from zerokara.train.rnnlm import PRESETS as LM_PRESETS
-
-
-@dataclass(frozen=True)
-class Bound:
-    """``metric`` must be >= ``value`` (``at_least``) or <= it, in every seed; or,
-    with ``mean``, its mean over the seeds (the book's figure as a target: one
-    seed below it is the spread, the mean below it a shortfall). ``quick``:
-    checked after a quick run too."""
-
-    metric: str
-    value: float
-    at_least: bool = True
-    quick: bool = False
-    mean: bool = False
-
-    def holds(self, x: float | None) -> bool:
-        if x is None or x != x:  # absent or NaN
-            return False
-        return x >= self.value if self.at_least else x <= self.value
-
-    def text(self) -> str:
-        what = f"mean {self.metric}" if self.mean else self.metric
-        return f"{what} {'>=' if self.at_least else '<='} {self.value:g}"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One row of the results table.
-
-    ``kind``: the trainer (:data:`zerokara.reproduce.trial.KINDS`); ``metric``: the
-    key of its metrics the table shows, ``unit`` how ("accuracy" as a fraction,
-    shown in %; "perplexity"; "loss"); ``book``: the figure to compare with (None:
-    the book prints none), ``digits``: the decimals the book printed it with (in
-    the table's unit), so "about 0.97" is compared as 97 %; ``book_text``: how
-    the source gives it, in English and Japanese; ``source``: where.
-    """
-
-    name: str
-    title: str
-    title_ja: str
-    kind: str
-    settings: dict[str, Any]
-    quick: dict[str, Any]
-    metric: str
-    unit: str
-    book: float | None
-    digits: int
-    book_text: str
-    book_text_ja: str
-    source: str
-    bounds: tuple[Bound, ...]
-    data: tuple[str, ...] = ()  # data sets it reads ("mnist", "ptb", "seq2seq"): none = made here
-    note: str = ""  # a link: why it differs from the book, where that is known
-    higher_better: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "higher_better", self.unit != "perplexity" and self.unit != "loss")
-
-
-def _acc(metric: str, value: float, quick: bool = False) -> Bound:
-    return Bound(metric, value, True, quick)
-
-
-def _at_most(metric: str, value: float, quick: bool = False) -> Bound:
-    return Bound(metric, value, False, quick)
-
-
-def _mean_at_least(metric: str, value: float) -> Bound:
-    return Bound(metric, value, True, False, mean=True)
-
 
 _ZAREMBA = dict(LM_PRESETS["zaremba-small"])
 _S2S_QUICK = {"epochs": 2}
@@ -104,7 +26,7 @@ ROWS: tuple[Row, ...] = (
         "a figure of the learned boundary (no accuracy printed)",
         "学習した境界の図 (正解率の記載なし)",
         "book 2, ch. 1",
-        (_acc("train_accuracy", 0.95, quick=True),),
+        (at_least("train_accuracy", 0.95, quick=True),),
     ),
     Row(
         "mnist-sigmoid",
@@ -120,7 +42,7 @@ ROWS: tuple[Row, ...] = (
         "about 95%",
         "約 95%",
         "book 1, ch. 4",
-        (_acc("test_accuracy", 0.88, quick=True), _acc("test_accuracy", 0.94)),
+        (at_least("test_accuracy", 0.88, quick=True), at_least("test_accuracy", 0.94)),
         ("mnist",),
     ),
     Row(
@@ -137,7 +59,7 @@ ROWS: tuple[Row, ...] = (
         "about 97%",
         "約 97%",
         "book 1, ch. 5",
-        (_acc("test_accuracy", 0.93, quick=True), _acc("test_accuracy", 0.965)),
+        (at_least("test_accuracy", 0.93, quick=True), at_least("test_accuracy", 0.965)),
         ("mnist",),
     ),
     Row(
@@ -154,7 +76,7 @@ ROWS: tuple[Row, ...] = (
         "none (zerokara's own deeper setting)",
         "なし (zerokara 独自の深い設定)",
         "book 1, ch. 6",
-        (_acc("test_accuracy", 0.96, quick=True), _acc("test_accuracy", 0.975)),
+        (at_least("test_accuracy", 0.96, quick=True), at_least("test_accuracy", 0.975)),
         ("mnist",),
     ),
     Row(
@@ -171,7 +93,7 @@ ROWS: tuple[Row, ...] = (
         "about 99%",
         "約 99%",
         "book 1, ch. 7",
-        (_acc("test_accuracy", 0.9, quick=True), _acc("test_accuracy", 0.985)),
+        (at_least("test_accuracy", 0.9, quick=True), at_least("test_accuracy", 0.985)),
         ("mnist",),
     ),
     Row(
@@ -188,7 +110,7 @@ ROWS: tuple[Row, ...] = (
         "99.38%",
         "99.38%",
         "book 1, ch. 8",
-        (_acc("test_accuracy", 0.6, quick=True), _acc("test_accuracy", 0.99)),
+        (at_least("test_accuracy", 0.6, quick=True), at_least("test_accuracy", 0.99)),
         ("mnist",),
     ),
     Row(
@@ -205,7 +127,7 @@ ROWS: tuple[Row, ...] = (
         "learns (no figure printed)",
         "学習できる (数値の記載なし)",
         "JDLA Day 3",
-        (_acc("exact_accuracy", 1.0, quick=True),),
+        (at_least("exact_accuracy", 1.0, quick=True),),
     ),
     Row(
         "count-vectors",
@@ -221,7 +143,7 @@ ROWS: tuple[Row, ...] = (
         "nearest words only (you, year, car, toyota)",
         "近い単語のみ (you, year, car, toyota)",
         "book 2, ch. 2",
-        (_acc("analogy_accuracy", 0.03, quick=True),),
+        (at_least("analogy_accuracy", 0.03, quick=True),),
         ("ptb",),
         "docs/count-based.md",
     ),
@@ -239,7 +161,7 @@ ROWS: tuple[Row, ...] = (
         "a falling curve from about 1.95 (no final figure)",
         "約 1.95 から下がる曲線 (最終値の記載なし)",
         "book 2, ch. 3",
-        (_at_most("final_loss", 0.8, quick=True),),
+        (at_most("final_loss", 0.8, quick=True),),
     ),
     Row(
         "simple-rnnlm",
@@ -255,7 +177,7 @@ ROWS: tuple[Row, ...] = (
         "about 5 (train)",
         "約 5 (訓練)",
         "book 2, ch. 5",
-        (_at_most("perplexity", 8.0, quick=True),),
+        (at_most("perplexity", 8.0, quick=True),),
         ("ptb",),
         "docs/reproduce.md",
     ),
@@ -273,7 +195,7 @@ ROWS: tuple[Row, ...] = (
         "136.1 (the book's code re-run here, seeds 0-4: mean 135.7)",
         "136.1 (本のコードをここで再実行、シード 0〜4: 平均 135.7)",
         "book 2, ch. 6",
-        (_at_most("test_perplexity", 650.0, quick=True), _at_most("test_perplexity", 140.0)),
+        (at_most("test_perplexity", 650.0, quick=True), at_most("test_perplexity", 140.0)),
         ("ptb",),
     ),
     Row(
@@ -290,7 +212,7 @@ ROWS: tuple[Row, ...] = (
         "114.5 (valid 120.7)",
         "114.5 (検証 120.7)",
         "Zaremba et al. 2014",
-        (_at_most("test_perplexity", 680.0, quick=True), _at_most("test_perplexity", 118.0)),
+        (at_most("test_perplexity", 680.0, quick=True), at_most("test_perplexity", 118.0)),
         ("ptb",),
     ),
     Row(
@@ -307,7 +229,7 @@ ROWS: tuple[Row, ...] = (
         "analogies shown, no accuracy (gensim's row below is the peer)",
         "アナロジーの例のみ (下の gensim の行が比較相手)",
         "book 2, ch. 4",
-        (_acc("analogy_accuracy", 0.0015, quick=True), _acc("analogy_accuracy", 0.015)),
+        (at_least("analogy_accuracy", 0.0015, quick=True), at_least("analogy_accuracy", 0.015)),
         ("ptb",),
         "docs/word2vec.md",
     ),
@@ -325,7 +247,7 @@ ROWS: tuple[Row, ...] = (
         "gensim's row below",
         "下の gensim の行",
         "gensim",
-        (_acc("analogy_accuracy", 0.008, quick=True), _acc("analogy_accuracy", 0.045)),
+        (at_least("analogy_accuracy", 0.008, quick=True), at_least("analogy_accuracy", 0.045)),
         ("ptb",),
         "docs/word2vec.md",
     ),
@@ -343,7 +265,7 @@ ROWS: tuple[Row, ...] = (
         "(it is the peer)",
         " (これが比較相手)",
         "gensim 4",
-        (_acc("analogy_accuracy", 0.006, quick=True), _acc("analogy_accuracy", 0.03)),
+        (at_least("analogy_accuracy", 0.006, quick=True), at_least("analogy_accuracy", 0.03)),
         ("ptb",),
     ),
     Row(
@@ -360,7 +282,7 @@ ROWS: tuple[Row, ...] = (
         "about 10%",
         "約 10%",
         "book 2, ch. 7",
-        (_at_most("final_loss", 1.8, quick=True), _acc("test_accuracy", 0.08)),
+        (at_most("final_loss", 1.8, quick=True), at_least("test_accuracy", 0.08)),
         ("seq2seq",),
         "docs/seq2seq.md",
     ),
@@ -378,7 +300,7 @@ ROWS: tuple[Row, ...] = (
         "about 54% (one run; the book's code re-run here: 31.9-41.1%, mean 37.7%)",
         "約 54% (1 回。本のコードをここで再実行: 31.9〜41.1%、平均 37.7%)",
         "book 2, ch. 7",
-        (_at_most("final_loss", 1.8, quick=True), _acc("test_accuracy", 0.25)),
+        (at_most("final_loss", 1.8, quick=True), at_least("test_accuracy", 0.25)),
         ("seq2seq",),
         "docs/reproduce.md",
     ),
@@ -396,7 +318,7 @@ ROWS: tuple[Row, ...] = (
         "about 98%",
         "約 98%",
         "book 2, ch. 7",
-        (_at_most("final_loss", 1.7, quick=True), _acc("test_accuracy", 0.95)),
+        (at_most("final_loss", 1.7, quick=True), at_least("test_accuracy", 0.95)),
         ("seq2seq",),
         "docs/reproduce.md",
     ),
@@ -415,9 +337,9 @@ ROWS: tuple[Row, ...] = (
         "99.9%",
         "book 2, ch. 8",
         (
-            _at_most("final_loss", 0.5, quick=True),
-            _acc("test_accuracy", 0.998),
-            _mean_at_least("test_accuracy", 0.999),
+            at_most("final_loss", 0.5, quick=True),
+            at_least("test_accuracy", 0.998),
+            mean_at_least("test_accuracy", 0.999),
         ),
         ("seq2seq",),
         "docs/reproduce.md",
@@ -437,9 +359,9 @@ ROWS: tuple[Row, ...] = (
         "99.9% (2巻の Attention seq2seq)",
         "book 2, ch. 8",
         (
-            _acc("test_accuracy", 0.9, quick=True),
-            _acc("test_accuracy", 0.995),
-            _mean_at_least("test_accuracy", 0.998),
+            at_least("test_accuracy", 0.9, quick=True),
+            at_least("test_accuracy", 0.995),
+            mean_at_least("test_accuracy", 0.998),
         ),
         ("seq2seq",),
         "docs/transformer.md",
@@ -458,7 +380,7 @@ ROWS: tuple[Row, ...] = (
         "none (attention seq2seq, 25 epochs, measured here: 33.6%)",
         "なし (Attention seq2seq、25 エポック、ここで測定: 33.6%)",
         "",
-        (_acc("test_accuracy", 0.3, quick=True), _acc("test_accuracy", 0.99)),
+        (at_least("test_accuracy", 0.3, quick=True), at_least("test_accuracy", 0.99)),
         ("seq2seq",),
         "docs/transformer.md",
     ),

@@ -17,7 +17,8 @@ from typing import Any
 
 from zerokara.errors import InputError
 from zerokara.reproduce import results
-from zerokara.reproduce.rows import BY_NAME, ROWS, Row
+from zerokara.reproduce.row import Row
+from zerokara.reproduce.rows import BY_NAME, ROWS
 from zerokara.reproduce.trial import run_folder, run_row, settings_of
 from zerokara.sweep.task import SweepTask
 from zerokara.train.report import Reporter

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from zerokara.errors import NaNLossError
-from zerokara.reproduce.rows import BY_NAME, Row
+from zerokara.reproduce.row import Row
+from zerokara.reproduce.rows import BY_NAME
 from zerokara.runlock import busy
 from zerokara.train.state import CHECKPOINT
 

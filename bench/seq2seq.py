@@ -112,7 +112,7 @@ def epoch_runs(net, params, tmodel, batches) -> tuple:
 
 def setup(scale: float = 1.0) -> Pair:
     from bench.harness import thread_count
-    from zerokara.models.seq2seq import AttentionSeq2seq
+    from zerokara.models.attention_seq2seq import AttentionSeq2seq
     from zerokara.parallel import DataParallel
 
     data, source = _data()

@@ -9,7 +9,8 @@ import pytest
 
 from zerokara.errors import InputError
 from zerokara.models.rnnlm import BetterRnnlm
-from zerokara.models.seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq
+from zerokara.models.attention_seq2seq import AttentionSeq2seq
+from zerokara.models.seq2seq import PeekySeq2seq, Seq2seq
 from zerokara.optim import Adam
 from zerokara.parallel import DataParallel
 

@@ -71,10 +71,8 @@ from zerokara.models import (
 from zerokara.models.cnn import ConvClassifier
 from zerokara.models.mlp import Classifier
 from zerokara.models.rnnlm import LanguageModel
+from zerokara.models.attention_seq2seq import AttentionDecoder, AttentionEncoder, AttentionSeq2seq
 from zerokara.models.seq2seq import (
-    AttentionDecoder,
-    AttentionEncoder,
-    AttentionSeq2seq,
     Decoder,
     Encoder,
     PeekyDecoder,

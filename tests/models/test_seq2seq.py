@@ -13,7 +13,8 @@ import pytest
 from zerokara.check import gradcheck
 from zerokara.data.sequence import parse_lines, make_date
 from zerokara.errors import InputError
-from zerokara.models.seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq, build_seq2seq
+from zerokara.models.attention_seq2seq import AttentionSeq2seq, build_seq2seq
+from zerokara.models.seq2seq import PeekySeq2seq, Seq2seq
 from zerokara.optim import Adam, clip_grads
 
 V, N, Tx, Ty = 7, 3, 5, 4

@@ -32,7 +32,8 @@ import numpy as np
 from zerokara.data.sequence import START, CharVocab, SequenceData, load_sequence
 from zerokara.errors import CheckpointError, InputError
 from zerokara.io import load_checkpoint, split_prefix
-from zerokara.models.seq2seq import AttentionSeq2seq, Seq2seq, build_seq2seq
+from zerokara.models.attention_seq2seq import AttentionSeq2seq, build_seq2seq
+from zerokara.models.seq2seq import Seq2seq
 from zerokara.models.transformer import TransformerSeq2seq
 from zerokara.optim import make_optimizer
 from zerokara.options import PROBABILITY, accepts

@@ -1,11 +1,11 @@
-"""Book 2 chapter 7's plain seq2seq on addition.txt, as the book's own code
-does it: per-step LSTM layers (gate order f, g, i, o), the global np.random,
+"""Book 2 chapter 7's seq2seq on addition.txt (plain, or with --peeky the
+PeekyDecoder of section 7.4), as the book's own code does it: per-step LSTM layers (gate order f, g, i, o), the global np.random,
 the book's Adam (eps 1e-7 outside the root), clip_grads, Trainer and split.
 Written independently of zerokara (no zerokara import) from the book's
 description, to measure what the book's setup reaches on this machine next
 to ``zerokara train seq2seq`` -- see docs/seq2seq.md.
 
-Usage: ZEROKARA_DATA_DIR=../shared/data python docs/reference/book2_seq2seq.py SEED [--reverse]
+Usage: ZEROKARA_DATA_DIR=../shared/data python docs/reference/book2_seq2seq.py SEED [--reverse] [--peeky]
 """
 import os
 import sys
@@ -15,7 +15,7 @@ import numpy as np
 
 from book2_layers import Affine, Embed, TimeLSTM, f32
 
-seed = int(sys.argv[1]); reverse = "--reverse" in sys.argv
+seed = int(sys.argv[1]); reverse = "--reverse" in sys.argv; peeky = "--peeky" in sys.argv
 np.random.seed(seed)
 
 # --- data: book's load_data('addition.txt', seed=1984)
@@ -38,14 +38,23 @@ if reverse:
 V, D, H = len(chars), 16, 128
 
 
-def lstm(stateful):
-    return TimeLSTM((np.random.randn(D, 4 * H) / np.sqrt(D)).astype(f32),
+def lstm(stateful, d_in):
+    return TimeLSTM((np.random.randn(d_in, 4 * H) / np.sqrt(d_in)).astype(f32),
                     (np.random.randn(H, 4 * H) / np.sqrt(H)).astype(f32), np.zeros(4 * H, f32), stateful)
 
 
-enc_embed = Embed((np.random.randn(V, D) * 0.01).astype(f32)); enc_lstm = lstm(False)
-dec_embed = Embed((np.random.randn(V, D) * 0.01).astype(f32)); dec_lstm = lstm(True)
-aff = Affine((np.random.randn(H, V) / np.sqrt(H)).astype(f32), np.zeros(V, f32))
+# The peeky decoder sees the encoder's h twice more: beside every step's
+# embedding (LSTM input H + D) and beside every step's output (Affine input H + H).
+P = H if peeky else 0
+enc_embed = Embed((np.random.randn(V, D) * 0.01).astype(f32)); enc_lstm = lstm(False, D)
+dec_embed = Embed((np.random.randn(V, D) * 0.01).astype(f32)); dec_lstm = lstm(True, P + D)
+aff = Affine((np.random.randn(P + H, V) / np.sqrt(P + H)).astype(f32), np.zeros(V, f32))
+
+
+def peek(h, out):
+    """(N, H) and (N, T, D) -> (N, T, H + D) in peeky mode, else out unchanged."""
+    if not peeky: return out
+    return np.concatenate((np.repeat(h[:, None], out.shape[1], axis=1), out), axis=2)
 layers = [enc_embed, enc_lstm, dec_embed, dec_lstm, aff]
 params = [p for l in layers for p in l.params]; grads = [g for l in layers for g in l.grads]
 
@@ -53,7 +62,7 @@ params = [p for l in layers for p in l.params]; grads = [g for l in layers for g
 def forward(xs, ts):
     hs = enc_lstm.forward(enc_embed.forward(xs)); h = hs[:, -1]
     dec_lstm.h, dec_lstm.c = h, None
-    score = aff.forward(dec_lstm.forward(dec_embed.forward(ts[:, :-1])))
+    score = aff.forward(peek(h, dec_lstm.forward(peek(h, dec_embed.forward(ts[:, :-1])))))
     N, T, Vv = score.shape; s = score.reshape(N * T, Vv); tt = ts[:, 1:].reshape(-1)
     s = s - s.max(1, keepdims=True); y = np.exp(s); y /= y.sum(1, keepdims=True)
     loss = -np.log(y[np.arange(N * T), tt] + 1e-7).mean()
@@ -62,16 +71,20 @@ def forward(xs, ts):
 
 
 def backward(dscore, hshape):
-    d = dec_lstm.backward(aff.backward(dscore)); dec_embed.backward(d)
-    dhs = np.zeros(hshape, f32); dhs[:, -1] = dec_lstm.dh
+    d = aff.backward(dscore); dh = 0
+    if peeky: dh = d[:, :, :H].sum(1); d = d[:, :, H:]
+    d = dec_lstm.backward(d)
+    if peeky: dh = dh + d[:, :, :H].sum(1); d = d[:, :, H:]
+    dec_embed.backward(d)
+    dhs = np.zeros(hshape, f32); dhs[:, -1] = dec_lstm.dh + dh
     enc_embed.backward(enc_lstm.backward(dhs))
 
 
 def generate(xs, start, n):
-    hs = enc_lstm.forward(enc_embed.forward(xs)); dec_lstm.h, dec_lstm.c = hs[:, -1], None
+    hs = enc_lstm.forward(enc_embed.forward(xs)); h = hs[:, -1]; dec_lstm.h, dec_lstm.c = h, None
     out = []; x_ = start
     for _ in range(n):
-        s = aff.forward(dec_lstm.forward(dec_embed.forward(x_[:, None])))
+        s = aff.forward(peek(h, dec_lstm.forward(peek(h, dec_embed.forward(x_[:, None])))))
         x_ = s[:, 0].argmax(1); out.append(x_)
     return np.stack(out, 1)
 

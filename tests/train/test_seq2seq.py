@@ -11,7 +11,7 @@ import pytest
 from tests.realdata import real_data_dir
 from zerokara.cli import main
 from zerokara.data.sequence import make_date, write_sequence
-from zerokara.train.seq2seq import Translator
+from zerokara.train.seq2seq_translate import Translator
 
 SMALL = ["--wordvec", "8", "--hidden", "16", "--batch-size", "64", "--no-progress"]
 

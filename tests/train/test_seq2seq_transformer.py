@@ -15,7 +15,8 @@ from zerokara.data.sequence import make_date, write_sequence
 from zerokara.io import load_checkpoint
 from zerokara.models.transformer import TransformerSeq2seq
 from zerokara.train import CHECKPOINT, Seq2seqConfig, Trainer, train_seq2seq
-from zerokara.train.seq2seq import Translator, defaults, warmup_lr
+from zerokara.train.seq2seq import defaults, warmup_lr
+from zerokara.train.seq2seq_translate import Translator
 
 TINY = ["--model", "transformer", "--hidden", "16", "--heads", "2", "--layers", "1", "--d-ff", "32",
         "--batch-size", "64", "--no-progress"]

@@ -139,7 +139,7 @@ def _vocab(config: dict):
 
 def _translate(args: argparse.Namespace) -> int:
     from zerokara.commands.console import console
-    from zerokara.train.seq2seq import Translator
+    from zerokara.train.seq2seq_translate import Translator
 
     tr = Translator.load(args.checkpoint)
     for q, a in zip(args.text, tr.translate(args.text), strict=True):
@@ -150,7 +150,8 @@ def _translate(args: argparse.Namespace) -> int:
 def _attention_map(args: argparse.Namespace) -> int:
     from zerokara.commands.console import console
     from zerokara.models.transformer import TransformerSeq2seq
-    from zerokara.train.seq2seq import Translator, plot_attention, plot_attention_heads
+    from zerokara.train.seq2seq import plot_attention, plot_attention_heads
+    from zerokara.train.seq2seq_translate import Translator
 
     tr = Translator.load(args.checkpoint)
     if isinstance(tr.model, TransformerSeq2seq):

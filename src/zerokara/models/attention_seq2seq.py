@@ -21,7 +21,7 @@ from zerokara.layers.attention import TimeAttention
 from zerokara.layers.base import Array, Module
 from zerokara.layers.embedding import TimeEmbedding
 from zerokara.layers.time import Bidirectional, TimeAffine, TimeLSTM
-from zerokara.models.seq2seq import KINDS, PeekySeq2seq, Seq2seq, _lstm, _Stepping
+from zerokara.models.seq2seq import KINDS, PeekySeq2seq, Seq2seq, Stepping, book_lstm
 
 
 class AttentionEncoder(Module):
@@ -56,10 +56,10 @@ class AttentionEncoder(Module):
                 )
             half = hidden_size // 2
             self.lstm: Bidirectional | TimeLSTM = Bidirectional(
-                _lstm(wordvec_size, half, rng, dtype), _lstm(wordvec_size, half, rng, dtype)
+                book_lstm(wordvec_size, half, rng, dtype), book_lstm(wordvec_size, half, rng, dtype)
             )
         else:
-            self.lstm = _lstm(wordvec_size, hidden_size, rng, dtype)
+            self.lstm = book_lstm(wordvec_size, hidden_size, rng, dtype)
 
     def forward(self, xs: np.ndarray) -> Array:
         return self.lstm.forward(self.embed.forward(xs))
@@ -106,7 +106,7 @@ class AttentionDecoder(Module):
         super().__init__()
         H = hidden_size
         self.embed = TimeEmbedding.create(vocab_size, wordvec_size, rng, dtype=dtype)
-        self.lstm = _lstm(wordvec_size, H, rng, dtype)
+        self.lstm = book_lstm(wordvec_size, H, rng, dtype)
         self.attention = TimeAttention()
         self.affine = TimeAffine.create(H + H, vocab_size, rng, dtype=dtype)
 
@@ -133,7 +133,7 @@ class AttentionDecoder(Module):
         out = np.empty((N, length), dtype=np.int64)
         weights = np.empty((N, length, Tx), dtype=hs_enc.dtype)
         x = start_ids
-        with _Stepping(self.lstm, h) as lstm:
+        with Stepping(self.lstm, h) as lstm:
             for t in range(length):
                 dec = lstm.forward(self.embed.params["W"][x][:, None, :])
                 c = self.attention.forward(hs_enc, dec)

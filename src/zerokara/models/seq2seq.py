@@ -35,11 +35,12 @@ from zerokara.layers.time import TimeAffine, TimeLSTM
 KINDS = ("plain", "peeky", "attention")
 
 
-def _lstm(D: int, H: int, rng: np.random.Generator, dtype: DTypeLike) -> TimeLSTM:
+def book_lstm(D: int, H: int, rng: np.random.Generator, dtype: DTypeLike) -> TimeLSTM:
+    """A TimeLSTM (D -> H) with book 2's init: weights ~ N(0, 1/fan_in), biases zero."""
     return TimeLSTM.create(D, H, rng, init="xavier", dtype=dtype)
 
 
-class _Stepping:
+class Stepping:
     """Run a TimeLSTM one step at a time from a given (h, c), for generation."""
 
     def __init__(self, lstm: TimeLSTM, h: Array) -> None:
@@ -73,7 +74,7 @@ class Encoder(Module):
     ) -> None:
         super().__init__()
         self.embed = TimeEmbedding.create(vocab_size, wordvec_size, rng, dtype=dtype)
-        self.lstm = _lstm(wordvec_size, hidden_size, rng, dtype)
+        self.lstm = book_lstm(wordvec_size, hidden_size, rng, dtype)
         self.hs_shape: tuple[int, ...] = ()
 
     def forward(self, xs: np.ndarray) -> Array:
@@ -106,7 +107,7 @@ class Decoder(Module):
     ) -> None:
         super().__init__()
         self.embed = TimeEmbedding.create(vocab_size, wordvec_size, rng, dtype=dtype)
-        self.lstm = _lstm(wordvec_size, hidden_size, rng, dtype)
+        self.lstm = book_lstm(wordvec_size, hidden_size, rng, dtype)
         self.affine = TimeAffine.create(hidden_size, vocab_size, rng, dtype=dtype)
 
     def forward(self, xs: np.ndarray, h: Array) -> Array:
@@ -124,7 +125,7 @@ class Decoder(Module):
         """Greedy: (N, H), (N,) -> ids (N, length)."""
         out = np.empty((len(h), length), dtype=np.int64)
         x = start_ids
-        with _Stepping(self.lstm, h) as lstm:
+        with Stepping(self.lstm, h) as lstm:
             for t in range(length):
                 hs = lstm.forward(self.embed.params["W"][x][:, None, :])
                 x = out[:, t] = self.affine.forward(hs)[:, 0].argmax(axis=1)
@@ -153,7 +154,7 @@ class PeekyDecoder(Decoder):
         Module.__init__(self)
         H = hidden_size
         self.embed = TimeEmbedding.create(vocab_size, wordvec_size, rng, dtype=dtype)
-        self.lstm = _lstm(H + wordvec_size, H, rng, dtype)
+        self.lstm = book_lstm(H + wordvec_size, H, rng, dtype)
         self.affine = TimeAffine.create(H + H, vocab_size, rng, dtype=dtype)
 
     def forward(self, xs: np.ndarray, h: Array) -> Array:
@@ -175,7 +176,7 @@ class PeekyDecoder(Decoder):
     def generate(self, h: Array, start_ids: np.ndarray, length: int) -> np.ndarray:
         out = np.empty((len(h), length), dtype=np.int64)
         x, hp = start_ids, h[:, None, :]
-        with _Stepping(self.lstm, h) as lstm:
+        with Stepping(self.lstm, h) as lstm:
             for t in range(length):
                 hs = lstm.forward(np.concatenate([hp, self.embed.params["W"][x][:, None, :]], axis=2))
                 scores = self.affine.forward(np.concatenate([hp, hs], axis=2))
@@ -266,4 +267,4 @@ class PeekySeq2seq(Seq2seq):
         self.decoder = PeekyDecoder(V, D, H, rng, dtype)
 
 
-__all__ = ["Encoder", "Decoder", "PeekyDecoder", "Seq2seq", "PeekySeq2seq", "KINDS"]
+__all__ = ["Encoder", "Decoder", "PeekyDecoder", "Seq2seq", "PeekySeq2seq", "KINDS", "Stepping", "book_lstm"]

@@ -315,10 +315,17 @@ ROWS: tuple[Row, ...] = (
         "accuracy",
         0.98,
         0,
-        "about 98%",
-        "約 98%",
+        "about 98% (one run; the book's code re-run here, seeds 0-4: 76.6-99.6%, mean 94.5%)",
+        "約 98% (1 回。本のコードをここで再実行、シード 0〜4: 76.6〜99.6%、平均 94.5%)",
         "book 2, ch. 7",
-        (at_most("final_loss", 1.7, quick=True), at_least("test_accuracy", 0.95)),
+        # The last epoch can land on one of Adam's loss spikes (the book's own code:
+        # 76.6% on seed 1), so one seed's floor is low; without the peek the model
+        # ends near 40%, well under it.
+        (
+            at_most("final_loss", 1.7, quick=True),
+            at_least("test_accuracy", 0.7),
+            mean_at_least("test_accuracy", 0.9),
+        ),
         ("seq2seq",),
         "docs/reproduce.md",
     ),

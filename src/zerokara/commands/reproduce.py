@@ -4,11 +4,11 @@ seeds, through the sweep machinery; writes results.md, results.ja.md and results
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
+from zerokara.commands.sweep import check_executor, executor_options
 from zerokara.options import POSITIVE_INT
 
 DESCRIPTION = (
@@ -40,11 +40,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
         "--seeds", type=POSITIVE_INT, metavar="N", help="seeds 0..N-1 per row (default 3; quick 1)"
     )
     p.add_argument("--out", metavar="DIR", help="default runs/reproduce (quick: runs/reproduce-quick)")
-    p.add_argument("--workers", type=POSITIVE_INT, default=2, metavar="N", help="runs at once (default 2)")
-    p.add_argument(
-        "--executor", choices=["local", "ray"], default="local", help="local processes (default) or Ray"
-    )
-    p.add_argument("--address", metavar="HOST:PORT", help="with --executor ray: the cluster to join")
+    executor_options(p, "runs")
     p.add_argument("--check", action="store_true", help="exit 1 if a row misses one of its bounds")
     p.add_argument(
         "--table-only",
@@ -59,11 +55,9 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 def run(args: argparse.Namespace) -> int:
     from zerokara.commands.console import ConsoleReporter
-    from zerokara.errors import InputError
     from zerokara.reproduce import failed_bounds, markdown, reproduce
     from zerokara.reproduce.run import default_out, pick
     from zerokara.reproduce.trial import settings_of
-    from zerokara.sweep.executors import RAY_MISSING
 
     rows = pick(args.names)
     rep = ConsoleReporter(progress=not args.no_progress)
@@ -73,10 +67,7 @@ def run(args: argparse.Namespace) -> int:
             bounds = "; ".join(b.text() + (" (quick too)" if b.quick else "") for b in r.bounds)
             rep.info(f"{r.name:22s} {r.kind}: {s}\n{'':22s} book: {r.book_text}; bounds: {bounds}")
         return 0
-    if args.address and args.executor != "ray":
-        raise InputError("--address applies to --executor ray")
-    if args.executor == "ray" and importlib.util.find_spec("ray") is None:
-        raise InputError(RAY_MISSING)
+    check_executor(args)
     seeds = args.seeds or (1 if args.quick else 3)
     out = args.out or str(default_out(args.quick))
     rep.info(

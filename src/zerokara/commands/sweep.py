@@ -100,8 +100,15 @@ def _add_options(p: argparse.ArgumentParser, name: str) -> None:
         help="updates per trial, for tasks with an iters setting (also a grid key)",
     )
     p.add_argument("--out", metavar="DIR", help=f"sweep folder (default runs/sweep-{name})")
+    executor_options(p, "trials")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def executor_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--workers, --executor and --address: where the sweep machinery runs ``what``
+    (also ``zerokara reproduce``'s, which runs through it); see :func:`check_executor`."""
     p.add_argument(
-        "--workers", type=POSITIVE_INT, default=2, metavar="N", help="trials run at once (default 2)"
+        "--workers", type=POSITIVE_INT, default=2, metavar="N", help=f"how many {what} at once (default 2)"
     )
     p.add_argument(
         "--executor",
@@ -116,7 +123,17 @@ def _add_options(p: argparse.ArgumentParser, name: str) -> None:
         "(HOST:PORT, or 'auto'); default: start a local Ray "
         "with --workers CPUs",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def check_executor(args: argparse.Namespace) -> None:
+    """Refuse --address without Ray, and Ray when it is not installed, before any work."""
+    from zerokara.errors import InputError
+    from zerokara.sweep.executors import RAY_MISSING
+
+    if args.address and args.executor != "ray":
+        raise InputError("--address applies to --executor ray")
+    if args.executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise InputError(RAY_MISSING)
 
 
 def _fixed(args: argparse.Namespace, task: Any, grid: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +160,6 @@ def run(args: argparse.Namespace) -> int:
 
     from zerokara.commands.console import ConsoleReporter, console
     from zerokara.errors import InputError
-    from zerokara.sweep.executors import RAY_MISSING
     from zerokara.sweep.grid import parse_grid
     from zerokara.sweep.run import Sweep
 
@@ -152,12 +168,7 @@ def run(args: argparse.Namespace) -> int:
     fixed = _fixed(args, task, grid)
     if args.sample_seed is not None and args.sample is None:
         raise InputError("--sample-seed applies to a random search (--sample N)")
-    if args.address and args.executor != "ray":
-        raise InputError("--address applies to --executor ray")
-    if args.workers < 1:
-        raise InputError(f"--workers: expected a positive integer, got {args.workers}")
-    if args.executor == "ray" and importlib.util.find_spec("ray") is None:
-        raise InputError(RAY_MISSING)
+    check_executor(args)
     out = Path(args.out) if args.out else Path("runs") / f"sweep-{task.name}"
     sample_seed = args.sample_seed or 0
     sweep = Sweep(task, grid, args.seeds, out, fixed, sample=args.sample, sample_seed=sample_seed)

@@ -27,7 +27,7 @@ def _validate(kind: str, s: dict) -> None:
         from zerokara.train.cnn import CNNConfig
 
         CNNConfig(**s).filled().record()
-    elif kind == "lm":
+    elif kind in ("rnnlm", "better-rnnlm"):
         from zerokara.train.rnnlm import LMConfig
 
         LMConfig(**s).record()

@@ -11,7 +11,6 @@ back; ``wall_seconds`` is what this call took.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import time
 import zlib
@@ -22,6 +21,7 @@ from zerokara.errors import NaNLossError
 from zerokara.reproduce.row import Row
 from zerokara.reproduce.rows import BY_NAME
 from zerokara.runlock import busy
+from zerokara.sweep.train_tasks import SPECS
 from zerokara.train.state import CHECKPOINT
 
 
@@ -68,24 +68,24 @@ def _train(row: Row, s: dict[str, Any], seed: int, out: Path | None) -> tuple[di
 
         cv = train_count_vectors(CountVectorsConfig(**s, seed=seed), out_dir=out, resume=resume)
         return cv.metrics, cv.metrics.get("seconds")
-    module, config_name, train_name = _TRAINERS[kind]
-    found = importlib.import_module(module)
-    config_class, train = getattr(found, config_name), getattr(found, train_name)
+    config_class, train = _trainer(kind)
     run = train(config_class(**s, seed=seed), out_dir=out, resume=resume)
     return run.metrics, getattr(run.trainer, "seconds", None)
 
 
-#: kind -> (module, its config class, its train_* function), imported when a trial needs it
-_TRAINERS: dict[str, tuple[str, str, str]] = {
-    "mlp": ("zerokara.train.mlp", "MLPConfig", "train_mlp"),
-    "cnn": ("zerokara.train.cnn", "CNNConfig", "train_cnn"),
-    "lm": ("zerokara.train.rnnlm", "LMConfig", "train_lm"),
-    "simple-rnnlm": ("zerokara.train.simple_rnnlm", "SimpleRnnlmConfig", "train_simple_rnnlm"),
-    "word2vec": ("zerokara.train.word2vec", "Word2VecConfig", "train_word2vec"),
-    "seq2seq": ("zerokara.train.seq2seq", "Seq2seqConfig", "train_seq2seq"),
-}
+def _trainer(kind: str) -> tuple[Any, Any]:
+    """The kind's config class and train_* function: the sweep's registry of train
+    tasks has them (imported when asked), all but SimpleRnnlm's, which has no sweep."""
+    if kind == "simple-rnnlm":
+        from zerokara.train.simple_rnnlm import SimpleRnnlmConfig, train_simple_rnnlm
+
+        return SimpleRnnlmConfig, train_simple_rnnlm
+    spec = SPECS[kind]
+    return spec.config(), spec.train()
+
+
 #: every trainer a row can name
-KINDS = (*_TRAINERS, "binary-addition", "count-vectors", "gensim")
+KINDS = (*SPECS, "simple-rnnlm", "binary-addition", "count-vectors", "gensim")
 
 
 def _word_hash(word: str) -> int:

@@ -15,12 +15,12 @@ table edited by hand, or results.json changed without pasting, is caught.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from zerokara.reproduce.results import markdown
+from zerokara.io import atomic_write_bytes, atomic_write_text
+from zerokara.reproduce.results import document, markdown
 
 BEGIN = "<!-- reproduce:begin (generated from docs/results/results.json; do not edit) -->"
 END = "<!-- reproduce:end -->"
@@ -64,18 +64,18 @@ def mismatches(root: Path) -> list[str]:
 
 
 def publish(run: Path, root: Path) -> None:
-    """Copy a run's tables into docs/results and paste them into the READMEs."""
+    """Copy a run's tables into docs/results and paste them into the READMEs (each
+    file replaced whole or not at all)."""
     results = json.loads((run / "results.json").read_text())
     (root / DOCS).mkdir(parents=True, exist_ok=True)
     for name in ("results.json", "results.png"):
         if (run / name).is_file():
-            shutil.copyfile(run / name, root / DOCS / name)
+            atomic_write_bytes(root / DOCS / name, (run / name).read_bytes())
     for lang, name in (("en", "results.md"), ("ja", "results.ja.md")):
-        text = "# zerokara reproduce\n\n" + markdown(results, lang, links="../../")
-        (root / DOCS / name).write_text(text)
+        atomic_write_text(root / DOCS / name, document(results, lang, links="../../"))
     for lang, name in READMES.items():
         f = root / name
-        f.write_text(paste(f.read_text(), results, lang))
+        atomic_write_text(f, paste(f.read_text(), results, lang))
 
 
 if __name__ == "__main__":

@@ -247,13 +247,18 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
     return save_figure(fig, path)
 
 
+def document(results: dict[str, Any], lang: str, links: str = "") -> str:
+    """results.md (``lang`` "en") or results.ja.md: a title and the table."""
+    return "# zerokara reproduce\n\n" + markdown(results, lang, links)
+
+
 def write(results: dict[str, Any], out: Path) -> list[Path]:
     """results.json, results.md, results.ja.md and results.png into ``out``."""
     from zerokara.io import atomic_write_text
 
     files = [out / "results.json", out / "results.md", out / "results.ja.md"]
     atomic_write_text(files[0], json.dumps(results, indent=1) + "\n")
-    atomic_write_text(files[1], "# zerokara reproduce\n\n" + markdown(results, "en"))
-    atomic_write_text(files[2], "# zerokara reproduce\n\n" + markdown(results, "ja"))
+    atomic_write_text(files[1], document(results, "en"))
+    atomic_write_text(files[2], document(results, "ja"))
     png = plot(results, out / "results.png")
     return files + ([png] if png is not None else [])

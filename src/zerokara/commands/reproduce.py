@@ -56,7 +56,7 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 def run(args: argparse.Namespace) -> int:
     from zerokara.commands.console import ConsoleReporter
     from zerokara.reproduce import failed_bounds, markdown, reproduce
-    from zerokara.reproduce.run import default_out, pick
+    from zerokara.reproduce.run import default_out, default_seeds, pick
     from zerokara.reproduce.trial import settings_of
 
     rows = pick(args.names)
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             rep.info(f"{r.name:22s} {r.kind}: {s}\n{'':22s} book: {r.book_text}; bounds: {bounds}")
         return 0
     check_executor(args)
-    seeds = args.seeds or (1 if args.quick else 3)
+    seeds = args.seeds or default_seeds(args.quick)
     out = args.out or str(default_out(args.quick))
     rep.info(
         f"reproduce: {len(rows)} row(s) x {seeds} seed(s) = {len(rows) * seeds} run(s)"

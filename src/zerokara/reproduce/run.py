@@ -10,7 +10,6 @@ sweep lives in ``OUT/sweep``; the run folders in ``OUT/runs``; the tables in
 from __future__ import annotations
 
 import datetime
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,10 @@ def default_out(quick: bool) -> Path:
     return Path("runs") / ("reproduce-quick" if quick else "reproduce")
 
 
+def default_seeds(quick: bool) -> int:
+    return 1 if quick else 3
+
+
 def reproduce(
     names: Sequence[str] = ("all",),
     *,
@@ -81,7 +84,7 @@ def reproduce(
     from zerokara.sweep.run import Sweep
 
     rows = pick(names)
-    seeds = seeds if seeds is not None else (1 if quick else 3)
+    seeds = seeds if seeds is not None else default_seeds(quick)
     out = Path(out_dir) if out_dir is not None else default_out(quick)
     sweep = Sweep(
         task(),
@@ -124,11 +127,6 @@ def _read_back(config: dict[str, Any]) -> dict[str, Any] | None:
     return rec if rec["status"] == "ok" else None
 
 
-@functools.cache
-def _all_names() -> tuple[str, ...]:
-    return tuple(r.name for r in ROWS)
-
-
 def _command(names: Sequence[str], quick: bool, seeds: int) -> str:
-    which = "all" if not names or "all" in names or tuple(names) == _all_names() else " ".join(names)
+    which = "all" if not names or "all" in names or set(names) == set(BY_NAME) else " ".join(names)
     return f"zerokara reproduce {which}" + (" --quick" if quick else "") + f" --seeds {seeds}"

@@ -62,6 +62,13 @@ def test_every_rows_settings_are_ones_its_trainer_takes(row, quick):
     _validate(row.kind, settings_of(row, quick))
 
 
+def test_the_swept_kinds_are_the_sweeps_train_tasks():
+    from zerokara.reproduce.trial import SWEPT
+    from zerokara.sweep.train_tasks import SPECS
+
+    assert set(SWEPT) <= set(SPECS)
+
+
 def test_rows_have_unique_names_a_quick_bound_and_a_metric_their_bounds_name():
     assert len(BY_NAME) == len(ROWS)
     for r in ROWS:

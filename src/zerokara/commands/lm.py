@@ -145,18 +145,10 @@ def register(commands: argparse._SubParsersAction, train_tasks: argparse._SubPar
 
 def _run_train(args: argparse.Namespace) -> int:
     from zerokara.commands.console import ConsoleReporter
-    from zerokara.errors import InputError
     from zerokara.train.rnnlm import LMConfig, train_lm
 
-    preset = PRESETS.get(args.preset) if args.preset else None
-    if preset is not None and preset["task"] != args.task:
-        raise InputError(f"--preset {args.preset} is for train {preset['task']}, not {args.task}")
-    # explicit options over the preset over book 2's defaults
-    settings = {
-        **{k: v for k, v in (preset or {}).items() if k != "task"},
-        **given(args, LMConfig, skip=("task", "preset")),
-    }
-    config = LMConfig(task=args.task, preset=args.preset, **settings)
+    # explicit options over the preset over book 2's defaults (LMConfig.record)
+    config = LMConfig(task=args.task, preset=args.preset, **given(args, LMConfig, skip=("task", "preset")))
     rep = ConsoleReporter(progress=not args.no_progress)
     run = train_lm(config, out_dir=run_folder(args, args.task), reporter=rep, resume=args.resume)
     m = run.metrics

@@ -127,13 +127,21 @@ class LMConfig:
     streams: str | None = None
     data_slice: int | None = None
     seed: int = 0
-    preset: str | None = None  # recorded only: the command line's --preset, if any
+    preset: str | None = None  # a name in PRESETS: its settings where this config's are None
 
     def record(self) -> dict[str, Any]:
-        """The complete, checked settings, as the checkpoint stores them."""
+        """The complete, checked settings, as the checkpoint stores them: the ones
+        given, else the preset's, else book 2's."""
         if self.task not in DEFAULTS:
             raise InputError(f"LMConfig: task expected one of {sorted(DEFAULTS)}, got {self.task!r}")
         s = dict(DEFAULTS[self.task])
+        if self.preset is not None:
+            if self.preset not in PRESETS:
+                raise InputError(f"--preset: expected one of {sorted(PRESETS)}, got {self.preset!r}")
+            preset = PRESETS[self.preset]
+            if preset["task"] != self.task:
+                raise InputError(f"--preset {self.preset} is for train {preset['task']}, not {self.task}")
+            s.update({k: v for k, v in preset.items() if k in s})
         mine = asdict(self)
         s.update({k: v for k, v in mine.items() if k in s and v is not None})
         s["data_slice"] = self.data_slice
